@@ -1,0 +1,1 @@
+"""Bills of materials: the design.toml manifest, its checks, and graph operations."""

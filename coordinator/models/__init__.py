@@ -1,0 +1,31 @@
+"""All tables, imported here so that SQLModel.metadata knows them (Alembic reads it)."""
+
+from coordinator.models.auth import ApiToken, Role
+from coordinator.models.designs import (
+    BomEdge,
+    Design,
+    DesignVersion,
+    MeshAnalysis,
+    Part,
+    StoredFile,
+    VersionFile,
+)
+from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
+
+__all__ = [
+    "AgentLink",
+    "ApiToken",
+    "BomEdge",
+    "Design",
+    "DesignVersion",
+    "Fablab",
+    "Job",
+    "JobAttempt",
+    "JobEvent",
+    "Machine",
+    "MeshAnalysis",
+    "Part",
+    "Role",
+    "StoredFile",
+    "VersionFile",
+]

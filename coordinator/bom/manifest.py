@@ -1,0 +1,164 @@
+"""The design.toml manifest as pydantic models (docs/design-format.md is the prose of this file)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_snake
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+PART_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+# An SPDX licence expression: identifiers (with an optional '+'), WITH exceptions, AND/OR, parentheses.
+SPDX_TOKEN_RE = re.compile(r"^(?:LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.-]*\+?)$")
+
+PROCESSES = (
+    "fdm_print", "sla_print", "sls_print", "cnc_mill", "cnc_router", "cnc_lathe", "laser_cut",
+    "plasma_cut", "waterjet_cut", "pcb_mill", "pcb_fab", "pcb_assembly", "weld", "sheet_bend",
+)  # fmt: skip
+DISCRETE_UNIT = "pcs"
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+
+
+class Lineage(_Strict):
+    derivative_of: str = ""
+    variant_of: str = ""
+
+
+class DesignInfo(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str
+    version: str
+    licenses: list[str] = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list)
+    contributors: list[str] = Field(default_factory=list)
+    description: str = ""
+    root: str
+    homepage: str = ""
+    lineage: Lineage = Lineage()
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError("use 2-64 lower-case letters, digits and '-'")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not SEMVER_RE.match(value):
+            raise ValueError(f"{value!r} is not a semantic version (MAJOR.MINOR.PATCH)")
+        return value
+
+    @field_validator("licenses")
+    @classmethod
+    def _spdx(cls, value: list[str]) -> list[str]:
+        for expression in value:
+            check_spdx_expression(expression)
+        return value
+
+
+def check_spdx_expression(expression: str) -> None:
+    """Raise ValueError unless `expression` is a well-formed SPDX licence expression."""
+    tokens = expression.replace("(", " ( ").replace(")", " ) ").split()
+    if not tokens:
+        raise ValueError("empty licence")
+    depth, expect_id = 0, True
+    for token in tokens:
+        if token == "(" and expect_id:
+            depth += 1
+        elif token == ")" and not expect_id and depth > 0:
+            depth -= 1
+        elif token in {"AND", "OR", "WITH"} and not expect_id:
+            expect_id = True
+        elif expect_id and SPDX_TOKEN_RE.match(token):
+            expect_id = False
+        else:
+            raise ValueError(f"{expression!r} is not an SPDX licence expression (at {token!r})")
+    if expect_id or depth:
+        raise ValueError(f"{expression!r} is not a complete SPDX licence expression")
+
+
+class _PartBase(_Strict):
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    notes: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not PART_ID_RE.match(value):
+            raise ValueError("use letters, digits, '.', '-' and '_' (at most 128)")
+        return value
+
+
+class FabricatedPart(_PartBase):
+    kind: Literal["fabricated"]
+    process: Literal[PROCESSES]  # type: ignore[valid-type]
+    material: str = Field(min_length=1)
+    file: str = Field(min_length=1)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    unit: str = DISCRETE_UNIT
+    nozzle_mm: float | None = Field(None, gt=0)
+    tolerance_mm: float | None = Field(None, gt=0)
+    thickness_mm: float | None = Field(None, gt=0)
+    layer_height_mm: float | None = Field(None, gt=0)
+    infill: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("material")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class PurchasedPart(_PartBase):
+    kind: Literal["purchased"]
+    supplier: str = ""
+    mpn: str = ""
+    manufacturer: str = ""
+    unit_cost: float | None = Field(None, ge=0)
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    lead_time_days: float | None = Field(None, ge=0)
+    url: str = ""
+    unit: str = DISCRETE_UNIT
+
+
+class Child(_Strict):
+    part: str
+    # Validated by the BOM checks (every problem reported at once), not here.
+    quantity: float
+
+
+class AssemblyPart(_PartBase):
+    kind: Literal["assembly"]
+    children: list[Child] = Field(min_length=1)
+    labour_h: float = Field(0.0, ge=0)
+    assembled_at: Literal["build-site", "fablab"] = "build-site"
+    unit: Literal["pcs"] = DISCRETE_UNIT
+
+
+AnyPart = Annotated[FabricatedPart | PurchasedPart | AssemblyPart, Field(discriminator="kind")]
+
+__all__ = [
+    "AnyPart",
+    "AssemblyPart",
+    "Child",
+    "DesignInfo",
+    "FabricatedPart",
+    "Lineage",
+    "PurchasedPart",
+    "to_snake",
+]

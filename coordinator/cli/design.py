@@ -1,0 +1,134 @@
+"""`peerfab design ...`: validate a package, push it to a coordinator, import published formats."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import click
+import requests
+from rich.console import Console
+
+from coordinator.bom.package import open_package
+from coordinator.cli.common import echo_json
+from coordinator.errors import InvalidInput, PeerfabError
+
+# Importers live in their own module; they are attached below when present.
+IMPORT_COMMANDS = {
+    "import-okh": "coordinator.cli.design_import:import_okh_command",
+    "import-bom": "coordinator.cli.design_import:import_bom_command",
+}
+
+
+class _DesignGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *IMPORT_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in IMPORT_COMMANDS:
+            import importlib
+
+            module_name, attr = IMPORT_COMMANDS[cmd_name].split(":")
+            try:
+                return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+            except ModuleNotFoundError:
+                return None
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("design", cls=_DesignGroup)
+def design_group() -> None:
+    """Design packages: validate, push, import."""
+
+
+@design_group.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
+    """Check design packages (folders or archives); exit 2 if any has an error."""
+    console = Console(stderr=False, highlight=False)
+    reports, failed = [], False
+    for raw in paths:
+        report = _validate_one(Path(raw))
+        failed |= not report["ok"]
+        reports.append(report)
+        if not as_json:
+            _print_report(console, report)
+    if as_json:
+        echo_json(reports)
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
+def _validate_one(path: Path) -> dict:
+    try:
+        with open_package(path) as package:
+            return {
+                "path": str(path),
+                "design": package.ref,
+                "ok": package.ok,
+                "parts": len(package.check.parts),
+                "problems": [
+                    {"severity": p.severity, "code": p.code, "message": p.message, "parts": list(p.parts)}
+                    for p in package.problems
+                ],
+            }
+    except PeerfabError as exc:
+        problem = {"severity": "error", "code": "unreadable", "message": exc.message, "parts": []}
+        return {"path": str(path), "design": None, "ok": False, "parts": 0, "problems": [problem]}
+
+
+def _print_report(console: Console, report: dict) -> None:
+    status = "[green]valid[/]" if report["ok"] else "[red]invalid[/]"
+    console.print(f"{report['path']}: {report['design'] or ''} {status} ({report['parts']} parts)")
+    for problem in report["problems"]:
+        colour = "red" if problem["severity"] == "error" else "yellow"
+        console.print(f"  [{colour}]{problem['severity']}[/]: {problem['message']}")
+
+
+@design_group.command("push")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--url", envvar="PEERFAB_URL", default="http://127.0.0.1:8400", show_default=True,
+              help="Coordinator URL.")  # fmt: skip
+@click.option("--token", envvar="PEERFAB_TOKEN", required=True, help="API token with the designer role.")
+def push_command(path: str, url: str, token: str) -> None:
+    """Publish a package (folder or archive) to a coordinator."""
+    source = Path(path)
+    with open_package(source) as package:
+        if not package.ok:
+            raise InvalidInput(package.error_report())
+        name, payload = f"{package.info.slug}-{package.info.version}.tar.gz", _tar_gz(package.path)
+    try:
+        response = requests.post(
+            f"{url.rstrip('/')}/api/v1/designs",
+            files={"archive": (name, payload, "application/gzip")},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
+    except requests.RequestException as exc:
+        raise PeerfabError(f"cannot reach the coordinator at {url}: {exc}") from exc
+    body = _json_or_text(response)
+    if response.status_code >= 400:
+        raise PeerfabError(f"coordinator refused the design ({response.status_code}): {body}")
+    verb = "published" if response.status_code == 201 else "already published (identical)"
+    click.echo(f"{body['slug']}@{body['version']} {verb}: {len(body['parts'])} parts")
+
+
+def _tar_gz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for item in sorted(folder.rglob("*")):
+            if item.is_file() and not item.is_symlink():
+                archive.add(item, arcname=item.relative_to(folder).as_posix(), recursive=False)
+    return buffer.getvalue()
+
+
+def _json_or_text(response: requests.Response) -> dict | str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if isinstance(body, dict) and "message" in body and response.status_code >= 400:
+        return str(body["message"])
+    return body  # type: ignore[no-any-return]

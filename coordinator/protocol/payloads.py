@@ -1,0 +1,252 @@
+"""Pydantic models of every MQTT payload (docs/protocol.md is the prose of this file)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from coordinator.errors import InvalidInput
+from coordinator.protocol import PROTOCOL_VERSION
+from coordinator.protocol.topics import ID_PATTERN
+
+MachineStatus = Literal["idle", "busy", "waiting_operator", "paused", "offline", "error"]
+Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Envelope(_Model):
+    schema_version: int = Field(PROTOCOL_VERSION, alias="schema")
+    msg_id: str = Field(default_factory=_new_id, min_length=1, max_length=64)
+    sent_at: datetime = Field(default_factory=_now)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != PROTOCOL_VERSION:
+            raise ValueError(f"unsupported protocol schema {value}, expected {PROTOCOL_VERSION}")
+        return value
+
+
+class AgentEnvelope(Envelope):
+    boot_seq: int = Field(0, ge=0)
+    seq: int = Field(0, ge=0)
+
+
+# ---- coordinator state -------------------------------------------------------------------------
+
+
+class CoordinatorState(Envelope):
+    online: bool
+    started_at: datetime | None = None
+
+
+# ---- agent birth -------------------------------------------------------------------------------
+
+
+class Capabilities(_Model):
+    """What a machine can make, in Open Know-Where equipment terms."""
+
+    process: str
+    make: str = ""
+    model: str = ""
+    build_volume_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    nozzle_mm: float | None = None
+    materials: tuple[str, ...] = ()
+    max_hotend_c: float | None = None
+    max_bed_c: float | None = None
+    max_spindle_rpm: float | None = None
+    speed_factor: float = Field(1.0, gt=0)
+    tolerance_mm: float | None = None
+
+
+class MachineJob(_Model):
+    job_id: str
+    attempt_id: str
+    state: str
+    progress: float = Field(0.0, ge=0, le=1)
+
+
+class MachineInfo(_Model):
+    id: Id
+    driver: str
+    status: MachineStatus
+    capabilities: Capabilities
+    job: MachineJob | None = None
+    operator_confirm: bool = True
+
+
+class AgentState(AgentEnvelope):
+    fablab: Id
+    agent: Id
+    online: bool
+    software: str = ""
+    machines: tuple[MachineInfo, ...] = ()
+
+
+# ---- commands (coordinator -> agent) -----------------------------------------------------------
+
+
+class FileRef(_Model):
+    url: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    name: str
+
+
+class JobOffer(Envelope):
+    type: Literal["job:offer"] = "job:offer"
+    job_id: str
+    attempt_id: str
+    machine_id: Id
+    lease_s: float = Field(gt=0)
+    file: FileRef | None = None
+    estimated_s: float | None = None
+    requirements: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobControl(Envelope):
+    type: Literal["job:cancel", "job:pause", "job:resume"]
+    job_id: str
+    attempt_id: str
+    reason: str = ""
+
+
+class ConfirmClear(Envelope):
+    type: Literal["machine:confirm_clear"] = "machine:confirm_clear"
+    machine_id: Id
+
+
+class Reannounce(Envelope):
+    type: Literal["agent:reannounce"] = "agent:reannounce"
+    reason: str = ""
+
+
+Command = Annotated[JobOffer | JobControl | ConfirmClear | Reannounce, Field(discriminator="type")]
+
+
+# ---- events (agent -> coordinator) -------------------------------------------------------------
+
+
+class _JobEvent(AgentEnvelope):
+    job_id: str
+    attempt_id: str
+    machine_id: Id
+
+
+class JobAccepted(_JobEvent):
+    type: Literal["job:accepted"] = "job:accepted"
+    eta_s: float | None = None
+
+
+class JobRejected(_JobEvent):
+    type: Literal["job:rejected"] = "job:rejected"
+    reason: str
+
+
+class JobProgress(_JobEvent):
+    type: Literal["job:progress"] = "job:progress"
+    progress: float = Field(ge=0, le=1)
+    eta_s: float | None = None
+
+
+class JobWaitingOperator(_JobEvent):
+    type: Literal["job:waiting_operator"] = "job:waiting_operator"
+    reason: str
+
+
+class JobDone(_JobEvent):
+    type: Literal["job:done"] = "job:done"
+    duration_s: float | None = None
+
+
+class JobFailed(_JobEvent):
+    type: Literal["job:failed"] = "job:failed"
+    reason: str
+
+
+class JobCancelled(_JobEvent):
+    type: Literal["job:cancelled"] = "job:cancelled"
+
+
+class MachineStatusEvent(AgentEnvelope):
+    type: Literal["machine:status"] = "machine:status"
+    machine_id: Id
+    status: MachineStatus
+    detail: str = ""
+
+
+class HeartbeatJob(_Model):
+    job_id: str
+    attempt_id: str
+    progress: float = Field(0.0, ge=0, le=1)
+
+
+class Heartbeat(AgentEnvelope):
+    type: Literal["agent:heartbeat"] = "agent:heartbeat"
+    jobs: tuple[HeartbeatJob, ...] = ()
+
+
+AgentEvent = Annotated[
+    JobAccepted
+    | JobRejected
+    | JobProgress
+    | JobWaitingOperator
+    | JobDone
+    | JobFailed
+    | JobCancelled
+    | MachineStatusEvent
+    | Heartbeat,
+    Field(discriminator="type"),
+]
+
+_COMMANDS: TypeAdapter[Any] = TypeAdapter(Command)
+_EVENTS: TypeAdapter[Any] = TypeAdapter(AgentEvent)
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a payload to the JSON that goes on the wire."""
+    return message.model_dump_json(by_alias=True, exclude_none=False).encode()
+
+
+def decode_command(raw: bytes | str) -> JobOffer | JobControl | ConfirmClear | Reannounce:
+    return _decode(_COMMANDS, raw, "command")  # type: ignore[no-any-return]
+
+
+def decode_event(raw: bytes | str) -> Any:
+    """Parse an agent event; raise InvalidInput naming the bad field."""
+    return _decode(_EVENTS, raw, "event")
+
+
+def decode_agent_state(raw: bytes | str) -> AgentState:
+    return _decode(TypeAdapter(AgentState), raw, "agent state")  # type: ignore[no-any-return]
+
+
+def decode_coordinator_state(raw: bytes | str) -> CoordinatorState:
+    return _decode(TypeAdapter(CoordinatorState), raw, "coordinator state")  # type: ignore[no-any-return]
+
+
+def _decode(adapter: TypeAdapter[Any], raw: bytes | str, what: str) -> Any:
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInput(f"malformed {what}: {problems}") from exc

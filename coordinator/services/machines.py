@@ -1,0 +1,283 @@
+"""Fablabs, agents and machines: births, deaths, statuses, message order and reconciliation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from coordinator.errors import NotFound
+from coordinator.models.jobs import (
+    ACTIVE_STATES,
+    FINAL_STATES,
+    AgentLink,
+    Fablab,
+    Job,
+    JobAttempt,
+    JobState,
+    Machine,
+)
+from coordinator.protocol import payloads as p
+from coordinator.services import jobs
+from coordinator.services.jobs import Effects, Source, Trigger, utcnow
+
+log = logging.getLogger(__name__)
+
+# the agent's view of a job on a machine, as reported in its birth -> the event it amounts to
+REPORTED_TRIGGERS: dict[str, Trigger] = {
+    "accepted": Trigger.ACCEPTED,
+    "running": Trigger.PROGRESS,
+    "printing": Trigger.PROGRESS,
+    "paused": Trigger.PROGRESS,
+    "waiting_operator": Trigger.WAITING_OPERATOR,
+    "done": Trigger.DONE,
+    "failed": Trigger.FAILED,
+    "cancelled": Trigger.AGENT_CANCELLED,
+    "rejected": Trigger.REJECTED,
+}
+_ENDED_ON_AGENT = frozenset({"done", "failed", "cancelled", "rejected"})
+
+
+class Order:
+    """Verdicts of the per-agent sequence check (docs/protocol.md, Envelope)."""
+
+    IN_ORDER = "in_order"
+    GAP = "gap"
+    NEW_BOOT = "new_boot"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+PROCESS = frozenset({Order.IN_ORDER, Order.GAP, Order.NEW_BOOT})
+
+
+@dataclass
+class LinkCache:
+    """Agent links loaded once per unit of work (a burst of messages shares them)."""
+
+    session: Session
+
+    def __post_init__(self) -> None:
+        self._links: dict[tuple[str, str], AgentLink] = {}
+
+    def get(self, fablab: str, agent: str) -> AgentLink:
+        key = (fablab, agent)
+        if key not in self._links:
+            self._links[key] = _load_link(self.session, fablab, agent)
+        return self._links[key]
+
+
+def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
+    query = select(AgentLink).where(AgentLink.fablab == fablab, AgentLink.agent == agent)
+    link = session.exec(query).first()
+    if link is None:
+        ensure_fablab(session, fablab)
+        link = AgentLink(fablab=fablab, agent=agent)
+        session.add(link)
+    return link
+
+
+def ensure_fablab(session: Session, fablab: str) -> Fablab:
+    record = session.get(Fablab, fablab)
+    if record is None:
+        record = Fablab(id=fablab, name=fablab)
+        session.add(record)
+        session.flush()
+    return record
+
+
+# ---- message order -----------------------------------------------------------------------------
+
+
+def check_event_order(link: AgentLink, boot_seq: int, seq: int) -> str:
+    """Place an agent event in the agent's sequence and advance it; see docs/protocol.md."""
+    if boot_seq < link.boot_seq:
+        return Order.STALE
+    if boot_seq > link.boot_seq:
+        link.boot_seq, link.last_seq = boot_seq, seq
+        return Order.NEW_BOOT
+    if seq <= link.last_seq:
+        return Order.DUPLICATE
+    verdict = Order.GAP if seq > link.last_seq + 1 else Order.IN_ORDER
+    link.last_seq = seq
+    return verdict
+
+
+def check_birth_order(link: AgentLink, state: p.AgentState) -> str:
+    """A birth starts a boot; within the same boot it is a re-announcement (or a retained copy)."""
+    if state.boot_seq < link.boot_seq:
+        return Order.STALE
+    if state.boot_seq > link.boot_seq:
+        link.boot_seq, link.last_seq = state.boot_seq, state.seq
+        return Order.NEW_BOOT
+    if state.msg_id == link.birth_msg_id:
+        return Order.DUPLICATE
+    link.last_seq = max(link.last_seq, state.seq)
+    return Order.IN_ORDER
+
+
+# ---- births and deaths -------------------------------------------------------------------------
+
+
+def record_birth(session: Session, link: AgentLink, state: p.AgentState, effects: Effects) -> None:
+    """An agent is online: upsert its machines and reconcile jobs with what it reports."""
+    now = utcnow()
+    link.online, link.software, link.last_seen, link.birth_msg_id = True, state.software, now, state.msg_id
+    session.add(link)
+    known = {m.machine_id: m for m in _agent_machines(session, state.fablab, state.agent)}
+    for info in state.machines:
+        machine = known.pop(info.id, None) or _claim_machine(session, state.fablab, info.id)
+        _update_machine(machine, state.agent, info, now)
+        session.add(machine)
+    for gone in known.values():
+        gone.status = "offline"
+        session.add(gone)
+    session.flush()
+    _reconcile(session, state, effects)
+    effects.dispatch_needed = True
+
+
+def _claim_machine(session: Session, fablab: str, machine_id: str) -> Machine:
+    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == machine_id)
+    return session.exec(query).first() or Machine(fablab=fablab, agent="", machine_id=machine_id)
+
+
+def _update_machine(machine: Machine, agent: str, info: p.MachineInfo, now: Any) -> None:
+    machine.agent = agent
+    machine.driver = info.driver
+    machine.capabilities = info.capabilities.model_dump(mode="json")
+    machine.operator_confirm = info.operator_confirm
+    machine.status = info.status
+    machine.last_seen = now
+
+
+def record_death(session: Session, link: AgentLink) -> None:
+    """An agent went away: its machines are offline, but their attempts keep their leases."""
+    link.online, link.last_seen = False, utcnow()
+    session.add(link)
+    for machine in _agent_machines(session, link.fablab, link.agent):
+        machine.status = "offline"
+        session.add(machine)
+
+
+def _agent_machines(session: Session, fablab: str, agent: str) -> list[Machine]:
+    query = select(Machine).where(Machine.fablab == fablab, Machine.agent == agent)
+    return list(session.exec(query).all())
+
+
+def _reconcile(session: Session, state: p.AgentState, effects: Effects) -> None:
+    """Align the coordinator's jobs with the agent's view of its machines."""
+    reported = {info.id: info.job for info in state.machines if info.job is not None}
+    for attempt, job in _current_attempts(session, state.fablab, state.agent):
+        seen = reported.get(attempt.machine_id)
+        if seen is not None and seen.attempt_id == attempt.id:
+            _apply_reported(session, job, attempt, seen, state)
+        else:
+            # the agent does not hold it: no renewal, the lease decides (its events may still come)
+            log.info("job %s: %s reports no such attempt; lease path", job.id, state.agent)
+    current = {a.id for a, _ in _current_attempts(session, state.fablab, state.agent)}
+    for seen in reported.values():
+        if seen.attempt_id not in current and seen.state not in _ENDED_ON_AGENT:
+            effects.send(state.fablab, state.agent, jobs.cancel_command(seen.job_id, seen.attempt_id))
+
+
+def _current_attempts(session: Session, fablab: str, agent: str) -> list[tuple[JobAttempt, Job]]:
+    query = (
+        select(JobAttempt, Job)
+        .where(col(Job.attempt_id) == col(JobAttempt.id))
+        .where(col(Job.state).in_(list(ACTIVE_STATES)))
+        .where(JobAttempt.fablab == fablab, JobAttempt.agent == agent)
+    )
+    return [(a, j) for a, j in session.exec(query).all()]
+
+
+def _apply_reported(
+    session: Session, job: Job, attempt: JobAttempt, seen: p.MachineJob, state: p.AgentState
+) -> None:
+    jobs.renew_lease(attempt)
+    job.progress = seen.progress
+    trigger = REPORTED_TRIGGERS.get(seen.state)
+    if trigger is None or _already(job, trigger):
+        return
+    source = Source(state.fablab, state.agent, None)
+    payload = {"reported_in_birth": state.msg_id, "state": seen.state}
+    jobs.transition(session, job, trigger, attempt=attempt, source=source, payload=payload)
+
+
+def _already(job: Job, trigger: Trigger) -> bool:
+    same = {Trigger.PROGRESS: JobState.RUNNING, Trigger.WAITING_OPERATOR: JobState.WAITING_OPERATOR}
+    return same.get(trigger) == job.state
+
+
+# ---- statuses ----------------------------------------------------------------------------------
+
+
+def record_status(session: Session, fablab: str, agent: str, event: p.MachineStatusEvent) -> bool:
+    """A machine reports its status; return whether it just became idle."""
+    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == event.machine_id)
+    machine = session.exec(query).first()
+    if machine is None or machine.agent != agent:
+        log.warning("%s/%s: status for unknown machine %s", fablab, agent, event.machine_id)
+        return False
+    freed = event.status == "idle" and machine.status != "idle"
+    machine.status, machine.last_seen = event.status, utcnow()
+    session.add(machine)
+    return freed
+
+
+def note_job_outcome(session: Session, job: Job) -> None:
+    """After a job ends on a machine, assume what the agent will report next."""
+    if job.machine_id is None or job.fablab is None:
+        return
+    query = select(Machine).where(Machine.fablab == job.fablab, Machine.machine_id == job.machine_id)
+    machine = session.exec(query).first()
+    if machine is not None and job.state == JobState.DONE and machine.operator_confirm:
+        machine.status = "waiting_operator"
+        session.add(machine)
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def list_machines(session: Session, fablab: str | None = None) -> list[Machine]:
+    query = select(Machine).order_by(col(Machine.fablab), col(Machine.machine_id))
+    if fablab is not None:
+        query = query.where(Machine.fablab == fablab)
+    return list(session.exec(query).all())
+
+
+def get_machine(session: Session, fablab: str, machine_id: str) -> Machine:
+    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == machine_id)
+    machine = session.exec(query).first()
+    if machine is None:
+        raise NotFound(f"no machine {machine_id!r} in fablab {fablab!r}")
+    return machine
+
+
+def list_fablabs(session: Session) -> list[dict[str, Any]]:
+    """Every fablab with its agents and machine counts."""
+    links = session.exec(select(AgentLink).order_by(col(AgentLink.agent))).all()
+    machines = list_machines(session)
+    result = []
+    for lab in session.exec(select(Fablab).order_by(col(Fablab.id))).all():
+        own = [m for m in machines if m.fablab == lab.id]
+        result.append(
+            {
+                "id": lab.id,
+                "name": lab.name,
+                "agents": [
+                    {"id": ln.agent, "online": ln.online, "software": ln.software}
+                    for ln in links
+                    if ln.fablab == lab.id
+                ],
+                "machines": len(own),
+                "idle": sum(1 for m in own if m.status == "idle"),
+            }
+        )
+    return result
+
+
+def final_job_count(job: Job) -> bool:
+    return job.state in FINAL_STATES

@@ -1,0 +1,66 @@
+"""Mesh analysis as the registry uses it: every mesh of a package, with the triangle limit."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from coordinator.bom.manifest import FabricatedPart
+from coordinator.bom.package import DesignPackage
+from coordinator.errors import InvalidInput, PayloadTooLarge
+
+MESH_SUFFIXES = {".stl", ".obj", ".3mf", ".ply", ".off", ".glb"}
+
+
+def is_mesh(path: str) -> bool:
+    return PurePosixPath(path).suffix.lower() in MESH_SUFFIXES
+
+
+def analyse_for_publish(package: DesignPackage, max_triangles: int) -> dict[str, dict[str, Any]]:
+    """Analyse every mesh a fabricated part uses; refuse a mesh over the triangle limit."""
+    from coordinator.mesh.analysis import analyze_mesh
+
+    reports: dict[str, dict[str, Any]] = {}
+    for part in package.check.parts.values():
+        if not isinstance(part, FabricatedPart) or not is_mesh(part.file) or part.file in reports:
+            continue
+        path = package.path / part.file
+        report = report_dict(analyze_mesh(path, material=_known_material(part.material)))
+        if report["triangles"] > max_triangles:
+            raise PayloadTooLarge(
+                f"part {part.id!r}: {part.file} has {report['triangles']:,} triangles, "
+                f"more than the limit of {max_triangles:,}"
+            )
+        reports[part.file] = report
+    return reports
+
+
+def _known_material(material: str) -> str | None:
+    from coordinator.mesh.materials import density_g_cm3
+
+    try:
+        density_g_cm3(material)
+    except InvalidInput:
+        return None
+    return material
+
+
+def report_dict(report: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        data = dataclasses.asdict(report)
+    else:
+        data = report.model_dump(mode="json")
+    return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value

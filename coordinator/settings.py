@@ -1,0 +1,134 @@
+"""Typed settings: embedded defaults, then a TOML file, then PEERFAB_SECTION__KEY variables.
+
+Every key is checked: a key nobody reads is a typo, and a typo is an error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coordinator.errors import InvalidInput
+
+ENV_PREFIX = "PEERFAB_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(None, description="SQLAlchemy URL; unset means a SQLite file in the data dir")
+    echo: bool = False
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Path("peerfab-data")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8400, ge=0, le=65535)
+    public_url: str | None = Field(None, description="URL agents use to reach this coordinator")
+
+
+class LimitsSettings(_Section):
+    max_archive_mb: float = Field(200, gt=0)
+    max_unpacked_mb: float = Field(1000, gt=0)
+    max_members: int = Field(5000, gt=0)
+    max_triangles: int = Field(5_000_000, gt=0)
+    max_file_mb: float = Field(500, gt=0)
+
+
+class MqttSettings(_Section):
+    url: str | None = Field(None, description="mqtt://user:pass@host:port; unset starts an embedded broker")
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = Field(11883, ge=0, le=65535)
+    client_id: str = "peerfab-coordinator"
+    keepalive_s: int = Field(30, gt=0)
+
+
+class AuthSettings(_Section):
+    public_reads: bool = True
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    server: ServerSettings = ServerSettings()
+    limits: LimitsSettings = LimitsSettings()
+    mqtt: MqttSettings = MqttSettings()
+    auth: AuthSettings = AuthSettings()
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or a SQLite file inside the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.storage.data_dir / 'peerfab.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.storage.data_dir / "files"
+
+
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from defaults, an optional TOML file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    config_path = path or env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        data = _read_toml(Path(config_path))
+    _merge(data, _env_overrides(env))
+    _merge(data, dict(overrides or {}))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        source = str(config_path) if config_path else "settings"
+        raise InvalidInput(f"{source}: {_describe(exc)}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """PEERFAB_MQTT__URL=... -> {"mqtt": {"url": ...}}; variables without '__' are not settings."""
+    result: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        result.setdefault(section, {})[key] = value
+    return result
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

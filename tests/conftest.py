@@ -1,0 +1,123 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured) and an MQTT broker.
+
+Under CI (CI=true) PostgreSQL and Mosquitto are required: a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.support.mosquitto import Mosquitto, mosquitto_binary
+
+POSTGRES_ENV = "PEERFAB_TEST_POSTGRES_URL"
+REALWORLD = Path(__file__).resolve().parents[1].parent / "shared" / "realworld"
+UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if UNDER_CI and not os.environ.get(POSTGRES_ENV):
+        raise pytest.UsageError(f"CI is set but {POSTGRES_ENV} is not: PostgreSQL tests would not run")
+
+
+def _database_kinds() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(params=_database_kinds())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'peerfab.db'}"
+        return
+    yield from _fresh_postgres_database(os.environ[POSTGRES_ENV])
+
+
+def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
+    name = f"peerfab_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # a configured but unreachable PostgreSQL is a failure, never a skip
+        pytest.fail(f"cannot create a test database through {POSTGRES_ENV}={admin_url}: {exc}")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    """Coordinator settings on a fresh database and a private data directory."""
+    from coordinator.settings import load_settings
+
+    return load_settings(
+        env={},
+        overrides={"database": {"url": database_url}, "storage": {"data_dir": str(tmp_path / "data")}},
+    )
+
+
+@pytest.fixture
+def runtime(settings):  # type: ignore[no-untyped-def]
+    from coordinator.runtime import Runtime
+
+    rt = Runtime.open(settings)
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def app(runtime):  # type: ignore[no-untyped-def]
+    from coordinator.app import create_app
+
+    application = create_app(rt=runtime)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def token_for(runtime):  # type: ignore[no-untyped-def]
+    """Make a bearer token with a role: token_for('designer') -> 'pf_...'."""
+    from coordinator.db import session_scope
+    from coordinator.services.auth import create_token
+
+    def make(role: str) -> str:
+        with session_scope(runtime.engine) as session:
+            _, plain = create_token(session, role, name=f"test-{role}")
+        return plain
+
+    return make
+
+
+@pytest.fixture
+def realworld() -> Path:
+    """The folder of real published files; tests that need it skip on a clone without it."""
+    if not REALWORLD.is_dir():
+        pytest.skip("../shared/realworld is not present")
+    return REALWORLD
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A private Mosquitto on a free port (anonymous); fails under CI when mosquitto is missing."""
+    if mosquitto_binary() is None:
+        if UNDER_CI:
+            pytest.fail("mosquitto is required under CI")
+        pytest.skip("mosquitto is not installed")
+    broker = Mosquitto(workdir=tmp_path / "mosquitto").start()
+    yield broker
+    broker.stop()
