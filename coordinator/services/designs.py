@@ -15,7 +15,7 @@ from coordinator.bom.graph import Bom
 from coordinator.bom.manifest import SEMVER_RE, AnyPart, FabricatedPart
 from coordinator.bom.package import DesignPackage
 from coordinator.errors import Conflict, InvalidInput, NotFound
-from coordinator.filestore import FileStore
+from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -263,6 +263,8 @@ def diff_versions(session: Session, slug: str, old: str, new: str) -> dict[str, 
 
 
 def stored_file(session: Session, sha256: str) -> StoredFile:
+    if not SHA256_RE.match(sha256):
+        raise InvalidInput(f"not a sha256 hex digest: {sha256!r}")
     record = session.get(StoredFile, sha256)
     if record is None:
         raise NotFound(f"no file with sha256 {sha256}")

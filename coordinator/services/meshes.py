@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from coordinator.bom.manifest import FabricatedPart
 from coordinator.bom.package import DesignPackage
-from coordinator.errors import InvalidInput, PayloadTooLarge
+from coordinator.errors import PayloadTooLarge
 
 MESH_SUFFIXES = {".stl", ".obj", ".3mf", ".ply", ".off", ".glb"}
 
@@ -26,7 +25,7 @@ def analyse_for_publish(package: DesignPackage, max_triangles: int) -> dict[str,
         if not isinstance(part, FabricatedPart) or not is_mesh(part.file) or part.file in reports:
             continue
         path = package.path / part.file
-        report = report_dict(analyze_mesh(path, material=_known_material(part.material)))
+        report = analyze_mesh(path, material=_known_material(part.material)).to_dict()
         if report["triangles"] > max_triangles:
             raise PayloadTooLarge(
                 f"part {part.id!r}: {part.file} has {report['triangles']:,} triangles, "
@@ -37,30 +36,6 @@ def analyse_for_publish(package: DesignPackage, max_triangles: int) -> dict[str,
 
 
 def _known_material(material: str) -> str | None:
-    from coordinator.mesh.materials import density_g_cm3
+    from coordinator.mesh.materials import find_material
 
-    try:
-        density_g_cm3(material)
-    except InvalidInput:
-        return None
-    return material
-
-
-def report_dict(report: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        data = dataclasses.asdict(report)
-    else:
-        data = report.model_dump(mode="json")
-    return _jsonable(data)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+    return material if find_material(material) is not None else None
