@@ -1,0 +1,102 @@
+"""Which machines can make a part: process, material, size in any orientation, nozzle, tolerance.
+
+Pure functions over plain data; the same rules serve the planner, the dispatcher and the
+"no machine can make this" message of a build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from coordinator.mesh.bounds import fits
+
+# Processes that can stand in for each other for matching (a router can cut what a mill cuts in sheet).
+COMPATIBLE_PROCESSES: dict[str, frozenset[str]] = {
+    "cnc_mill": frozenset({"cnc_mill"}),
+    "cnc_router": frozenset({"cnc_router", "cnc_mill"}),
+    "plasma_cut": frozenset({"plasma_cut", "waterjet_cut"}),
+    "laser_cut": frozenset({"laser_cut"}),
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What making one part needs from a machine."""
+
+    process: str
+    material: str | None = None
+    min_box_mm: tuple[float, float, float] | None = None
+    nozzle_mm: float | None = None
+    tolerance_mm: float | None = None
+
+
+@dataclass(frozen=True)
+class MachineView:
+    """A machine as matching sees it (built from the agent's announced capabilities)."""
+
+    key: str  # "fablab/machine"
+    fablab: str
+    process: str
+    materials: tuple[str, ...] = ()
+    build_volume_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    nozzle_mm: float | None = None
+    tolerance_mm: float | None = None
+    speed_factor: float = 1.0
+    online: bool = True
+    accepts: frozenset[str] = field(default_factory=frozenset)  # builds it refuses, by id; empty = all
+
+
+def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
+    """What `machine` lacks to make a part with `req`; empty when it can make it."""
+    lacks: list[str] = []
+    if machine.process not in COMPATIBLE_PROCESSES.get(req.process, frozenset({req.process})):
+        lacks.append(f"process {machine.process}, needs {req.process}")
+        return lacks
+    if req.material and machine.materials and req.material not in machine.materials:
+        lacks.append(f"material {req.material} not loaded (has {', '.join(machine.materials)})")
+    if req.min_box_mm and any(machine.build_volume_mm) and not fits(req.min_box_mm, machine.build_volume_mm):
+        box = " x ".join(f"{v:.0f}" for v in req.min_box_mm)
+        volume = " x ".join(f"{v:.0f}" for v in machine.build_volume_mm)
+        lacks.append(f"part {box} mm does not fit the build volume {volume} mm in any orientation")
+    if req.nozzle_mm and machine.nozzle_mm and abs(req.nozzle_mm - machine.nozzle_mm) > 1e-6:
+        lacks.append(f"nozzle {machine.nozzle_mm} mm, part needs {req.nozzle_mm} mm")
+    if req.tolerance_mm and machine.tolerance_mm and machine.tolerance_mm > req.tolerance_mm:
+        lacks.append(f"tolerance {machine.tolerance_mm} mm, part needs {req.tolerance_mm} mm")
+    return lacks
+
+
+def eligible(req: Requirement, machines: Iterable[MachineView]) -> list[MachineView]:
+    """The machines that can make a part with `req`."""
+    return [m for m in machines if not shortcomings(req, m)]
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A part no machine can make, with the closest machine and what it lacks."""
+
+    part_id: str
+    requirement: Requirement
+    closest: str | None
+    lacks: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        if self.closest is None:
+            return f"part {self.part_id!r}: no machine in the network does {self.requirement.process}"
+        return (
+            f"part {self.part_id!r}: no machine can make it; closest is {self.closest}, "
+            f"which lacks: {'; '.join(self.lacks)}"
+        )
+
+
+def closest_machine(part_id: str, req: Requirement, machines: Sequence[MachineView]) -> Unmatched:
+    """The machine with the fewest shortcomings (same process first), to explain a failed match."""
+    ranked = sorted(
+        ((shortcomings(req, m), m) for m in machines),
+        key=lambda item: (item[0][0].startswith("process") if item[0] else False, len(item[0]), item[1].key),
+    )
+    if not ranked or ranked[0][0][0].startswith("process"):
+        return Unmatched(part_id, req, None, ())
+    lacks, machine = ranked[0]
+    return Unmatched(part_id, req, machine.key, tuple(lacks))

@@ -1,0 +1,180 @@
+"""Turn builds (their breakdowns) and the machines of the network into one scheduling Problem.
+
+Time is in whole minutes from "now" (t = 0). Machine choice is a mode; transport from the fablab
+that makes a part to the build site is a per-mode lag; opening hours are start calendars.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from coordinator.planning.breakdown import Breakdown, FabTask
+from coordinator.planning.matching import MachineView, Unmatched, closest_machine, eligible
+from coordinator.scheduling.model import (
+    Calendar,
+    FixedTask,
+    Mode,
+    Precedence,
+    Problem,
+    Resource,
+    ScheduledTask,
+    Task,
+)
+
+SEPARATOR = "/"
+
+
+@dataclass(frozen=True)
+class BuildInput:
+    """One build's remaining work as the planner sees it."""
+
+    build_id: str
+    breakdown: Breakdown
+    site: str  # fablab id of the build site
+    weight: int = 1
+    due_minutes: int | None = None
+    done: frozenset[str] = frozenset()  # task ids already finished
+    running: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # task id -> (machine key, start)
+
+
+@dataclass(frozen=True)
+class Network:
+    """The machines, benches, opening hours and transport times the plan may use."""
+
+    machines: Sequence[MachineView]
+    transport_minutes: Mapping[tuple[str, str], int]  # (from fablab, to fablab) -> minutes
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)  # fablab -> start windows
+    bench_capacity: Mapping[str, int] = field(default_factory=dict)  # site -> people assembling
+    default_bench_capacity: int = 2
+
+    def transport(self, source: str, target: str) -> int:
+        if source == target:
+            return 0
+        return int(
+            self.transport_minutes.get((source, target), self.transport_minutes.get((target, source), 0))
+        )
+
+
+@dataclass
+class PlanningProblem:
+    problem: Problem
+    unmatched: list[Unmatched]
+    task_build: dict[str, str]  # scheduling task id -> build id
+
+
+def task_key(build_id: str, task_id: str) -> str:
+    return f"{build_id}{SEPARATOR}{task_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    build_id, _, task_id = key.partition(SEPARATOR)
+    return build_id, task_id
+
+
+def bench_id(site: str) -> str:
+    return f"bench:{site}"
+
+
+def build_problem(
+    builds: Sequence[BuildInput], network: Network, previous: Sequence[ScheduledTask] = ()
+) -> PlanningProblem:
+    """The scheduling problem of every unfinished task of `builds` on `network`."""
+    online = [m for m in network.machines if m.online]
+    resources = [Resource(m.key, 1, network.calendars.get(m.fablab)) for m in online]
+    sites = sorted({b.site for b in builds})
+    resources += [
+        Resource(bench_id(s), network.bench_capacity.get(s, network.default_bench_capacity),
+                 network.calendars.get(s))
+        for s in sites
+    ]  # fmt: skip
+    tasks: list[Task] = []
+    precedences: list[Precedence] = []
+    fixed: list[FixedTask] = []
+    unmatched: list[Unmatched] = []
+    task_build: dict[str, str] = {}
+    for build in builds:
+        modes_of = _add_fab_tasks(build, online, network, tasks, fixed, unmatched, task_build)
+        _add_assemblies(build, network, modes_of, tasks, precedences, task_build)
+    known = {t.id for t in tasks}
+    return PlanningProblem(
+        problem=Problem(
+            resources=tuple(resources),
+            tasks=tuple(tasks),
+            precedences=tuple(p for p in precedences if p.before in known and p.after in known),
+            fixed=tuple(fixed),
+            previous=tuple(p for p in previous if p.id in known),
+            name="+".join(b.build_id for b in builds),
+        ),
+        unmatched=unmatched,
+        task_build=task_build,
+    )
+
+
+def _fab_modes(task: FabTask, machines: Sequence[MachineView]) -> list[tuple[MachineView, Mode]]:
+    return [
+        (m, Mode(max(1, math.ceil(task.minutes / m.speed_factor)), {m.key: 1}, name=m.key))
+        for m in eligible(task.requirement, machines)
+    ]
+
+
+def _add_fab_tasks(
+    build: BuildInput,
+    machines: Sequence[MachineView],
+    network: Network,
+    tasks: list[Task],
+    fixed: list[FixedTask],
+    unmatched: list[Unmatched],
+    task_build: dict[str, str],
+) -> dict[str, list[MachineView]]:
+    """Add a task per unfinished fabrication task; return the machine of each mode by task id."""
+    modes_of: dict[str, list[MachineView]] = {}
+    reported: set[str] = set()
+    for fab in build.breakdown.fab_tasks:
+        if fab.id in build.done:
+            continue
+        options = _fab_modes(fab, machines)
+        if not options:
+            if fab.part_id not in reported:
+                unmatched.append(closest_machine(fab.part_id, fab.requirement, network.machines))
+                reported.add(fab.part_id)
+            continue
+        key = task_key(build.build_id, fab.id)
+        modes_of[fab.id] = [m for m, _ in options]
+        tasks.append(Task(key, tuple(mode for _, mode in options), weight=build.weight))
+        task_build[key] = build.build_id
+        running = build.running.get(fab.id)
+        if running is not None:
+            keys = [m.key for m in modes_of[fab.id]]
+            if running[0] in keys:
+                fixed.append(FixedTask(key, keys.index(running[0]), running[1]))
+    return modes_of
+
+
+def _add_assemblies(
+    build: BuildInput,
+    network: Network,
+    modes_of: Mapping[str, list[MachineView]],
+    tasks: list[Task],
+    precedences: list[Precedence],
+    task_build: dict[str, str],
+) -> None:
+    bench = bench_id(build.site)
+    for asm in build.breakdown.assembly_tasks:
+        if asm.id in build.done:
+            continue
+        key = task_key(build.build_id, asm.id)
+        due = build.due_minutes if asm.part_id == build.breakdown.root else None
+        mode = Mode(max(1, math.ceil(asm.minutes)), {bench: 1}, name=bench)
+        tasks.append(Task(key, (mode,), release=math.ceil(asm.release_minutes), due=due, weight=build.weight))
+        task_build[key] = build.build_id
+        for child in asm.children:
+            if child in build.done:
+                continue
+            before = task_key(build.build_id, child)
+            if child in modes_of:
+                lags = tuple(network.transport(m.fablab, build.site) for m in modes_of[child])
+                precedences.append(Precedence(before, key, lag=max(lags), mode_lags=lags))
+            else:
+                precedences.append(Precedence(before, key))
