@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import secrets
 
 from apiflask import APIFlask
 
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> A
     app.config["MAX_CONTENT_LENGTH"] = int(settings.limits.max_archive_mb * 1024 * 1024)
     app.config["AUTO_404_RESPONSE"] = True
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 422
-    app.config["JSON_SORT_KEYS"] = False
+    app.config["SECRET_KEY"] = settings.auth.session_secret or secrets.token_hex(32)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["peerfab"] = rt
     register_error_handlers(app)
     for target in API_BLUEPRINTS:

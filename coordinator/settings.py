@@ -55,6 +55,9 @@ class MqttSettings(_Section):
 
 class AuthSettings(_Section):
     public_reads: bool = True
+    session_secret: str | None = Field(
+        None, description="signs dashboard sign-in cookies; unset: a new random secret at every start"
+    )
 
 
 class Settings(_Section):
