@@ -1,0 +1,136 @@
+"""`peerfab design import-okh` and `import-bom`: published formats in, design packages out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from coordinator.errors import InvalidInput, PeerfabError
+from coordinator.importers import (
+    ImportedDesign,
+    PurchasedPart,
+    import_okh,
+    package_purchased,
+    read_csv_bom,
+    read_kicad_bom,
+    read_kitspace_bom,
+    write_package,
+)
+
+_READERS: dict[str, Callable[..., list[PurchasedPart]]] = {
+    "kicad": read_kicad_bom,
+    "kitspace": read_kitspace_bom,
+    "csv": read_csv_bom,
+}
+_existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Report a PeerfabError as one 'error:' paragraph and exit 2, wherever the command is mounted."""
+    try:
+        yield
+    except PeerfabError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise click.exceptions.Exit(2) from exc
+
+
+def _report(imported: ImportedDesign, out: Path) -> None:
+    for warning in imported.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    kinds: dict[str, int] = {}
+    for part in imported.parts:
+        kinds[part["kind"]] = kinds.get(part["kind"], 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    design = imported.manifest["design"]
+    click.echo(f"wrote {out}: {design['slug']}@{design['version']}, {summary} parts")
+
+
+@click.command("import-okh")
+@click.argument("manifest", type=_existing_file)
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Package folder to write.")
+@click.option(
+    "--bom",
+    "bom",
+    type=_existing_file,
+    help="BOM CSV/TSV (default: the manifest's link or an sBoM next to it).",
+)
+@click.option("--slug", help="Design slug (default: from the name).")
+@click.option("--version", "version", help="Semantic version (default: the manifest's).")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
+def import_okh_command(
+    manifest: Path, out: Path, bom: Path | None, slug: str | None, version: str | None, force: bool
+) -> None:
+    """Turn an OKH manifest (okh.toml or okh.yml) into a design package."""
+    with _user_errors():
+        imported = import_okh(manifest, bom, slug=slug, version=version)
+        write_package(imported, out, force=force)
+        _report(imported, out)
+
+
+@click.command("import-bom")
+@click.argument("bom", type=_existing_file)
+@click.option("--format", "fmt", required=True, type=click.Choice(sorted(_READERS)), help="BOM layout.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Package folder to write.")
+@click.option("--name", required=True, help="Design name, e.g. 'Teensy 3.2 clone'.")
+@click.option("--license", "licenses", multiple=True, required=True, help="SPDX licence (repeatable).")
+@click.option("--author", "authors", multiple=True, help="Author 'Name <email>' (repeatable).")
+@click.option("--slug", help="Design slug (default: from --name).")
+@click.option("--version", "version", help="Semantic version (default 0.1.0).")
+@click.option("--description", default="", help="One-paragraph description.")
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=HEADER",
+    help="csv format: the header holding FIELD (quantity, name, mpn, ...).",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
+def import_bom_command(
+    bom: Path,
+    fmt: str,
+    out: Path,
+    name: str,
+    licenses: tuple[str, ...],
+    authors: tuple[str, ...],
+    slug: str | None,
+    version: str | None,
+    description: str,
+    columns: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Turn a KiCad, Kitspace or generic CSV BOM into a package of one assembly."""
+    with _user_errors():
+        warnings: list[str] = []
+        if fmt == "csv":
+            parts = read_csv_bom(bom, _column_mapping(columns), warnings=warnings)
+        elif columns:
+            raise InvalidInput("--column applies to --format csv only")
+        else:
+            parts = _READERS[fmt](bom, warnings=warnings)
+        imported = package_purchased(
+            parts,
+            name=name,
+            licenses=licenses,
+            slug=slug,
+            version=version,
+            authors=authors,
+            description=description,
+            source=bom,
+        )
+        imported.warnings[:0] = warnings
+        write_package(imported, out, force=force)
+        _report(imported, out)
+
+
+def _column_mapping(columns: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for item in columns:
+        field, sep, header = item.partition("=")
+        if not sep or not field.strip() or not header.strip():
+            raise InvalidInput(f"--column {item!r}: expected FIELD=HEADER, e.g. quantity=Qty")
+        mapping[field.strip().lower()] = header.strip()
+    return mapping
