@@ -1,0 +1,73 @@
+"""Fetch a job file over HTTP into the agent's data directory, and prove it is the file offered."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import requests
+
+from coordinator.protocol.payloads import FileRef
+
+CHUNK = 64 * 1024
+
+
+class DownloadError(Exception):
+    """The file could not be fetched or is not the one offered; the message is the rejection reason."""
+
+
+def fetch(
+    ref: FileRef,
+    folder: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    token: str | None = None,
+) -> Path:
+    """Download `ref` into `folder/<sha256>`, streaming; a cached, verified copy is reused."""
+    if ref.size > max_bytes:
+        raise DownloadError(f"file is {ref.size} bytes, above the agent's limit of {max_bytes}")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / ref.sha256
+    if target.exists() and sha256_of(target) == ref.sha256:
+        return target
+    partial = folder / f"{ref.sha256}.part"
+    try:
+        digest = _stream(ref.url, partial, max_bytes=max_bytes, timeout_s=timeout_s, token=token)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if digest != ref.sha256:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"sha256 mismatch: offered {ref.sha256}, downloaded {digest}")
+    os.replace(partial, target)
+    return target
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stream(url: str, target: Path, *, max_bytes: int, timeout_s: float, token: str | None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
+            if response.status_code != 200:
+                raise DownloadError(f"download failed: HTTP {response.status_code} from {url}")
+            with target.open("wb") as out:
+                for chunk in response.iter_content(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise DownloadError(f"download exceeds the agent's limit of {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+    except requests.RequestException as exc:
+        raise DownloadError(f"download failed: {exc}") from exc
+    return digest.hexdigest()

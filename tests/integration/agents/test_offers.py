@@ -1,0 +1,160 @@
+"""Offers end to end: a coordinator stand-in offers files over a real broker to a real agent."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from coordinator.cli import cli
+from coordinator.protocol.payloads import FileRef, JobControl, JobOffer
+from fablab_agents.agent import Agent
+from tests.integration.agents.conftest import Broker, Coordinator, FileServer, agent_config, wait_until
+
+pytest.importorskip("firmware_bridge.drivers", reason="firmware_bridge drivers are not built yet")
+pytest.importorskip("firmware_bridge.gcode_check", reason="firmware_bridge gcode_check is not built yet")
+
+GOOD_GCODE = b"""; tiny test part
+G21
+G90
+M140 S60
+M104 S210
+G28
+G1 Z0.2 F3000
+G1 X20 Y20 F3000
+G1 X60 Y20 E5 F1500
+G1 X60 Y60 E10
+G1 X20 Y60 E15
+G1 X20 Y20 E20
+M104 S0
+M140 S0
+"""
+
+
+class Spy:
+    """Records whether the machine's driver was ever asked to start."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.started: list[Path] = []
+        driver = agent.slots["printer-1"].driver
+        original = driver.start
+
+        def start(job_file: Path, *args: Any) -> None:
+            self.started.append(job_file)
+            original(job_file, *args)
+
+        driver.start = start  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def agent(
+    broker: Broker, coordinator: Coordinator, file_server: FileServer, tmp_path: Path
+) -> Iterator[Agent]:
+    url = broker.add_agent("agent-1")
+    running = Agent(agent_config(url, file_server.base_url), tmp_path / "agent")
+    running.start()
+    wait_until(lambda: running.ready, what="agent ready")
+    yield running
+    running.stop()
+
+
+def offer_for(url: str, data: bytes, sha256: str | None = None) -> JobOffer:
+    return JobOffer(
+        job_id=uuid.uuid4().hex,
+        attempt_id=uuid.uuid4().hex,
+        machine_id="printer-1",
+        lease_s=60,
+        file=FileRef(
+            url=url, sha256=sha256 or hashlib.sha256(data).hexdigest(), size=len(data), name="part.gcode"
+        ),
+    )
+
+
+def test_sha256_mismatch_is_rejected_before_the_machine_is_touched(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    spy = Spy(agent)
+    url = file_server.add(GOOD_GCODE)
+    offer = offer_for(url, GOOD_GCODE, sha256=hashlib.sha256(b"something else").hexdigest())
+    coordinator.command("agent-1", offer)
+    rejected = coordinator.wait_event("job:rejected", attempt_id=offer.attempt_id)
+    assert "sha256 mismatch" in rejected["reason"]
+    assert spy.started == []
+    assert agent.machines["printer-1"].status == "idle"
+    assert not coordinator.of_type("job:accepted")
+    assert list((agent.data_dir / "files").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "words"),
+    [("M104 S320", ["line 3", "320"]), ("M500", ["line 3", "M500"])],
+)
+def test_unsafe_gcode_is_rejected_naming_the_line(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer, bad_line: str, words: list[str]
+) -> None:
+    spy = Spy(agent)
+    data = f"G21\nG90\n{bad_line}\nG1 X10 Y10 F1000\n".encode()
+    offer = offer_for(file_server.add(data), data)
+    coordinator.command("agent-1", offer)
+    reason = coordinator.wait_event("job:rejected", attempt_id=offer.attempt_id)["reason"]
+    for word in words:
+        assert word in reason
+    assert spy.started == []
+    assert agent.machines["printer-1"].status == "idle"
+
+
+def test_good_file_runs_to_done_and_the_operator_must_clear_before_the_next(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    spy = Spy(agent)
+    url = file_server.add(GOOD_GCODE)
+    first = offer_for(url, GOOD_GCODE)
+    coordinator.command("agent-1", first)
+    coordinator.wait_event("job:accepted", attempt_id=first.attempt_id)
+    coordinator.command("agent-1", first)  # the same offer again is answered, not run twice
+    done = coordinator.wait_event("job:done", timeout=20, attempt_id=first.attempt_id)
+    assert done["duration_s"] >= 0
+    coordinator.wait_event("job:waiting_operator", attempt_id=first.attempt_id)
+    assert agent.machines["printer-1"].status == "waiting_operator"
+    assert len(spy.started) == 1
+    assert len(coordinator.of_type("job:accepted")) + len(coordinator.of_type("job:done")) >= 3
+
+    second = offer_for(url, GOOD_GCODE)
+    coordinator.command("agent-1", second)
+    refused = coordinator.wait_event("job:rejected", attempt_id=second.attempt_id)
+    assert "waiting operator" in refused["reason"]
+
+    result = CliRunner().invoke(cli, ["agent", "confirm-clear", "printer-1", "--agent-url", agent.local_url])
+    assert result.exit_code == 0, result.output
+    coordinator.wait_event("machine:status", machine_id="printer-1", status="idle")
+    third = offer_for(url, GOOD_GCODE)
+    coordinator.command("agent-1", third)
+    coordinator.wait_event("job:done", timeout=20, attempt_id=third.attempt_id)
+    assert file_server.requests == 1  # the verified file is reused from the agent's cache
+
+
+def test_confirm_clear_on_an_idle_machine_is_refused_by_the_cli(agent: Agent) -> None:
+    result = CliRunner().invoke(cli, ["agent", "confirm-clear", "printer-1", "--agent-url", agent.local_url])
+    assert result.exit_code == 2
+    assert "not waiting for the operator" in result.output
+
+
+def test_cancel_stops_the_job_and_answers_cancelled(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    long_job = GOOD_GCODE + b"G1 X20 Y20 F100\n" * 400
+    offer = offer_for(file_server.add(long_job), long_job)
+    coordinator.command("agent-1", offer)
+    coordinator.wait_event("job:accepted", attempt_id=offer.attempt_id)
+    cancel = JobControl(type="job:cancel", job_id=offer.job_id, attempt_id=offer.attempt_id)
+    coordinator.command("agent-1", cancel)
+    coordinator.wait_event("job:cancelled", attempt_id=offer.attempt_id)
+    assert not coordinator.of_type("job:done")
+    unknown = JobControl(type="job:cancel", job_id="j-x", attempt_id="never-offered")
+    coordinator.command("agent-1", unknown)
+    coordinator.wait_event("job:cancelled", attempt_id="never-offered")
