@@ -1,0 +1,1 @@
+"""Parametric builders for the example design packages."""
