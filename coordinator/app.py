@@ -18,6 +18,8 @@ API_BLUEPRINTS = [
     "coordinator.api.health:bp",
     "coordinator.api.designs:bp",
     "coordinator.api.files:bp",
+    "coordinator.api.jobs:bp",
+    "coordinator.api.machines:bp",
 ]
 
 

@@ -1,6 +1,7 @@
 """All tables, imported here so that SQLModel.metadata knows them (Alembic reads it)."""
 
 from coordinator.models.auth import ApiToken, Role
+from coordinator.models.builds import Build, BuildTask, FablabProfile, Plan, PurchaseItem
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -14,6 +15,11 @@ from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent
 
 __all__ = [
     "AgentLink",
+    "Build",
+    "BuildTask",
+    "FablabProfile",
+    "Plan",
+    "PurchaseItem",
     "ApiToken",
     "BomEdge",
     "Design",

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from coordinator.models.base import created_at_field, json_field
@@ -67,12 +67,9 @@ class Fablab(SQLModel, table=True):
 
 
 class Machine(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("fablab", "machine_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    fablab: str = Field(foreign_key="fablab.id", max_length=63)
-    agent: str = Field(max_length=63)
-    machine_id: str = Field(max_length=63)
+    fablab: str = Field(foreign_key="fablab.id", primary_key=True, max_length=63)
+    machine_id: str = Field(primary_key=True, max_length=63)
+    agent: str = Field(max_length=63, index=True)
     driver: str = Field(default="", max_length=64)
     capabilities: dict[str, Any] = json_field(dict)
     operator_confirm: bool = True
@@ -84,11 +81,9 @@ class AgentLink(SQLModel, table=True):
     """What the coordinator knows of one agent's connection and message sequence."""
 
     __tablename__ = "agent_link"
-    __table_args__ = (UniqueConstraint("fablab", "agent"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    fablab: str = Field(foreign_key="fablab.id", max_length=63)
-    agent: str = Field(max_length=63)
+    fablab: str = Field(foreign_key="fablab.id", primary_key=True, max_length=63)
+    agent: str = Field(primary_key=True, max_length=63)
     online: bool = False
     boot_seq: int = -1
     last_seq: int = -1
@@ -97,8 +92,13 @@ class AgentLink(SQLModel, table=True):
     last_seen: datetime | None = _when()
 
 
+# optimistic locking: the dispatcher and the API both change jobs; a stale write fails loudly
+_JOB_VERSION = Column("version", Integer, nullable=False, default=1)
+
+
 class Job(SQLModel, table=True):
     __table_args__ = (Index("ix_job_state_priority_created", "state", "priority", "created_at"),)
+    __mapper_args__ = {"version_id_col": _JOB_VERSION}
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     group_id: str = Field(default_factory=new_id, max_length=32, index=True)
@@ -126,6 +126,7 @@ class Job(SQLModel, table=True):
     eta_s: float | None = None
     reason: str = ""
     ended_at: datetime | None = _when()
+    version: int = Field(default=1, sa_column=_JOB_VERSION)
 
 
 class JobAttempt(SQLModel, table=True):

@@ -29,6 +29,7 @@ from coordinator.models.jobs import (
     JobAttempt,
     JobEvent,
     JobState,
+    Machine,
 )
 from coordinator.protocol import payloads as p
 
@@ -385,7 +386,22 @@ def _apply_current(
         return "refused"
     if job.state not in ACTIVE_STATES:
         effects.dispatch_needed = True
+    _assume_machine_status(session, attempt, job)
     return "applied"
+
+
+def _assume_machine_status(session: Session, attempt: JobAttempt, job: Job) -> None:
+    """Until the agent's next status, assume what a machine does after this event.
+
+    Without it, a machine that just finished would look idle and get the next offer while its
+    bed still holds the finished part.
+    """
+    if job.state != JobState.DONE:
+        return
+    machine = session.get(Machine, (attempt.fablab, attempt.machine_id))
+    if machine is not None and machine.operator_confirm:
+        machine.status = "waiting_operator"
+        session.add(machine)
 
 
 def _close_cancelled_attempt(attempt: JobAttempt, trigger: Trigger) -> None:

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from coordinator.errors import NotFound
 from coordinator.models.jobs import (
     ACTIVE_STATES,
-    FINAL_STATES,
     AgentLink,
     Fablab,
     Job,
@@ -70,13 +70,31 @@ class LinkCache:
 
 
 def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
-    query = select(AgentLink).where(AgentLink.fablab == fablab, AgentLink.agent == agent)
-    link = session.exec(query).first()
+    link = session.get(AgentLink, (fablab, agent))
     if link is None:
         ensure_fablab(session, fablab)
         link = AgentLink(fablab=fablab, agent=agent)
         session.add(link)
     return link
+
+
+def prefetch(session: Session, agents: set[tuple[str, str]], attempt_ids: set[str]) -> list[Any]:
+    """Load what a burst of messages touches in a few queries, so the burst runs from memory.
+
+    The session's identity map holds objects weakly: keep the returned list while the burst runs.
+    """
+    loaded: list[Any] = []
+    if agents:
+        keys = list(agents)
+        loaded += session.exec(select(AgentLink).where(tuple_(AgentLink.fablab, AgentLink.agent).in_(keys)))
+        loaded += session.exec(select(Machine).where(tuple_(Machine.fablab, Machine.agent).in_(keys)))
+    if attempt_ids:
+        found = list(session.exec(select(JobAttempt).where(col(JobAttempt.id).in_(list(attempt_ids)))))
+        job_ids = list({a.job_id for a in found})
+        loaded += found
+        if job_ids:
+            loaded += session.exec(select(Job).where(col(Job.id).in_(job_ids)))
+    return loaded
 
 
 def ensure_fablab(session: Session, fablab: str) -> Fablab:
@@ -123,6 +141,7 @@ def check_birth_order(link: AgentLink, state: p.AgentState) -> str:
 
 def record_birth(session: Session, link: AgentLink, state: p.AgentState, effects: Effects) -> None:
     """An agent is online: upsert its machines and reconcile jobs with what it reports."""
+    session.flush()  # the queries below must see the burst's earlier changes
     now = utcnow()
     link.online, link.software, link.last_seen, link.birth_msg_id = True, state.software, now, state.msg_id
     session.add(link)
@@ -140,8 +159,8 @@ def record_birth(session: Session, link: AgentLink, state: p.AgentState, effects
 
 
 def _claim_machine(session: Session, fablab: str, machine_id: str) -> Machine:
-    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == machine_id)
-    return session.exec(query).first() or Machine(fablab=fablab, agent="", machine_id=machine_id)
+    found = session.get(Machine, (fablab, machine_id))
+    return found or Machine(fablab=fablab, agent="", machine_id=machine_id)
 
 
 def _update_machine(machine: Machine, agent: str, info: p.MachineInfo, now: Any) -> None:
@@ -216,8 +235,7 @@ def _already(job: Job, trigger: Trigger) -> bool:
 
 def record_status(session: Session, fablab: str, agent: str, event: p.MachineStatusEvent) -> bool:
     """A machine reports its status; return whether it just became idle."""
-    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == event.machine_id)
-    machine = session.exec(query).first()
+    machine = session.get(Machine, (fablab, event.machine_id))
     if machine is None or machine.agent != agent:
         log.warning("%s/%s: status for unknown machine %s", fablab, agent, event.machine_id)
         return False
@@ -225,17 +243,6 @@ def record_status(session: Session, fablab: str, agent: str, event: p.MachineSta
     machine.status, machine.last_seen = event.status, utcnow()
     session.add(machine)
     return freed
-
-
-def note_job_outcome(session: Session, job: Job) -> None:
-    """After a job ends on a machine, assume what the agent will report next."""
-    if job.machine_id is None or job.fablab is None:
-        return
-    query = select(Machine).where(Machine.fablab == job.fablab, Machine.machine_id == job.machine_id)
-    machine = session.exec(query).first()
-    if machine is not None and job.state == JobState.DONE and machine.operator_confirm:
-        machine.status = "waiting_operator"
-        session.add(machine)
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -249,8 +256,7 @@ def list_machines(session: Session, fablab: str | None = None) -> list[Machine]:
 
 
 def get_machine(session: Session, fablab: str, machine_id: str) -> Machine:
-    query = select(Machine).where(Machine.fablab == fablab, Machine.machine_id == machine_id)
-    machine = session.exec(query).first()
+    machine = session.get(Machine, (fablab, machine_id))
     if machine is None:
         raise NotFound(f"no machine {machine_id!r} in fablab {fablab!r}")
     return machine
@@ -277,7 +283,3 @@ def list_fablabs(session: Session) -> list[dict[str, Any]]:
             }
         )
     return result
-
-
-def final_job_count(job: Job) -> bool:
-    return job.state in FINAL_STATES

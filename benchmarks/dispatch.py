@@ -1,0 +1,232 @@
+"""Dispatch throughput: job lifecycles through the coordinator vs raw paho QoS 1 round trips.
+
+    python benchmarks/dispatch.py --jobs 10000 --agents 500 [--database URL]
+
+Starts a private Mosquitto on a free port. Simulated agents (one paho client each, all driven
+by one selector loop in a child process) accept every offer and finish it at once, so what is
+measured is the protocol and database cost only. A lifecycle is submit -> offer -> accepted ->
+done, each step a committed transition in the coordinator's database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import selectors
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlmodel import Session, func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coordinator.db import session_scope  # noqa: E402
+from coordinator.models.jobs import Job, JobState, Machine  # noqa: E402
+from coordinator.mqtt.service import DispatchService  # noqa: E402
+from coordinator.protocol import payloads as p  # noqa: E402
+from coordinator.protocol import topics  # noqa: E402
+from coordinator.runtime import Runtime  # noqa: E402
+from coordinator.services import jobs  # noqa: E402
+from coordinator.settings import load_settings  # noqa: E402
+from tests.support.mosquitto import Mosquitto  # noqa: E402
+
+FABLAB = "bench-lab"
+CAPS = p.Capabilities(process="fdm_print", build_volume_mm=(250, 210, 210), nozzle_mm=0.4, materials=("pla",))
+
+
+# ---- raw paho round trips ----------------------------------------------------------------------
+
+
+def _echo(port: int, ready: mp.synchronize.Event, stop: mp.synchronize.Event) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-echo")
+    client.max_inflight_messages_set(100)
+    client.on_message = lambda c, _u, m: c.publish("bench/pong", m.payload, qos=1)
+    client.connect("127.0.0.1", port)
+    client.subscribe("bench/ping", qos=1)
+    client.loop_start()
+    time.sleep(0.3)
+    ready.set()
+    stop.wait(600)
+    client.disconnect()
+    client.loop_stop()
+
+
+def raw_round_trips(port: int, count: int, window: int = 100) -> float:
+    """QoS 1 publish + echo by a second client, `window` in flight; round trips per second."""
+    ready, stop = mp.Event(), mp.Event()
+    echo = mp.Process(target=_echo, args=(port, ready, stop), daemon=True)
+    echo.start()
+    ready.wait(10)
+    received = threading.Semaphore(0)
+    done = threading.Event()
+    counter = [0]
+
+    def on_pong(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        counter[0] += 1
+        received.release()
+        if counter[0] == count:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ping")
+    client.max_inflight_messages_set(window)
+    client.on_message = on_pong
+    client.connect("127.0.0.1", port)
+    client.subscribe("bench/pong", qos=1)
+    client.loop_start()
+    time.sleep(0.3)
+    payload = p.encode(p.Heartbeat(boot_seq=1, seq=1))
+    started = time.perf_counter()
+    for sent in range(count):
+        if sent >= window:
+            received.acquire(timeout=10)
+        client.publish("bench/ping", payload, qos=1)
+    done.wait(120)
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    stop.set()
+    echo.join(10)
+    return counter[0] / elapsed
+
+
+# ---- simulated agents --------------------------------------------------------------------------
+
+
+class _Agent:
+    """One agent with one machine that accepts and finishes every offer immediately."""
+
+    def __init__(self, index: int, port: int) -> None:
+        self.name = f"agent-{index}"
+        self.seq = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{self.name}")
+        self.client.max_inflight_messages_set(100)
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.client.connect("127.0.0.1", port, keepalive=120)
+
+    def _topic(self, channel: topics.AgentChannel) -> str:
+        return topics.agent_topic(FABLAB, self.name, channel)
+
+    def _on_connect(self, client: mqtt.Client, *_: object) -> None:
+        client.subscribe(self._topic("commands"), qos=1)
+        machine = p.MachineInfo(
+            id=f"m-{self.name}", driver="simulated", status="idle", capabilities=CAPS, operator_confirm=False
+        )
+        state = p.AgentState(
+            fablab=FABLAB, agent=self.name, online=True, boot_seq=1, seq=0, machines=(machine,)
+        )
+        client.publish(self._topic("state"), p.encode(state), qos=1, retain=True)
+
+    def _on_message(self, client: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        offer = p.decode_command(message.payload)
+        if not isinstance(offer, p.JobOffer):
+            return
+        ids = {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}
+        for model in (p.JobAccepted, p.JobDone):
+            self.seq += 1
+            event = model(boot_seq=1, seq=self.seq, **ids)
+            client.publish(self._topic("events"), p.encode(event), qos=1)
+
+
+def run_agents(port: int, count: int, stop: mp.synchronize.Event) -> None:
+    """Drive `count` agents from one thread with a selector over their sockets."""
+    agents = [_Agent(i, port) for i in range(count)]
+    selector = selectors.DefaultSelector()
+    for agent in agents:
+        selector.register(agent.client.socket(), selectors.EVENT_READ, agent)
+    last_misc = time.monotonic()
+    while not stop.is_set():
+        for key, _ in selector.select(timeout=0.05):
+            key.data.client.loop_read()
+        for agent in agents:
+            if agent.client.want_write():
+                agent.client.loop_write()
+        if time.monotonic() - last_misc > 1.0:
+            last_misc = time.monotonic()
+            for agent in agents:
+                agent.client.loop_misc()
+    for agent in agents:
+        agent.client.disconnect()
+
+
+# ---- the coordinator's side --------------------------------------------------------------------
+
+
+def _count(rt: Runtime, query: object) -> int:
+    with Session(rt.engine) as session:
+        return int(session.exec(query).one())  # type: ignore[call-overload]
+
+
+def _wait(rt: Runtime, query: object, target: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _count(rt, query) < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {_count(rt, query)} of {target} after {timeout_s}s")
+        time.sleep(0.05)
+
+
+def lifecycles(rt: Runtime, port: int, agents: int, count: int) -> tuple[float, dict[str, int]]:
+    """Job lifecycles per second through the dispatcher, and its counters."""
+    stop = mp.Event()
+    fleet = mp.Process(target=run_agents, args=(port, agents, stop), daemon=True)
+    service = DispatchService(rt, lease_s=600, tick_s=0.5)
+    service.start()
+    fleet.start()
+    idle = select(func.count()).select_from(Machine).where(Machine.status == "idle")
+    _wait(rt, idle, agents, 120)
+    spec = jobs.JobSpec(file_sha256="0" * 64, file_name="bench.gcode", process="fdm_print", material="pla")
+    started = time.perf_counter()
+    with session_scope(rt.engine) as session:
+        for _ in range(0, count, jobs.MAX_QUANTITY):
+            jobs.submit_jobs(session, spec, min(jobs.MAX_QUANTITY, count - _))
+    service.wake()
+    done = select(func.count()).select_from(Job).where(Job.state == JobState.DONE)
+    _wait(rt, done, count, 1800)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    fleet.join(30)
+    service.stop()
+    return count / elapsed, dict(service.stats)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--raw", type=int, default=20_000, help="raw round trips to time")
+    parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(workdir=Path(tmp) / "mosquitto", extra_config="max_queued_messages 0\n").start()
+        try:
+            settings = load_settings(
+                env={},
+                overrides={
+                    "database": {"url": args.database},
+                    "storage": {"data_dir": str(Path(tmp) / "data")},
+                    "mqtt": {"url": broker.url},
+                },
+            )
+            rt = Runtime.open(settings)
+            raw = raw_round_trips(broker.port, args.raw)
+            rate, stats = lifecycles(rt, broker.port, args.agents, args.jobs)
+            rt.engine.dispose()
+        finally:
+            broker.stop()
+    print(f"database            {rt.engine.dialect.name}")
+    print(f"jobs / agents       {args.jobs} / {args.agents}")
+    print(f"raw QoS1 round trips {raw:10.0f} /s")
+    print(f"job lifecycles       {rate:10.0f} /s   ({3 * rate:.0f} protocol messages/s)")
+    print(f"ratio                {rate / raw:10.2f}   (target >= 0.25)")
+    print(f"dispatcher           {stats}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Jobs: submit (an uploaded file or a design part), list, read with history, cancel."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.orm.exc import StaleDataError
+
+from coordinator.api.auth import auth, current_token_name, roles
+from coordinator.db import session_scope
+from coordinator.errors import Conflict, InvalidInput
+from coordinator.models.auth import Role
+from coordinator.models.jobs import Job, JobAttempt, JobEvent, JobState
+from coordinator.runtime import runtime
+from coordinator.services import jobs
+from coordinator.services.jobs import Effects
+
+bp = APIBlueprint("jobs", __name__, tag="Jobs")
+
+CANCEL_TRIES = 3
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(1, ge=1, le=jobs.MAX_QUANTITY)
+    priority: int = Field(0, ge=-100, le=100)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+
+class PartJobRequest(_Request):
+    """A job for a part of a published design."""
+
+    design: str = Field(min_length=1, max_length=64)
+    version: str = Field("latest", min_length=1, max_length=64)
+    part: str = Field(min_length=1, max_length=128)
+
+
+class FileJobForm(_Request):
+    """Form fields that go with an uploaded file (G-code, toolpath...)."""
+
+    process: str = Field(min_length=1, max_length=32)
+    material: str | None = Field(None, max_length=64)
+    nozzle_mm: float | None = Field(None, gt=0, le=5)
+    min_box_mm: tuple[float, float, float] | None = None
+
+    @field_validator("min_box_mm", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [v for v in value.split(",")] if isinstance(value, str) else value
+
+
+class StateQuery(BaseModel):
+    state: JobState | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+@bp.post("/jobs")
+@bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
+@bp.doc(
+    summary="Submit jobs",
+    description="Multipart: `file` plus form fields process, material, nozzle_mm, min_box_mm "
+    "(x,y,z), quantity, priority. JSON: {design, version, part, quantity, priority}.",
+    responses={201: "jobs queued", 400: "bad request", 404: "no such design or part"},
+)
+def submit() -> tuple[dict[str, Any], int]:
+    """Queue a job per unit of quantity (builder or operator role)."""
+    created = _submit_file() if request.files else _submit_part()
+    _wake_dispatcher()
+    return {"group_id": created[0]["group_id"], "jobs": created}, 201
+
+
+def _submit_file() -> list[dict[str, Any]]:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput("multipart request needs a 'file' part")
+    form = _parse(FileJobForm, request.form.to_dict())
+    rt = runtime()
+    with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
+        upload.save(tmp.name)
+        with session_scope(rt.engine) as session:
+            digest, size = jobs.store_upload(session, rt.store, Path(tmp.name))
+            spec = jobs.JobSpec(
+                file_sha256=digest,
+                file_name=Path(upload.filename).name,
+                file_size=size,
+                process=form.process,
+                material=form.material,
+                nozzle_mm=form.nozzle_mm,
+                min_box_mm=form.min_box_mm,
+                priority=form.priority,
+                max_attempts=form.max_attempts,
+            )
+            created = jobs.submit_jobs(session, spec, form.quantity, current_token_name())
+            return [job_summary(j) for j in created]
+
+
+def _submit_part() -> list[dict[str, Any]]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("send a multipart form with a file, or a JSON object naming a design part")
+    req = _parse(PartJobRequest, body)
+    with session_scope(runtime().engine) as session:
+        spec = jobs.spec_for_part(
+            session, req.design, req.version, req.part, priority=req.priority, max_attempts=req.max_attempts
+        )
+        created = jobs.submit_jobs(session, spec, req.quantity, current_token_name())
+        return [job_summary(j) for j in created]
+
+
+def _parse(model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid job request: {problems}") from exc
+
+
+@bp.get("/jobs")
+@bp.input(StateQuery, location="query")
+def list_jobs(query_data: StateQuery) -> dict[str, Any]:
+    """Jobs, newest first (?state=queued&limit=&offset=)."""
+    state = query_data.state.value if query_data.state else None
+    with session_scope(runtime().engine) as session:
+        found = jobs.list_jobs(session, state, query_data.limit, query_data.offset)
+        return {"jobs": [job_summary(j) for j in found], "counts": jobs.count_by_state(session)}
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> dict[str, Any]:
+    """One job with its attempts and events."""
+    with session_scope(runtime().engine) as session:
+        job = jobs.get_job(session, job_id)
+        attempts, events = jobs.job_history(session, job_id)
+        return {
+            **job_summary(job),
+            "attempts": [attempt_dict(a) for a in attempts],
+            "events": [event_dict(e) for e in events],
+        }
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
+@bp.doc(responses={200: "cancelled", 400: "already ended", 404: "no such job"})
+def cancel(job_id: str) -> dict[str, Any]:
+    """Cancel a job that has not ended; a machine working on it is told to stop."""
+    for _ in range(CANCEL_TRIES):
+        effects = Effects()
+        try:
+            with session_scope(runtime().engine) as session:
+                body = job_summary(jobs.cancel_job(session, job_id, current_token_name(), effects))
+            break
+        except StaleDataError:
+            continue  # the dispatcher moved the job meanwhile: look again
+    else:
+        raise Conflict(f"job {job_id} keeps changing; try again")
+    dispatcher = runtime().services.get("dispatch")
+    if dispatcher is not None:
+        for fablab, agent, command in effects.commands:
+            dispatcher.send(fablab, agent, command)
+    return body
+
+
+def _wake_dispatcher() -> None:
+    dispatcher = runtime().services.get("dispatch")
+    if dispatcher is not None:
+        dispatcher.wake()
+
+
+def _iso(value: Any) -> str | None:
+    return jobs.aware(value).isoformat() if value is not None else None
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "group_id": job.group_id,
+        "state": job.state,
+        "process": job.process,
+        "material": job.material,
+        "min_box_mm": job.min_box_mm,
+        "nozzle_mm": job.nozzle_mm,
+        "file": {"sha256": job.file_sha256, "name": job.file_name, "size": job.file_size},
+        "design": {"slug": job.design, "version": job.design_version, "part": job.part_id}
+        if job.design
+        else None,
+        "priority": job.priority,
+        "created_at": _iso(job.created_at),
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "attempt_id": job.attempt_id,
+        "fablab": job.fablab,
+        "machine": job.machine_id,
+        "progress": job.progress,
+        "eta_s": job.eta_s,
+        "reason": job.reason,
+        "ended_at": _iso(job.ended_at),
+    }
+
+
+def attempt_dict(attempt: JobAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "fablab": attempt.fablab,
+        "agent": attempt.agent,
+        "machine": attempt.machine_id,
+        "state": attempt.state,
+        "lease_expires_at": _iso(attempt.lease_expires_at),
+        "created_at": _iso(attempt.created_at),
+        "ended_at": _iso(attempt.ended_at),
+        "reason": attempt.reason,
+    }
+
+
+def event_dict(event: JobEvent) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "attempt_id": event.attempt_id,
+        "from": event.from_state,
+        "to": event.to_state,
+        "payload": event.payload,
+        "agent": f"{event.fablab}/{event.agent}" if event.agent else None,
+        "at": _iso(event.at),
+    }

@@ -1,0 +1,217 @@
+"""Which queued job goes to which idle machine: the policy interface, FIFO, and a dispatch round."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, select
+
+from coordinator.mesh.bounds import fits
+from coordinator.models.jobs import (
+    LIVE_ATTEMPT_STATES,
+    AgentLink,
+    Job,
+    JobAttempt,
+    JobState,
+    Machine,
+)
+from coordinator.protocol import payloads as p
+from coordinator.services import jobs
+from coordinator.services.jobs import Effects
+
+log = logging.getLogger(__name__)
+
+NOZZLE_TOLERANCE_MM = 0.01
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A queued job as a policy sees it."""
+
+    id: str
+    process: str
+    material: str | None
+    min_box_mm: tuple[float, ...] | None
+    nozzle_mm: float | None
+    priority: int
+    created_at: datetime
+    avoid: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class IdleMachine:
+    """An online, idle machine with no live attempt."""
+
+    fablab: str
+    agent: str
+    machine_id: str
+    capabilities: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.fablab, self.machine_id)
+
+
+class DispatchPolicy(Protocol):
+    """Pairs queued jobs with idle machines; each machine and each job at most once."""
+
+    def choose(
+        self, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
+    ) -> list[tuple[QueuedJob, IdleMachine]]: ...
+
+
+def eligible(job: QueuedJob, machine: IdleMachine) -> bool:
+    """True when the machine can make the job: process, loaded material, size and nozzle."""
+    caps = machine.capabilities
+    if caps.get("process") != job.process or machine.key in job.avoid:
+        return False
+    if job.material and job.material not in caps.get("materials", ()):
+        return False
+    if job.nozzle_mm is not None:
+        nozzle = caps.get("nozzle_mm")
+        if nozzle is None or abs(float(nozzle) - job.nozzle_mm) > NOZZLE_TOLERANCE_MM:
+            return False
+    return not job.min_box_mm or fits(job.min_box_mm, caps.get("build_volume_mm") or (0, 0, 0))
+
+
+class FifoPolicy:
+    """Highest priority, then oldest job first, each to the first eligible idle machine."""
+
+    def choose(
+        self, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
+    ) -> list[tuple[QueuedJob, IdleMachine]]:
+        free = list(idle_machines)
+        pairs: list[tuple[QueuedJob, IdleMachine]] = []
+        for job in sorted(queued_jobs, key=lambda j: (-j.priority, j.created_at, j.id)):
+            if not free:
+                break
+            match = next((m for m in free if eligible(job, m)), None)
+            if match is not None:
+                free.remove(match)
+                pairs.append((job, match))
+        return pairs
+
+
+# ---- one round ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferSettings:
+    lease_s: float = 60.0
+    files_url: str = "http://127.0.0.1:8400/api/v1/files"
+    max_jobs: int = 2000
+
+
+def dispatch_round(
+    session: Session, policy: DispatchPolicy, effects: Effects, settings: OfferSettings
+) -> int:
+    """Offer queued jobs to idle machines as the policy decides; return the number of offers."""
+    machines = idle_machines(session)
+    if not machines:
+        return 0
+    # a few jobs per idle machine leave room to skip those no idle machine can take
+    queued = queued_jobs(session, min(settings.max_jobs, 4 * len(machines) + 16))
+    if not queued:
+        return 0
+    offers = 0
+    for candidate, machine in policy.choose(queued, machines):
+        job = session.get(Job, candidate.id)
+        if job is None:
+            continue
+        attempt = jobs.start_attempt(
+            session, job, machine.fablab, machine.agent, machine.machine_id, settings.lease_s
+        )
+        if attempt is not None:
+            effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings))
+            offers += 1
+    return offers
+
+
+def idle_machines(session: Session) -> list[IdleMachine]:
+    """Idle machines of online agents that hold no live attempt."""
+    busy = {
+        (f, m)
+        for f, m in session.exec(
+            select(JobAttempt.fablab, JobAttempt.machine_id).where(
+                col(JobAttempt.state).in_(list(LIVE_ATTEMPT_STATES))
+            )
+        ).all()
+    }
+    query = (
+        select(Machine)
+        .join(AgentLink, (AgentLink.fablab == Machine.fablab) & (AgentLink.agent == Machine.agent))
+        .where(Machine.status == "idle", col(AgentLink.online).is_(True))
+        .order_by(col(Machine.fablab), col(Machine.machine_id))
+    )
+    return [
+        IdleMachine(m.fablab, m.agent, m.machine_id, m.capabilities)
+        for m in session.exec(query).all()
+        if (m.fablab, m.machine_id) not in busy
+    ]
+
+
+def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
+    """The queue in policy order, up to `limit` jobs, with the machines each should avoid."""
+    rows = session.exec(
+        select(Job)
+        .where(Job.state == JobState.QUEUED)
+        .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
+        .limit(limit)
+    ).all()
+    avoid = _rejections(session, [j.id for j in rows if j.attempts])
+    return [
+        QueuedJob(
+            id=j.id,
+            process=j.process,
+            material=j.material,
+            min_box_mm=tuple(j.min_box_mm) if j.min_box_mm else None,
+            nozzle_mm=j.nozzle_mm,
+            priority=j.priority,
+            created_at=j.created_at,
+            avoid=frozenset(avoid.get(j.id, ())),
+        )
+        for j in rows
+    ]
+
+
+def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """Machines that turned a job down: a rejection (file, limits) would only repeat there."""
+    if not job_ids:
+        return {}
+    rows = session.exec(
+        select(JobAttempt.job_id, JobAttempt.fablab, JobAttempt.machine_id)
+        .where(col(JobAttempt.job_id).in_(job_ids))
+        .where(JobAttempt.state == "rejected")
+    ).all()
+    result: dict[str, set[tuple[str, str]]] = {}
+    for job_id, fablab, machine_id in rows:
+        result.setdefault(job_id, set()).add((fablab, machine_id))
+    return result
+
+
+def offer_command(job: Job, attempt: JobAttempt, settings: OfferSettings) -> p.JobOffer:
+    """The job:offer command for an attempt."""
+    requirements = {
+        "process": job.process,
+        "material": job.material,
+        "min_box_mm": job.min_box_mm,
+        "nozzle_mm": job.nozzle_mm,
+    }
+    return p.JobOffer(
+        job_id=job.id,
+        attempt_id=attempt.id,
+        machine_id=attempt.machine_id,
+        lease_s=attempt.lease_s,
+        file=p.FileRef(
+            url=f"{settings.files_url}/{job.file_sha256}",
+            sha256=job.file_sha256,
+            size=job.file_size,
+            name=job.file_name,
+        ),
+        requirements={k: v for k, v in requirements.items() if v is not None},
+        params=dict(job.params),
+    )

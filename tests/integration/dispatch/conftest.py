@@ -1,0 +1,92 @@
+"""Fixtures for the dispatcher against a real broker: the service, scripted agents, DB polling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from coordinator.db import session_scope
+from coordinator.models.jobs import FINAL_STATES, Job, JobAttempt, JobEvent
+from coordinator.mqtt.service import DispatchService
+from coordinator.services import jobs
+
+from .fake_agent import FakeAgent
+
+GCODE_SHA = "a" * 64
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def submit(runtime: Any, quantity: int = 1, **spec: Any) -> list[str]:
+    fields: dict[str, Any] = {"file_sha256": GCODE_SHA, "file_name": "part.gcode", "process": "fdm_print"}
+    fields.update(spec)
+    with session_scope(runtime.engine) as session:
+        return [j.id for j in jobs.submit_jobs(session, jobs.JobSpec(**fields), quantity)]
+
+
+def job(runtime: Any, job_id: str) -> Job:
+    with Session(runtime.engine) as session:
+        found = session.get(Job, job_id)
+        assert found is not None
+        return found
+
+
+def job_state(runtime: Any, job_id: str) -> str:
+    return job(runtime, job_id).state
+
+
+def attempts(runtime: Any, job_id: str) -> list[JobAttempt]:
+    with Session(runtime.engine) as session:
+        query = select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(col(JobAttempt.created_at))
+        return list(session.exec(query).all())
+
+
+def final_events(runtime: Any, job_id: str) -> list[JobEvent]:
+    """Rows that moved the job into a final state: exactly one per ended job."""
+    with Session(runtime.engine) as session:
+        query = select(JobEvent).where(
+            JobEvent.job_id == job_id, col(JobEvent.to_state).in_(list(FINAL_STATES))
+        )
+        return list(session.exec(query).all())
+
+
+@pytest.fixture
+def broker_url(mosquitto: Any) -> str:
+    return str(mosquitto.url)
+
+
+@pytest.fixture
+def dispatcher(runtime: Any, broker_url: str) -> Iterator[DispatchService]:
+    """A running dispatcher with short leases and fast ticks."""
+    runtime.settings.mqtt.url = broker_url
+    service = DispatchService(runtime, lease_s=1.0, tick_s=0.1, reannounce_every_s=0.3, cancel_resend_s=0.5)
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def make_agent(mosquitto: Any, dispatcher: DispatchService) -> Iterator[Callable[..., FakeAgent]]:
+    started: list[FakeAgent] = []
+
+    def make(agent: str = "agent-1", fablab: str = "lab-berlin", **kwargs: Any) -> FakeAgent:
+        fake = FakeAgent(mosquitto.host, mosquitto.port, fablab, agent, **kwargs).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
