@@ -20,7 +20,10 @@ API_BLUEPRINTS = [
     "coordinator.api.files:bp",
     "coordinator.api.jobs:bp",
     "coordinator.api.machines:bp",
+    "coordinator.api.builds:bp",
 ]
+# "module:attribute" of the HTML pages (the dashboards), mounted at the site root
+PAGE_BLUEPRINTS = ["coordinator.dashboard.views:bp"]
 
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> APIFlask:
@@ -44,4 +47,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> A
     for target in API_BLUEPRINTS:
         module_name, attr = target.split(":")
         app.register_blueprint(getattr(importlib.import_module(module_name), attr), url_prefix=API_PREFIX)
+    for target in PAGE_BLUEPRINTS:
+        module_name, attr = target.split(":")
+        app.register_blueprint(getattr(importlib.import_module(module_name), attr), url_prefix="")
     return app

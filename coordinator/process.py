@@ -40,7 +40,11 @@ class CoordinatorProcess:
         self.runtime = Runtime.open(self.settings)
         app = create_app(rt=self.runtime)
         self._server = create_server(
-            app, host=self.settings.server.host, port=self.settings.server.port, threads=16
+            app,
+            host=self.settings.server.host,
+            port=self.settings.server.port,
+            threads=16,
+            channel_request_lookahead=1,  # notice closed event streams without waiting for a write
         )
         if not self.settings.server.public_url:
             self.settings.server.public_url = self.url

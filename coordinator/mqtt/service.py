@@ -25,8 +25,10 @@ from coordinator.protocol import payloads as p
 from coordinator.protocol import topics
 from coordinator.runtime import Runtime
 from coordinator.services import jobs
-from coordinator.services.dispatch import DispatchPolicy, FifoPolicy, OfferSettings, dispatch_round
+from coordinator.services.dispatch import DispatchPolicy, OfferSettings, dispatch_round
 from coordinator.services.jobs import Effects
+from coordinator.services.plan_dispatch import PlanPolicy
+from coordinator.services.planner import Planner
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class DispatchService:
         runtime: Runtime,
         *,
         policy: DispatchPolicy | None = None,
+        planner: Planner | None = None,
         lease_s: float = 60.0,
         tick_s: float = 1.0,
         burst: int = 500,
@@ -53,7 +56,8 @@ class DispatchService:
         cancel_resend_s: float = 10.0,
     ) -> None:
         self.runtime = runtime
-        self.policy: DispatchPolicy = policy or FifoPolicy()
+        self.policy: DispatchPolicy = policy or PlanPolicy()
+        self.planner: Planner | None = planner if planner is not None else Planner()
         self.offers = OfferSettings(lease_s=lease_s, files_url=_files_url(runtime))
         self.tick_s, self.burst = tick_s, burst
         self.reannounce_every_s, self.cancel_resend_s = reannounce_every_s, cancel_resend_s
@@ -99,6 +103,8 @@ class DispatchService:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the threads, announce offline, disconnect and stop the embedded broker."""
         self._stop.set()
+        if self.planner is not None:
+            self.planner.stop()
         self._inbox.put(TICK)
         for thread in self._threads:
             thread.join(timeout_s)
@@ -190,6 +196,8 @@ class DispatchService:
         with session_scope(self.runtime.engine) as session, session.no_autoflush:
             jobs.expire_leases(session, local)
             self._resend_cancels(session, local)
+            if self.planner is not None:
+                self.planner.tick(session)
             self.stats["offers"] += dispatch_round(session, self.policy, local, self.offers)
         _merge(effects, local)
 

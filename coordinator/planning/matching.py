@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from coordinator.mesh.bounds import fits
 
+NOZZLE_TOLERANCE_MM = 0.01
+
 # Processes that can stand in for each other for matching (a router can cut what a mill cuts in sheet).
 COMPATIBLE_PROCESSES: dict[str, frozenset[str]] = {
     "cnc_mill": frozenset({"cnc_mill"}),
@@ -53,13 +55,16 @@ def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
     if machine.process not in COMPATIBLE_PROCESSES.get(req.process, frozenset({req.process})):
         lacks.append(f"process {machine.process}, needs {req.process}")
         return lacks
-    if req.material and machine.materials and req.material not in machine.materials:
-        lacks.append(f"material {req.material} not loaded (has {', '.join(machine.materials)})")
+    if req.material and req.material not in machine.materials:
+        loaded = ", ".join(machine.materials) or "none declared"
+        lacks.append(f"material {req.material} not loaded (has {loaded})")
     if req.min_box_mm and any(machine.build_volume_mm) and not fits(req.min_box_mm, machine.build_volume_mm):
         box = " x ".join(f"{v:.0f}" for v in req.min_box_mm)
         volume = " x ".join(f"{v:.0f}" for v in machine.build_volume_mm)
         lacks.append(f"part {box} mm does not fit the build volume {volume} mm in any orientation")
-    if req.nozzle_mm and machine.nozzle_mm and abs(req.nozzle_mm - machine.nozzle_mm) > 1e-6:
+    if req.nozzle_mm and (
+        machine.nozzle_mm is None or abs(req.nozzle_mm - machine.nozzle_mm) > NOZZLE_TOLERANCE_MM
+    ):
         lacks.append(f"nozzle {machine.nozzle_mm} mm, part needs {req.nozzle_mm} mm")
     if req.tolerance_mm and machine.tolerance_mm and machine.tolerance_mm > req.tolerance_mm:
         lacks.append(f"tolerance {machine.tolerance_mm} mm, part needs {req.tolerance_mm} mm")
@@ -82,6 +87,8 @@ class Unmatched:
 
     @property
     def message(self) -> str:
+        if self.closest is None and self.lacks:
+            return f"part {self.part_id!r}: {'; '.join(self.lacks)}"
         if self.closest is None:
             return f"part {self.part_id!r}: no machine in the network does {self.requirement.process}"
         return (
@@ -96,7 +103,7 @@ def closest_machine(part_id: str, req: Requirement, machines: Sequence[MachineVi
         ((shortcomings(req, m), m) for m in machines),
         key=lambda item: (item[0][0].startswith("process") if item[0] else False, len(item[0]), item[1].key),
     )
-    if not ranked or ranked[0][0][0].startswith("process"):
+    if not ranked or not ranked[0][0] or ranked[0][0][0].startswith("process"):
         return Unmatched(part_id, req, None, ())
     lacks, machine = ranked[0]
     return Unmatched(part_id, req, machine.key, tuple(lacks))

@@ -6,12 +6,13 @@ that makes a part to the build site is a per-mode lag; opening hours are start c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from coordinator.planning.breakdown import Breakdown, FabTask
-from coordinator.planning.matching import MachineView, Unmatched, closest_machine, eligible
+from coordinator.planning.matching import MachineView, Requirement, Unmatched, closest_machine, eligible
 from coordinator.scheduling.model import (
     Calendar,
     FixedTask,
@@ -24,6 +25,7 @@ from coordinator.scheduling.model import (
 )
 
 SEPARATOR = "/"
+ASSEMBLY_PROCESS = "assembly"
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,6 @@ class Network:
     machines: Sequence[MachineView]
     transport_minutes: Mapping[tuple[str, str], int]  # (from fablab, to fablab) -> minutes
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # fablab -> start windows
-    bench_capacity: Mapping[str, int] = field(default_factory=dict)  # site -> people assembling
-    default_bench_capacity: int = 2
 
     def transport(self, source: str, target: str) -> int:
         if source == target:
@@ -73,22 +73,10 @@ def split_key(key: str) -> tuple[str, str]:
     return build_id, task_id
 
 
-def bench_id(site: str) -> str:
-    return f"bench:{site}"
-
-
-def build_problem(
-    builds: Sequence[BuildInput], network: Network, previous: Sequence[ScheduledTask] = ()
-) -> PlanningProblem:
+def build_problem(builds: Sequence[BuildInput], network: Network) -> PlanningProblem:
     """The scheduling problem of every unfinished task of `builds` on `network`."""
     online = [m for m in network.machines if m.online]
     resources = [Resource(m.key, 1, network.calendars.get(m.fablab)) for m in online]
-    sites = sorted({b.site for b in builds})
-    resources += [
-        Resource(bench_id(s), network.bench_capacity.get(s, network.default_bench_capacity),
-                 network.calendars.get(s))
-        for s in sites
-    ]  # fmt: skip
     tasks: list[Task] = []
     precedences: list[Precedence] = []
     fixed: list[FixedTask] = []
@@ -96,7 +84,7 @@ def build_problem(
     task_build: dict[str, str] = {}
     for build in builds:
         modes_of = _add_fab_tasks(build, online, network, tasks, fixed, unmatched, task_build)
-        _add_assemblies(build, network, modes_of, tasks, precedences, task_build)
+        _add_assemblies(build, online, network, modes_of, tasks, fixed, unmatched, precedences, task_build)
     known = {t.id for t in tasks}
     return PlanningProblem(
         problem=Problem(
@@ -104,7 +92,6 @@ def build_problem(
             tasks=tuple(tasks),
             precedences=tuple(p for p in precedences if p.before in known and p.after in known),
             fixed=tuple(fixed),
-            previous=tuple(p for p in previous if p.id in known),
             name="+".join(b.build_id for b in builds),
         ),
         unmatched=unmatched,
@@ -144,31 +131,38 @@ def _add_fab_tasks(
         modes_of[fab.id] = [m for m, _ in options]
         tasks.append(Task(key, tuple(mode for _, mode in options), weight=build.weight))
         task_build[key] = build.build_id
-        running = build.running.get(fab.id)
-        if running is not None:
-            keys = [m.key for m in modes_of[fab.id]]
-            if running[0] in keys:
-                fixed.append(FixedTask(key, keys.index(running[0]), running[1]))
+        _pin_running(build, fab.id, key, [m.key for m in modes_of[fab.id]], fixed)
     return modes_of
 
 
 def _add_assemblies(
     build: BuildInput,
+    machines: Sequence[MachineView],
     network: Network,
     modes_of: Mapping[str, list[MachineView]],
     tasks: list[Task],
+    fixed: list[FixedTask],
+    unmatched: list[Unmatched],
     precedences: list[Precedence],
     task_build: dict[str, str],
 ) -> None:
-    bench = bench_id(build.site)
-    for asm in build.breakdown.assembly_tasks:
-        if asm.id in build.done:
-            continue
+    """Assemblies run on the assembly benches of the build site (machines with process 'assembly')."""
+    benches = [m for m in machines if m.process == ASSEMBLY_PROCESS and m.fablab == build.site]
+    pending = [a for a in build.breakdown.assembly_tasks if a.id not in build.done]
+    if pending and not benches:
+        unmatched.append(
+            Unmatched(pending[0].part_id, Requirement(ASSEMBLY_PROCESS), None, (f"no bench at {build.site}",))
+        )
+        return
+    for asm in pending:
         key = task_key(build.build_id, asm.id)
         due = build.due_minutes if asm.part_id == build.breakdown.root else None
-        mode = Mode(max(1, math.ceil(asm.minutes)), {bench: 1}, name=bench)
-        tasks.append(Task(key, (mode,), release=math.ceil(asm.release_minutes), due=due, weight=build.weight))
+        modes = tuple(
+            Mode(max(1, math.ceil(asm.minutes / b.speed_factor)), {b.key: 1}, name=b.key) for b in benches
+        )
+        tasks.append(Task(key, modes, release=math.ceil(asm.release_minutes), due=due, weight=build.weight))
         task_build[key] = build.build_id
+        _pin_running(build, asm.id, key, [b.key for b in benches], fixed)
         for child in asm.children:
             if child in build.done:
                 continue
@@ -178,3 +172,24 @@ def _add_assemblies(
                 precedences.append(Precedence(before, key, lag=max(lags), mode_lags=lags))
             else:
                 precedences.append(Precedence(before, key))
+
+
+def _pin_running(
+    build: BuildInput, task_id: str, key: str, machine_keys: list[str], fixed: list[FixedTask]
+) -> None:
+    running = build.running.get(task_id)
+    if running is not None and running[0] in machine_keys:
+        fixed.append(FixedTask(key, machine_keys.index(running[0]), running[1]))
+
+
+def with_previous(planning: PlanningProblem, hints: Mapping[str, tuple[str, int]]) -> PlanningProblem:
+    """Add the plan being replaced ({task key: (machine name, start)}) so solvers stay close to it."""
+    previous = []
+    for task in planning.problem.tasks:
+        hint = hints.get(task.id)
+        names = [m.name for m in task.modes]
+        if hint is not None and hint[0] in names:
+            mode = names.index(hint[0])
+            previous.append(ScheduledTask(task.id, mode, hint[1], hint[1] + task.modes[mode].duration))
+    problem = dataclasses.replace(planning.problem, previous=tuple(previous))
+    return dataclasses.replace(planning, problem=problem)

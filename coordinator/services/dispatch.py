@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from coordinator.mesh.bounds import fits
 from coordinator.models.jobs import (
     LIVE_ATTEMPT_STATES,
     AgentLink,
@@ -19,13 +18,12 @@ from coordinator.models.jobs import (
     JobState,
     Machine,
 )
+from coordinator.planning.matching import MachineView, Requirement, shortcomings
 from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects
 
 log = logging.getLogger(__name__)
-
-NOZZLE_TOLERANCE_MM = 0.01
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,7 @@ class QueuedJob:
     priority: int
     created_at: datetime
     avoid: frozenset[tuple[str, str]] = frozenset()
+    site: str | None = None  # the fablab it must be made at (assembly at the build site)
 
 
 @dataclass(frozen=True)
@@ -60,29 +59,47 @@ class DispatchPolicy(Protocol):
     """Pairs queued jobs with idle machines; each machine and each job at most once."""
 
     def choose(
-        self, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
+        self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
     ) -> list[tuple[QueuedJob, IdleMachine]]: ...
 
 
-def eligible(job: QueuedJob, machine: IdleMachine) -> bool:
-    """True when the machine can make the job: process, loaded material, size and nozzle."""
+def requirement(job: QueuedJob) -> Requirement:
+    box = job.min_box_mm
+    return Requirement(
+        process=job.process,
+        material=job.material,
+        min_box_mm=(box[0], box[1], box[2]) if box and len(box) == 3 else None,
+        nozzle_mm=job.nozzle_mm,
+    )
+
+
+def machine_view(machine: IdleMachine) -> MachineView:
     caps = machine.capabilities
-    if caps.get("process") != job.process or machine.key in job.avoid:
+    volume = caps.get("build_volume_mm") or (0, 0, 0)
+    return MachineView(
+        key=f"{machine.fablab}/{machine.machine_id}",
+        fablab=machine.fablab,
+        process=str(caps.get("process", "")),
+        materials=tuple(str(m).lower() for m in caps.get("materials") or ()),
+        build_volume_mm=(float(volume[0]), float(volume[1]), float(volume[2])),
+        nozzle_mm=caps.get("nozzle_mm"),
+        tolerance_mm=caps.get("tolerance_mm"),
+        speed_factor=float(caps.get("speed_factor") or 1.0),
+    )
+
+
+def eligible(job: QueuedJob, machine: IdleMachine) -> bool:
+    """True when the machine can make the job (the matching rules) and has not turned it down."""
+    if machine.key in job.avoid or (job.site is not None and machine.fablab != job.site):
         return False
-    if job.material and job.material not in caps.get("materials", ()):
-        return False
-    if job.nozzle_mm is not None:
-        nozzle = caps.get("nozzle_mm")
-        if nozzle is None or abs(float(nozzle) - job.nozzle_mm) > NOZZLE_TOLERANCE_MM:
-            return False
-    return not job.min_box_mm or fits(job.min_box_mm, caps.get("build_volume_mm") or (0, 0, 0))
+    return not shortcomings(requirement(job), machine_view(machine))
 
 
 class FifoPolicy:
     """Highest priority, then oldest job first, each to the first eligible idle machine."""
 
     def choose(
-        self, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
+        self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
     ) -> list[tuple[QueuedJob, IdleMachine]]:
         free = list(idle_machines)
         pairs: list[tuple[QueuedJob, IdleMachine]] = []
@@ -118,7 +135,7 @@ def dispatch_round(
     if not queued:
         return 0
     offers = 0
-    for candidate, machine in policy.choose(queued, machines):
+    for candidate, machine in policy.choose(session, queued, machines):
         job = session.get(Job, candidate.id)
         if job is None:
             continue
@@ -173,6 +190,7 @@ def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
             priority=j.priority,
             created_at=j.created_at,
             avoid=frozenset(avoid.get(j.id, ())),
+            site=j.params.get("site"),
         )
         for j in rows
     ]

@@ -8,6 +8,7 @@ from coordinator.planning.matching import MachineView
 from coordinator.planning.problem import BuildInput, Network, build_problem, task_key
 from tests.support.packages import write_package
 
+BENCH = MachineView("lab-a/bench", "lab-a", "assembly")
 SMALL = {"min_box_mm": [20.0, 10.0, 5.0], "est_print_time_s": 600.0}  # 10 min, 200 mm2 footprint
 
 
@@ -41,6 +42,7 @@ def test_problem_has_a_mode_per_eligible_machine_and_transport_lags(tmp_path: Pa
         MachineView("lab-a/p1", "lab-a", "fdm_print", ("pla",), (250, 210, 210), speed_factor=1.0),
         MachineView("lab-b/p2", "lab-b", "fdm_print", ("pla",), (250, 210, 210), speed_factor=2.0),
         MachineView("lab-b/r1", "lab-b", "cnc_router", ("plywood",), (1000, 1000, 100)),
+        BENCH,
     ]
     network = Network(machines, {("lab-b", "lab-a"): 180})
     planning = build_problem([BuildInput("b1", result, site="lab-a")], network)
@@ -54,7 +56,7 @@ def test_problem_has_a_mode_per_eligible_machine_and_transport_lags(tmp_path: Pa
 
 def test_unmatched_part_is_reported_once_with_the_closest_machine(tmp_path: Path) -> None:
     result = breakdown(tmp_path, units=2)
-    machines = [MachineView("lab-a/p1", "lab-a", "fdm_print", ("petg",), (250, 210, 210))]
+    machines = [MachineView("lab-a/p1", "lab-a", "fdm_print", ("petg",), (250, 210, 210)), BENCH]
     planning = build_problem([BuildInput("b1", result, site="lab-a")], Network(machines, {}))
     assert len(planning.unmatched) == 1
     assert planning.unmatched[0].closest == "lab-a/p1"
@@ -63,7 +65,7 @@ def test_unmatched_part_is_reported_once_with_the_closest_machine(tmp_path: Path
 
 def test_done_tasks_are_left_out_and_running_ones_pinned(tmp_path: Path) -> None:
     result = breakdown(tmp_path, units=3)
-    machines = [MachineView("lab-a/p1", "lab-a", "fdm_print", ("pla",), (250, 210, 210))]
+    machines = [MachineView("lab-a/p1", "lab-a", "fdm_print", ("pla",), (250, 210, 210)), BENCH]
     build = BuildInput(
         "b1", result, "lab-a", done=frozenset({"fab:bracket:1"}), running={"fab:bracket:2": ("lab-a/p1", 0)}
     )
@@ -71,3 +73,13 @@ def test_done_tasks_are_left_out_and_running_ones_pinned(tmp_path: Path) -> None
     ids = {t.id for t in planning.problem.tasks}
     assert task_key("b1", "fab:bracket:1") not in ids
     assert planning.problem.fixed[0].id == task_key("b1", "fab:bracket:2")
+
+
+def test_assemblies_need_a_bench_at_the_site(tmp_path: Path) -> None:
+    result = breakdown(tmp_path, units=1)
+    machines = [MachineView("lab-a/p1", "lab-a", "fdm_print", ("pla",), (250, 210, 210)), BENCH]
+    planning = build_problem([BuildInput("b1", result, site="lab-b")], Network(machines, {}))
+    assert [u.message for u in planning.unmatched] == ["part 'frame': no bench at lab-b"]
+    at_site = build_problem([BuildInput("b1", result, site="lab-a")], Network(machines, {}))
+    frame = next(t for t in at_site.problem.tasks if t.id == task_key("b1", "asm:frame:1"))
+    assert [m.name for m in frame.modes] == ["lab-a/bench"] and frame.release == 5 * 24 * 60

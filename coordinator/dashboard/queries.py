@@ -1,0 +1,90 @@
+"""What the dashboard pages read: machines with their current jobs, jobs with their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from coordinator.dashboard.present import Badge, machine_badge
+from coordinator.models.jobs import ACTIVE_STATES, AgentLink, Job, Machine
+from coordinator.services import machines as machine_service
+
+
+@dataclass(frozen=True)
+class MachineCard:
+    """A machine as its card shows it."""
+
+    machine: Machine
+    badge: Badge
+    job: Job | None
+    agent_online: bool
+
+    @property
+    def status(self) -> str:
+        """The machine's status as shown: a machine whose agent is gone is offline."""
+        return self.machine.status if self.agent_online else "offline"
+
+    @property
+    def key(self) -> str:
+        return f"{self.machine.fablab}/{self.machine.machine_id}"
+
+    @property
+    def materials(self) -> list[str]:
+        return list(self.machine.capabilities.get("materials") or [])
+
+    @property
+    def process(self) -> str:
+        return str(self.machine.capabilities.get("process") or "")
+
+
+@dataclass(frozen=True)
+class FablabSection:
+    id: str
+    name: str
+    agents: list[dict[str, Any]]
+    cards: list[MachineCard]
+
+
+def active_jobs(session: Session) -> dict[tuple[str, str], Job]:
+    """The job each machine is working on, keyed by (fablab, machine id)."""
+    query = select(Job).where(col(Job.state).in_(list(ACTIVE_STATES)))
+    return {(j.fablab, j.machine_id): j for j in session.exec(query).all() if j.fablab and j.machine_id}
+
+
+def _links(session: Session) -> dict[tuple[str, str], bool]:
+    return {(ln.fablab, ln.agent): ln.online for ln in session.exec(select(AgentLink)).all()}
+
+
+def card(
+    machine: Machine, jobs: dict[tuple[str, str], Job], links: dict[tuple[str, str], bool]
+) -> MachineCard:
+    online = links.get((machine.fablab, machine.agent), False)
+    process = str(machine.capabilities.get("process") or "")
+    badge = machine_badge(machine.status if online else "offline", process)
+    return MachineCard(machine, badge, jobs.get((machine.fablab, machine.machine_id)), online)
+
+
+def fablab_sections(session: Session) -> list[FablabSection]:
+    """Every fablab with its agents and machine cards."""
+    jobs, links = active_jobs(session), _links(session)
+    cards = [card(m, jobs, links) for m in machine_service.list_machines(session)]
+    return [
+        FablabSection(
+            lab["id"], lab["name"], lab["agents"], [c for c in cards if c.machine.fablab == lab["id"]]
+        )
+        for lab in machine_service.list_fablabs(session)
+    ]
+
+
+def machine_card(session: Session, fablab: str, machine_id: str) -> MachineCard:
+    machine = machine_service.get_machine(session, fablab, machine_id)
+    return card(machine, active_jobs(session), _links(session))
+
+
+def status_counts(cards: list[MachineCard]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in cards:
+        counts[item.badge.label] = counts.get(item.badge.label, 0) + 1
+    return counts

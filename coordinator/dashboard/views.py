@@ -1,0 +1,15 @@
+"""The dashboard blueprint with every page registered on it (mounted at the site root)."""
+
+from __future__ import annotations
+
+# importing the page modules registers their routes on the blueprint
+from coordinator.dashboard import (  # noqa: F401
+    design_pages,
+    home_pages,
+    job_pages,
+    live,
+    machine_pages,
+)
+from coordinator.dashboard.blueprint import bp
+
+__all__ = ["bp"]

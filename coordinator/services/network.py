@@ -1,0 +1,101 @@
+"""The fablab network as planning sees it: machines with capabilities, places, hours, transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from coordinator.errors import InvalidInput, NotFound
+from coordinator.models.builds import FablabProfile
+from coordinator.models.jobs import AgentLink, Fablab, Machine
+from coordinator.planning.matching import MachineView
+from coordinator.planning.network import parse_opening_hours, start_calendar, transport_table
+from coordinator.planning.problem import Network
+
+MACHINE_KEY_SEPARATOR = "/"
+
+
+def machine_key(fablab: str, machine_id: str) -> str:
+    return f"{fablab}{MACHINE_KEY_SEPARATOR}{machine_id}"
+
+
+def split_machine_key(key: str) -> tuple[str, str]:
+    fablab, _, machine_id = key.partition(MACHINE_KEY_SEPARATOR)
+    return fablab, machine_id
+
+
+def _view(machine: Machine, online: bool) -> MachineView:
+    caps: dict[str, Any] = machine.capabilities or {}
+    volume = caps.get("build_volume_mm") or (0, 0, 0)
+    return MachineView(
+        key=machine_key(machine.fablab, machine.machine_id),
+        fablab=machine.fablab,
+        process=str(caps.get("process", "")),
+        materials=tuple(str(m).lower() for m in caps.get("materials") or ()),
+        build_volume_mm=(float(volume[0]), float(volume[1]), float(volume[2])),
+        nozzle_mm=caps.get("nozzle_mm"),
+        tolerance_mm=caps.get("tolerance_mm"),
+        speed_factor=float(caps.get("speed_factor") or 1.0),
+        online=online,
+    )
+
+
+def machine_views(session: Session, *, include_offline: bool = False) -> list[MachineView]:
+    """Every known machine (online ones only unless asked), minus fablabs that take no build work."""
+    online_agents = {(link.fablab, link.agent) for link in session.exec(select(AgentLink)) if link.online}
+    refusing = {p.fablab for p in session.exec(select(FablabProfile)) if p.accepts == "none"}
+    views = []
+    for machine in session.exec(select(Machine).order_by(Machine.fablab, Machine.machine_id)):  # type: ignore[arg-type]
+        online = (machine.fablab, machine.agent) in online_agents and machine.status not in {
+            "offline",
+            "error",
+        }
+        if machine.fablab not in refusing and (online or include_offline):
+            views.append(_view(machine, online))
+    return views
+
+
+def network(session: Session, origin: datetime, sites: Sequence[str]) -> Network:
+    """Machines, start calendars, transport times and bench capacities for a plan made at `origin`."""
+    profiles = {p.fablab: p for p in session.exec(select(FablabProfile))}
+    fablabs = {f.id for f in session.exec(select(Fablab))} | set(profiles) | set(sites)
+    places = {f: _place(profiles.get(f)) for f in fablabs}
+    calendars = {}
+    for fablab, profile in profiles.items():
+        calendar = start_calendar(profile.opening_hours, origin, profile.timezone_offset_min)
+        if calendar is not None:
+            calendars[fablab] = calendar
+    return Network(
+        machines=machine_views(session),
+        transport_minutes=transport_table(places, list(sites)),
+        calendars=calendars,
+    )
+
+
+def _place(profile: FablabProfile | None) -> tuple[float, float] | None:
+    if profile is None or profile.latitude is None or profile.longitude is None:
+        return None
+    return (profile.latitude, profile.longitude)
+
+
+def set_profile(session: Session, fablab: str, data: dict[str, Any]) -> FablabProfile:
+    """Create or update a fablab's place, opening hours and work policy."""
+    parse_opening_hours(data.get("opening_hours") or {})
+    if data.get("accepts", "all") not in {"all", "none"}:
+        raise InvalidInput("accepts must be 'all' or 'none'")
+    profile = session.get(FablabProfile, fablab) or FablabProfile(fablab=fablab)
+    for key, value in data.items():
+        setattr(profile, key, value)
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+def get_profile(session: Session, fablab: str) -> FablabProfile:
+    profile = session.get(FablabProfile, fablab)
+    if profile is None:
+        raise NotFound(f"fablab {fablab!r} has no profile")
+    return profile

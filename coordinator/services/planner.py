@@ -1,0 +1,292 @@
+"""Plan every active build across the network, and plan again when the network or the work changes.
+
+The dispatcher's thread calls `Planner.tick` once per round. A heuristic plan is written at once;
+CP-SAT improves it in a background thread, whose better schedules are written on later ticks, so
+planning never blocks dispatch and never writes from a second thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from coordinator.models.builds import Build, BuildState, BuildTask, Plan, PurchaseItem, PurchaseState
+from coordinator.models.jobs import ACTIVE_STATES, JobAttempt, JobState
+from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask
+from coordinator.planning.matching import Requirement
+from coordinator.planning.problem import (
+    BuildInput,
+    PlanningProblem,
+    build_problem,
+    split_key,
+    task_key,
+    with_previous,
+)
+from coordinator.scheduling.model import Schedule
+from coordinator.scheduling.runner import PlanHandle, start_plan
+from coordinator.services import builds
+from coordinator.services.jobs import utcnow
+from coordinator.services.network import machine_key, machine_views, network
+
+log = logging.getLogger(__name__)
+LIVE_BUILD_STATES = (BuildState.ACTIVE, BuildState.BLOCKED)
+BAD_ATTEMPTS = ("expired", "failed", "rejected")
+
+
+@dataclass
+class _Pending:
+    generation: int
+    origin: datetime
+    planning: PlanningProblem
+    schedule: Schedule
+    reason: str
+
+
+class Planner:
+    """Keeps one plan over all live builds; dispatch follows it (see plan_dispatch)."""
+
+    def __init__(self, *, time_limit_s: float = 10.0, replan_every_s: float = 600.0) -> None:
+        self.time_limit_s = time_limit_s
+        self.replan_every_s = replan_every_s
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._pending: _Pending | None = None
+        self._handle: PlanHandle | None = None
+        self._signature: tuple[Any, ...] | None = None
+        self._planned_at = 0.0
+
+    def tick(self, session: Session) -> None:
+        """Follow builds' jobs, plan again when something changed, store better schedules."""
+        changed = builds.sync_builds(session)
+        signature = _signature(session)
+        stale = time.monotonic() - self._planned_at > self.replan_every_s
+        if changed or signature != self._signature or (stale and signature[1]):
+            reason = (
+                "work changed"
+                if changed
+                else "network changed"
+                if signature != self._signature
+                else "refresh"
+            )
+            self._signature = signature
+            self.replan(session, reason)
+        self._store_pending(session)
+
+    def replan(self, session: Session, reason: str) -> None:
+        """Start a new plan of every live build (the previous search, if any, is stopped)."""
+        self._planned_at = time.monotonic()
+        origin = utcnow()
+        inputs = build_inputs(session, origin)
+        if not inputs:
+            return
+        sites = sorted({b.site for b in inputs})
+        planning = with_previous(build_problem(inputs, network(session, origin, sites)),
+                                 previous_hints(session, origin))  # fmt: skip
+        _record_unmatched(session, planning, inputs)
+        if not planning.problem.tasks:
+            return
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        if self._handle is not None:
+            self._handle.cancel()
+
+        def publish(schedule: Schedule) -> None:
+            with self._lock:
+                if generation == self._generation:
+                    self._pending = _Pending(generation, origin, planning, schedule, reason)
+
+        self._handle = start_plan(planning.problem, self.time_limit_s, publish)
+        self._store_pending(session)
+
+    def wait(self, timeout: float) -> None:
+        """Let the background search finish (used by tests and benchmarks)."""
+        if self._handle is not None:
+            self._handle.wait(timeout)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def _store_pending(self, session: Session) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            store_plan(session, pending.origin, pending.planning, pending.schedule, pending.reason)
+
+
+def _signature(session: Session) -> tuple[Any, ...]:
+    online = frozenset(m.key for m in machine_views(session))
+    live = frozenset(session.exec(select(Build.id).where(col(Build.state).in_(LIVE_BUILD_STATES))).all())
+    bad = session.exec(
+        select(func.count()).select_from(JobAttempt).where(col(JobAttempt.state).in_(BAD_ATTEMPTS))
+    ).one()
+    return (online, live, int(bad))
+
+
+def build_inputs(session: Session, origin: datetime) -> list[BuildInput]:
+    """What is left of each live build, as the planner needs it."""
+    inputs = []
+    for build in session.exec(
+        select(Build).where(col(Build.state).in_(LIVE_BUILD_STATES)).order_by(col(Build.created_at))
+    ):
+        rows = builds.build_tasks(session, build.id)
+        received = {p.part_id for p in _purchases(session, build.id) if p.state == PurchaseState.RECEIVED}
+        inputs.append(
+            BuildInput(
+                build_id=build.id,
+                breakdown=_breakdown(session, build, rows, received, origin),
+                site=build.site,
+                weight=1 + max(0, build.priority),
+                due_minutes=_minutes(build.due_at, origin) if build.due_at else None,
+                done=frozenset(t.task_id for t, j in rows if j is not None and j.state == JobState.DONE),
+                running={
+                    t.task_id: (machine_key(j.fablab, j.machine_id), 0)
+                    for t, j in rows
+                    if j is not None and j.state in ACTIVE_STATES and j.fablab and j.machine_id
+                },
+            )
+        )
+    return inputs
+
+
+def _purchases(session: Session, build_id: str) -> list[PurchaseItem]:
+    return list(session.exec(select(PurchaseItem).where(PurchaseItem.build_id == build_id)))
+
+
+def _breakdown(
+    session: Session, build: Build, rows: list[tuple[BuildTask, Any]], received: set[str], origin: datetime
+) -> Breakdown:
+    """Rebuild the breakdown from the stored tasks (the BOM may have been exploded long ago)."""
+    lead = {p.part_id: (p.lead_time_days or 0.0) for p in _purchases(session, build.id)}
+    waited = _minutes(build.created_at, origin) * -1  # minutes already passed since the build started
+    result = Breakdown(units=build.units, root=_root_part(session, build))
+    for task, job in rows:
+        if task.kind == "fab":
+            requirement = Requirement(
+                process=job.process if job else "",
+                material=job.material if job else None,
+                min_box_mm=tuple(job.min_box_mm) if job and job.min_box_mm else None,  # type: ignore[arg-type]
+                nozzle_mm=job.nozzle_mm if job else None,
+            )
+            result.fab_tasks.append(
+                FabTask(
+                    task.task_id,
+                    task.part_id,
+                    task.copies,
+                    requirement,
+                    task.minutes,
+                    "",
+                    tuple(range(task.copies)),
+                )
+            )
+        else:
+            waits = [lead[p] * 1440 - waited for p in task.needs_purchases if p not in received]
+            result.assembly_tasks.append(
+                AssemblyTask(task.task_id, task.part_id, 0, task.minutes, "build-site",
+                             max([0.0, *waits]), tuple(task.depends_on))
+            )  # fmt: skip
+    return result
+
+
+def _root_part(session: Session, build: Build) -> str:
+    from coordinator.services import designs
+
+    return designs.get_version(session, build.design, build.design_version).root
+
+
+def _minutes(moment: datetime, origin: datetime) -> int:
+    return math.ceil((_aware(moment) - origin).total_seconds() / 60.0)
+
+
+def _aware(moment: datetime) -> datetime:
+    from coordinator.services.jobs import aware
+
+    return aware(moment)
+
+
+def previous_hints(session: Session, origin: datetime) -> dict[str, tuple[str, int]]:
+    """The current plan as {task key: (machine, start minute)}, for a new plan to stay close to."""
+    rows = session.exec(
+        select(BuildTask)
+        .join(Build, col(Build.id) == col(BuildTask.build_id))
+        .where(col(Build.state).in_(LIVE_BUILD_STATES), col(BuildTask.planned_machine).is_not(None))
+    ).all()
+    return {
+        task_key(t.build_id, t.task_id): (t.planned_machine, max(0, _minutes(t.planned_start, origin)))
+        for t in rows
+        if t.planned_start is not None and t.planned_machine is not None
+    }
+
+
+def _record_unmatched(session: Session, planning: PlanningProblem, inputs: list[BuildInput]) -> None:
+    """Block builds with parts no online machine can make; unblock the others."""
+    messages: dict[str, list[str]] = {}
+    part_builds = {}
+    for build in inputs:
+        for task in [*build.breakdown.fab_tasks, *build.breakdown.assembly_tasks]:
+            part_builds.setdefault(task.part_id, set()).add(build.build_id)
+    for unmatched in planning.unmatched:
+        for build_id in part_builds.get(unmatched.part_id, ()):
+            messages.setdefault(build_id, []).append(unmatched.message)
+    for build in inputs:
+        record = session.get(Build, build.build_id)
+        if record is None:
+            continue
+        if build.build_id in messages:
+            record.state, record.reason = BuildState.BLOCKED, "; ".join(messages[build.build_id])
+        elif record.state == BuildState.BLOCKED:
+            record.state, record.reason = BuildState.ACTIVE, ""
+
+
+def store_plan(
+    session: Session, origin: datetime, planning: PlanningProblem, schedule: Schedule, reason: str
+) -> Plan:
+    """Write planned machine, start and end on every build task, and the plan's figures."""
+    names = {t.id: [m.name for m in t.modes] for t in planning.problem.tasks}
+    by_key = {(t.build_id, t.task_id): t for t in _live_tasks(session)}
+    finish: dict[str, datetime] = {}
+    changed = 0
+    for entry in schedule.tasks:
+        build_id, task_id = split_key(entry.id)
+        task = by_key.get((build_id, task_id))
+        if task is None:
+            continue
+        machine = names[entry.id][entry.mode]
+        changed += int(task.planned_machine not in (None, machine))
+        task.planned_machine = machine
+        task.planned_start = origin + timedelta(minutes=entry.start)
+        task.planned_end = origin + timedelta(minutes=entry.end)
+        finish[build_id] = max(finish.get(build_id, task.planned_end), task.planned_end)
+    for build_id, end in finish.items():
+        build = session.get(Build, build_id)
+        if build is not None:
+            build.planned_finish_at, build.lower_bound_min = end, schedule.lower_bound
+    plan = Plan(origin_at=origin, reason=reason, policy=schedule.policy, status=str(schedule.status),
+                makespan_min=schedule.makespan, lower_bound_min=schedule.lower_bound,
+                gap=round(schedule.gap, 4), tasks=len(schedule.tasks), changed_modes=changed)  # fmt: skip
+    session.add(plan)
+    log.info("plan %s (%s): makespan %d min, lower bound %d, %s", reason, schedule.policy,
+             schedule.makespan, schedule.lower_bound, schedule.status)  # fmt: skip
+    return plan
+
+
+def _live_tasks(session: Session) -> list[BuildTask]:
+    return list(
+        session.exec(
+            select(BuildTask)
+            .join(Build, col(Build.id) == col(BuildTask.build_id))
+            .where(col(Build.state).in_(LIVE_BUILD_STATES))
+        )
+    )
+
+
+def latest_plan(session: Session) -> Plan | None:
+    return session.exec(select(Plan).order_by(col(Plan.id).desc())).first()

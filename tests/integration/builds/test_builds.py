@@ -1,0 +1,148 @@
+"""Builds end to end through the service layer and the API: explode, plan, follow the plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from coordinator.db import session_scope
+from coordinator.models.builds import Build, BuildTask, Plan
+from coordinator.models.jobs import Job, JobState
+from coordinator.services import builds, designs
+from coordinator.services.dispatch import idle_machines, queued_jobs
+from coordinator.services.plan_dispatch import PlanPolicy
+from coordinator.services.planner import Planner
+from tests.support.network import add_machine
+from tests.support.packages import write_package
+
+
+@pytest.fixture
+def network(runtime):  # type: ignore[no-untyped-def]
+    with session_scope(runtime.engine) as session:
+        add_machine(session, "lab-a", "prusa-1", "fdm_print", materials=("pla",))
+        add_machine(session, "lab-a", "bench", "assembly")
+        add_machine(session, "lab-b", "prusa-2", "fdm_print", materials=("pla",), speed=2.0, agent="agent-b")
+    return runtime
+
+
+@pytest.fixture
+def published(runtime, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with session_scope(runtime.engine) as session:
+        designs.publish_path(session, runtime.store, write_package(tmp_path / "pkg"), runtime.settings.limits)
+    return "test-machine"
+
+
+def start(client, token: str, **body):  # type: ignore[no-untyped-def]
+    payload = {"design": "test-machine", "units": 2, "site": "lab-a", **body}
+    return client.post("/api/v1/builds", json=payload, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_start_build_explodes_into_jobs_and_purchases(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    response = start(client, token_for("builder"))
+    assert response.status_code == 201, response.json
+    report = response.json
+    assert report["state"] == "active"
+    kinds = [t["kind"] for t in report["tasks"]]
+    assert kinds.count("fab") == 1  # 8 brackets share one plate
+    assert kinds.count("assembly") == 4  # 2 frames + 2 machines
+    assert {p["part"]: p["quantity"] for p in report["purchases"]["lines"]} == {"bolt": 24.0, "rail": 4.0}
+    assert report["purchases"]["totals"] == {"EUR": round(4 * 12.5 + 24 * 0.05, 2)}
+    with Session(network.engine) as session:
+        assert session.exec(select(Job)).all().__len__() == 5
+
+
+def test_plan_has_a_lower_bound_and_dispatch_follows_it(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    build_id = start(client, token_for("builder")).json["id"]
+    planner = Planner(time_limit_s=2.0)
+    with session_scope(network.engine) as session:
+        planner.tick(session)
+    planner.wait(5)
+    with session_scope(network.engine) as session:
+        planner.tick(session)  # stores the improved schedule
+    with Session(network.engine) as session:
+        plan = session.exec(select(Plan).order_by(Plan.id.desc())).first()  # type: ignore[union-attr]
+        assert plan is not None and 0 < plan.lower_bound_min <= plan.makespan_min
+        build = session.get(Build, build_id)
+        assert build is not None and build.planned_finish_at is not None
+        tasks = {t.task_id: t for t in session.exec(select(BuildTask).where(BuildTask.build_id == build_id))}
+        plate_machine = tasks["fab:bracket:1"].planned_machine
+        assert plate_machine in {"lab-a/prusa-1", "lab-b/prusa-2"}
+        assert tasks["asm:root:1"].planned_machine == "lab-a/bench"
+        assert tasks["asm:frame:1"].planned_start >= tasks["fab:bracket:1"].planned_end  # type: ignore[operator]
+    with session_scope(network.engine) as session:
+        pairs = PlanPolicy().choose(session, queued_jobs(session, 50), idle_machines(session))
+        chosen = {f"{m.fablab}/{m.machine_id}": job.id for job, m in pairs}
+    # the plate goes to its planned printer only; the bench waits for parts, the other printer idles
+    assert chosen == {plate_machine: tasks["fab:bracket:1"].job_id}
+
+
+def test_assembly_waits_for_its_purchases(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    build_id = start(client, token_for("builder")).json["id"]
+    with session_scope(network.engine) as session:
+        Planner(time_limit_s=0.5).tick(session)
+        fab = session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
+        job = session.get(Job, fab.job_id)
+        assert job is not None
+        job.state = JobState.DONE
+    with session_scope(network.engine) as session:
+        pairs = PlanPolicy().choose(session, queued_jobs(session, 50), idle_machines(session))
+        assert pairs == []  # frames need rails, which have not arrived
+    received = client.post(f"/api/v1/builds/{build_id}/purchases/receive", json={},
+                           headers={"Authorization": f"Bearer {token_for('builder')}"})  # fmt: skip
+    assert received.json == {"received": 2}
+    with session_scope(network.engine) as session:
+        pairs = PlanPolicy().choose(session, queued_jobs(session, 50), idle_machines(session))
+        assert [(m.machine_id, session.get(Job, j.id).params["task"]) for j, m in pairs] == [  # type: ignore[union-attr]
+            ("bench", "asm:frame:1")
+        ]
+
+
+def test_a_part_no_machine_can_make_blocks_the_build_naming_it(client, token_for, runtime, published) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(runtime.engine) as session:
+        add_machine(session, "lab-a", "prusa-1", "fdm_print", materials=("petg",))
+        add_machine(session, "lab-a", "bench", "assembly")
+    report = start(client, token_for("builder")).json
+    assert report["state"] == "blocked"
+    assert "part 'bracket'" in report["reason"] and "closest is lab-a/prusa-1" in report["reason"]
+    assert "material pla not loaded" in report["reason"]
+
+
+def test_failed_job_gets_a_replacement_then_the_build_fails(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    build_id = start(client, token_for("builder")).json["id"]
+    for round_ in range(builds.MAX_REPLACEMENTS + 1):
+        with session_scope(network.engine) as session:
+            task = session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
+            job = session.get(Job, task.job_id)
+            assert job is not None and job.state == JobState.QUEUED
+            job.state, job.reason = JobState.FAILED, f"spaghetti {round_}"
+        with session_scope(network.engine) as session:
+            builds.sync_builds(session)
+    with Session(network.engine) as session:
+        build = session.get(Build, build_id)
+        assert build is not None and build.state == "failed"
+        assert "failed 3 times: spaghetti 2" in build.reason
+
+
+def test_validation_errors(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    token = token_for("builder")
+    assert start(client, token, site="nowhere").status_code == 400
+    assert "unknown build site 'nowhere'" in start(client, token, site="nowhere").json["message"]
+    assert start(client, token, units=0).status_code == 422
+    assert start(client, token, design="nope").status_code == 404
+    assert start(client, token_for("designer")).status_code == 403
+    with Session(network.engine) as session:
+        assert session.exec(select(Build)).all() == []
+        assert session.exec(select(Job)).all() == []
+
+
+def test_cancel_build_cancels_its_jobs(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    token = token_for("builder")
+    build_id = start(client, token).json["id"]
+    response = client.post(f"/api/v1/builds/{build_id}/cancel", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.json["state"] == "cancelled"
+    with Session(network.engine) as session:
+        assert {j.state for j in session.exec(select(Job))} == {JobState.CANCELLED}
+    again = client.post(f"/api/v1/builds/{build_id}/cancel", headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 409
