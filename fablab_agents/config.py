@@ -142,6 +142,8 @@ class MachineConfig:
     capabilities: Capabilities
     operator_confirm: bool = True
     driver_options: dict[str, Any] = field(default_factory=dict)
+    # lowest X/Y/Z a file may reach (slicers put purge lines just off the bed, e.g. Y -3 on a Prusa)
+    volume_min_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -334,12 +336,14 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
     )
     driver = section.get_str("driver", required=True)
     confirm = section.get_bool("operator_confirm", True)
+    low = section.get_list("volume_min_mm", [0, 0, 0], item=float, length=3)
     return MachineConfig(
         id=name,
         driver=driver,
         capabilities=capabilities,
         operator_confirm=confirm,
         driver_options=section.rest(),
+        volume_min_mm=(float(low[0]), float(low[1]), float(low[2])),
     )
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 import requests
 
 from coordinator.protocol.payloads import FileRef
+
+SUFFIX_RE = re.compile(r"^\.[a-z0-9]{1,8}$")
 
 CHUNK = 64 * 1024
 
@@ -25,11 +28,15 @@ def fetch(
     timeout_s: float,
     token: str | None = None,
 ) -> Path:
-    """Download `ref` into `folder/<sha256>`, streaming; a cached, verified copy is reused."""
+    """Download `ref` into `folder/<sha256><suffix>`, streaming; a cached, verified copy is reused.
+
+    Only the offered name's suffix is kept (it says what kind of file it is); the name itself
+    never reaches the file system, so it cannot lead out of the folder.
+    """
     if ref.size > max_bytes:
         raise DownloadError(f"file is {ref.size} bytes, above the agent's limit of {max_bytes}")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / ref.sha256
+    target = folder / f"{ref.sha256}{safe_suffix(ref.name)}"
     if target.exists() and sha256_of(target) == ref.sha256:
         return target
     partial = folder / f"{ref.sha256}.part"
@@ -71,3 +78,9 @@ def _stream(url: str, target: Path, *, max_bytes: int, timeout_s: float, token: 
     except requests.RequestException as exc:
         raise DownloadError(f"download failed: {exc}") from exc
     return digest.hexdigest()
+
+
+def safe_suffix(name: str) -> str:
+    """'part.GCODE' -> '.gcode'; anything odd in a suffix drops it."""
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    return suffix if SUFFIX_RE.match(suffix) else ""

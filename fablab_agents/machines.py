@@ -20,7 +20,9 @@ OnDone = Callable[[Outcome, str], None]
 class Driver(Protocol):
     """What the runner needs from a machine."""
 
-    def start(self, job_file: Path, on_progress: OnProgress, on_done: OnDone) -> None: ...
+    def start(
+        self, job_file: Path, on_progress: OnProgress, on_done: OnDone, *, estimated_s: float | None = None
+    ) -> None: ...
 
     def pause(self) -> None: ...
 
@@ -35,14 +37,16 @@ class BridgeDriver:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def start(self, job_file: Path, on_progress: OnProgress, on_done: OnDone) -> None:
+    def start(
+        self, job_file: Path, on_progress: OnProgress, on_done: OnDone, *, estimated_s: float | None = None
+    ) -> None:
         def progress(event: Any) -> None:
             on_progress(float(event.fraction), getattr(event, "eta_s", None))
 
         def done(event: Any) -> None:
             on_done(*outcome_of(event))
 
-        self.inner.start(job_file, progress, done)
+        self.inner.start(job_file, progress, done, estimated_s=estimated_s)
 
     def pause(self) -> None:
         self.inner.pause()
@@ -85,16 +89,29 @@ def open_driver(machine: MachineConfig) -> Driver:
     return BridgeDriver(inner)
 
 
-def check_file(path: Path, machine: MachineConfig) -> list[str]:
-    """Problems the G-code safety check finds against this machine's limits, as 'line N: ...'."""
-    from firmware_bridge.gcode_check import check_gcode
+# Drivers that send the file to firmware as it is: they need G-code, not a mesh or a work order.
+GCODE_DRIVERS = frozenset({"marlin", "grbl", "moonraker"})
 
+
+def check_file(path: Path, machine: MachineConfig) -> list[str]:
+    """Problems with running this file on this machine: G-code safety limits, or the wrong kind of file."""
+    from firmware_bridge.gcode import is_gcode_file
+    from firmware_bridge.gcode_check import Limits, check_gcode
+
+    if not is_gcode_file(path):
+        if machine.driver in GCODE_DRIVERS:
+            return [f"{path.name} is not G-code; a {machine.driver} machine needs a sliced or CAM file"]
+        return []
     caps = machine.capabilities
-    problems = check_gcode(
-        path,
-        max_hotend_c=caps.max_hotend_c,
-        max_bed_c=caps.max_bed_c,
-        build_volume_mm=caps.build_volume_mm if any(caps.build_volume_mm) else None,
-        max_spindle_rpm=caps.max_spindle_rpm,
+    limits = Limits(
+        max_hotend=caps.max_hotend_c,
+        max_bed=caps.max_bed_c,
+        max_spindle=caps.max_spindle_rpm,
+        volume_min=machine.volume_min_mm,
+        volume_max=caps.build_volume_mm if any(caps.build_volume_mm) else None,
     )
-    return [str(problem) for problem in problems]
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [str(problem) for problem in check_gcode(handle, limits)]
+    except UnicodeDecodeError:
+        return [f"{path.name} is not a text G-code file"]

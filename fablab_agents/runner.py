@@ -230,7 +230,12 @@ class MachineSlot:
 
     def _start_driver(self, offer: JobOffer, path: Path) -> None:
         try:
-            self.driver.start(path, self._progress_callback(offer), self._done_callback(offer))
+            self.driver.start(
+                path,
+                self._progress_callback(offer),
+                self._done_callback(offer),
+                estimated_s=offer.estimated_s,
+            )
         except Exception as exc:  # a driver that cannot start fails the job, not the agent
             log.exception("driver of %s could not start", self.id)
             with self._lock:

@@ -1,0 +1,1 @@
+"""Talk to fabrication machines: sans-io protocol engines, transports, drivers and a simulator."""

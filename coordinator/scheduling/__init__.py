@@ -1,0 +1,1 @@
+"""Scheduling: problem model, priority rules, CP-SAT and the planning runner (docs/scheduling.md)."""

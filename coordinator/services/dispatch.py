@@ -143,7 +143,8 @@ def dispatch_round(
             session, job, machine.fablab, machine.agent, machine.machine_id, settings.lease_s
         )
         if attempt is not None:
-            effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings))
+            speed = float(machine.capabilities.get("speed_factor") or 1.0)
+            effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings, speed))
             offers += 1
     return offers
 
@@ -211,7 +212,9 @@ def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str
     return result
 
 
-def offer_command(job: Job, attempt: JobAttempt, settings: OfferSettings) -> p.JobOffer:
+def offer_command(
+    job: Job, attempt: JobAttempt, settings: OfferSettings, speed_factor: float = 1.0
+) -> p.JobOffer:
     """The job:offer command for an attempt."""
     requirements = {
         "process": job.process,
@@ -231,5 +234,14 @@ def offer_command(job: Job, attempt: JobAttempt, settings: OfferSettings) -> p.J
             name=job.file_name,
         ),
         requirements={k: v for k, v in requirements.items() if v is not None},
+        estimated_s=_estimated_s(job, speed_factor),
         params=dict(job.params),
     )
+
+
+def _estimated_s(job: Job, speed_factor: float) -> float | None:
+    """The job's estimate (minutes at speed 1, from the build breakdown) at this machine's speed."""
+    minutes = job.params.get("estimated_min")
+    if not isinstance(minutes, int | float) or minutes <= 0:
+        return None
+    return float(minutes) * 60.0 / max(speed_factor, 1e-6)

@@ -20,7 +20,7 @@ class GatedMachine:
         self.cancelled = threading.Event()
         GatedMachine.instances.append(self)
 
-    def start(self, job_file: Path, on_progress: OnProgress, on_done: OnDone) -> None:
+    def start(self, job_file: Path, on_progress: OnProgress, on_done: OnDone, **_hints: object) -> None:
         self.started.append(job_file)
         on_progress(0.5, 10.0)
         threading.Thread(target=self._finish, args=(on_done,), daemon=True).start()

@@ -44,9 +44,9 @@ class Spy:
         driver = agent.slots["printer-1"].driver
         original = driver.start
 
-        def start(job_file: Path, *args: Any) -> None:
+        def start(job_file: Path, *args: Any, **kwargs: Any) -> None:
             self.started.append(job_file)
-            original(job_file, *args)
+            original(job_file, *args, **kwargs)
 
         driver.start = start  # type: ignore[method-assign]
 

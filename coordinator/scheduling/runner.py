@@ -1,0 +1,212 @@
+"""Planning entry points: a heuristic schedule at once, CP-SAT improvements in the background."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from coordinator.errors import InvalidInput
+from coordinator.scheduling import cpsat
+from coordinator.scheduling.bounds import lower_bound
+from coordinator.scheduling.instance import Instance
+from coordinator.scheduling.lns import improve_with_lns
+from coordinator.scheduling.model import FixedTask, Problem, Schedule, ScheduledTask, ScheduleStatus
+from coordinator.scheduling.rules import RULES, Solution, better, improve, run_rule
+
+POLICIES = ("cpsat", "sampling", *RULES)
+OnSchedule = Callable[[Schedule], None]
+# share of the background time the neighbour threads spend sampling before the LNS starts
+SAMPLING_SHARE = 0.3
+
+
+def to_schedule(
+    inst: Instance, solution: Solution, lower: int, status: ScheduleStatus, policy: str
+) -> Schedule:
+    """Wrap an index-based solution as a Schedule."""
+    tasks = tuple(
+        ScheduledTask(inst.ids[j], solution.modes[j], solution.starts[j], solution.ends[j])
+        for j in range(inst.n)
+    )
+    makespan_only = not inst.previous and all(due is None for due in inst.due)
+    if makespan_only and solution.makespan <= lower:
+        status = ScheduleStatus.OPTIMAL
+    bound = min(lower, solution.makespan)
+    return Schedule(solution.makespan, bound, status, tasks, solution.objective, policy)
+
+
+class PlanHandle:
+    """The best schedule so far; CP-SAT keeps improving it in a daemon thread until done."""
+
+    def __init__(self, inst: Instance, lower: int, on_schedule: OnSchedule | None) -> None:
+        self._inst = inst
+        self._lower = lower
+        self._on_schedule = on_schedule
+        self._lock = threading.Lock()
+        self._solution: Solution | None = None
+        self._status = ScheduleStatus.HEURISTIC
+        self._policy = ""
+        self._best: Schedule | None = None
+        self._done = threading.Event()
+        self._stop = threading.Event()
+        self._lns_stop = threading.Event()
+
+    @property
+    def best(self) -> Schedule:
+        """The best schedule published so far."""
+        with self._lock:
+            assert self._best is not None
+            return self._best
+
+    @property
+    def done(self) -> bool:
+        """Whether the background search has finished."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> Schedule:
+        """Block until the search ends (or `timeout` passes) and return the best schedule."""
+        self._done.wait(timeout)
+        return self.best
+
+    def cancel(self) -> None:
+        """Stop the search soon; the best schedule so far stays available."""
+        self._stop.set()
+        self._lns_stop.set()
+
+    def publish(self, solution: Solution, lower: int, status: ScheduleStatus, policy: str) -> None:
+        """Record a solution and a bound; tell the subscriber when the schedule got better."""
+        with self._lock:
+            self._lower = max(self._lower, lower)
+            improved = better(self._inst, solution, self._solution)
+            if improved:
+                self._solution, self._status, self._policy = solution, status, policy
+            elif status is ScheduleStatus.OPTIMAL:
+                self._status = status
+            assert self._solution is not None
+            schedule = to_schedule(self._inst, self._solution, self._lower, self._status, self._policy)
+            self._best = schedule
+        if improved and self._on_schedule is not None:
+            self._on_schedule(schedule)
+
+    def search(self, time_limit: float) -> None:
+        """Improve the best solution with CP-SAT, then with LNS, then mark the handle done."""
+        try:
+            self._search(time_limit)
+        finally:
+            self._done.set()
+
+    def _search(self, time_limit: float) -> None:
+        deadline = time.monotonic() + time_limit
+        assert self._solution is not None
+        warm = self._solution
+        built = cpsat.CpModel(self._inst, warm.makespan, self._lower)
+        built.hint(warm)
+        cores = os.cpu_count() or 1
+        # one core proves bounds on the whole model while the others search neighbourhoods
+        neighbours = threading.Thread(
+            target=self._neighbourhoods,
+            args=(built, deadline, max(1, cores - 1)),
+            daemon=True,
+        )
+        neighbours.start()
+        result = cpsat.solve(
+            built,
+            deadline - time.monotonic(),
+            on_solution=lambda found, _bound: self._found(found),
+            stop=self._stop,
+            workers=1,
+        )
+        if result.optimal:
+            self._lns_stop.set()
+        neighbours.join()
+        if result.solution is not None:
+            status = ScheduleStatus.OPTIMAL if result.optimal else ScheduleStatus.FEASIBLE
+            self.publish(result.solution, result.bound, status, "cpsat")
+
+    def _neighbourhoods(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
+        """More sampling first (cheap moves help most on large problems), then LNS from the best."""
+        assert self._solution is not None
+        left = deadline - time.monotonic()
+        improve(
+            self._inst,
+            SAMPLING_SHARE * left,
+            seed=1,
+            on_better=self._found,
+            start=self._solution,
+            stop=self._lns_stop,
+        )
+        with self._lock:
+            best = self._solution
+        improve_with_lns(
+            built,
+            best,
+            deadline - time.monotonic(),
+            workers,
+            stop=self._lns_stop,
+            on_better=self._found,
+        )
+
+    def _found(self, solution: Solution) -> None:
+        self.publish(solution, 0, ScheduleStatus.FEASIBLE, "cpsat")
+
+    def finish(self) -> None:
+        """Mark the search as finished without running it."""
+        self._done.set()
+
+
+def start_plan(
+    problem: Problem, time_limit: float = 10.0, on_schedule: OnSchedule | None = None
+) -> PlanHandle:
+    """Return at once with a heuristic schedule; CP-SAT improves it in the background."""
+    began = time.monotonic()
+    inst = Instance(problem)
+    lower = lower_bound(inst)
+    handle = PlanHandle(inst, lower, on_schedule)
+    warm = improve(inst, min(1.0, 0.15 * time_limit))
+    handle.publish(warm, lower, ScheduleStatus.HEURISTIC, "sampling")
+    left = time_limit - (time.monotonic() - began)
+    if handle.best.status is ScheduleStatus.OPTIMAL or left <= 0.05:
+        handle.finish()
+        return handle
+    threading.Thread(target=handle.search, args=(left,), daemon=True, name="cpsat").start()
+    return handle
+
+
+def plan(
+    problem: Problem,
+    policy: str = "cpsat",
+    time_limit: float = 10.0,
+    on_schedule: OnSchedule | None = None,
+) -> Schedule:
+    """Schedule a problem with a policy: cpsat, sampling, or a single priority rule."""
+    if policy not in POLICIES:
+        raise InvalidInput(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    if policy == "cpsat":
+        return start_plan(problem, time_limit, on_schedule).wait()
+    inst = Instance(problem)
+    lower = lower_bound(inst)
+    solution = improve(inst, time_limit) if policy == "sampling" else run_rule(inst, policy)
+    schedule = to_schedule(inst, solution, lower, ScheduleStatus.HEURISTIC, policy)
+    if on_schedule is not None:
+        on_schedule(schedule)
+    return schedule
+
+
+def replan(
+    problem: Problem,
+    previous: Schedule | Iterable[ScheduledTask],
+    fixed: Iterable[FixedTask] = (),
+    policy: str = "cpsat",
+    time_limit: float = 10.0,
+) -> Schedule:
+    """Plan again with running tasks pinned, keeping close to the previous plan."""
+    tasks = previous.tasks if isinstance(previous, Schedule) else tuple(previous)
+    known = {t.id for t in problem.tasks}
+    again = dataclasses.replace(
+        problem,
+        fixed=tuple(fixed),
+        previous=tuple(t for t in tasks if t.id in known),
+    )
+    return plan(again, policy, time_limit)

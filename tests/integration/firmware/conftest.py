@@ -1,0 +1,47 @@
+"""Fixtures: fake firmwares on pty pairs, real-world sample files, a generated G-code job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.firmware.fake_grbl import FakeGrbl
+from tests.integration.firmware.fake_marlin import FakeMarlin
+
+REALWORLD = Path("/work/shared/realworld")
+
+
+@pytest.fixture
+def realworld() -> Path:
+    if not REALWORLD.is_dir():
+        pytest.skip("real-world sample files not available")
+    return REALWORLD
+
+
+@pytest.fixture
+def small_job(tmp_path: Path) -> Path:
+    """A generated FDM job: heat-up, homing, a few hundred moves with comments."""
+    lines = ["; generated test job", "M140 S60", "M104 S210", "M190 S60", "M109 S210", "G28 ; home"]
+    for layer in range(10):
+        lines.append(f"G1 Z{0.2 * (layer + 1):.2f} F600 ; layer {layer}")
+        lines += [f"G1 X{10 + i * 1.5:.3f} Y{20 + layer:.3f} E{i * 0.05:.5f} F1800" for i in range(30)]
+    lines += ["M104 S0", "M140 S0", "M84"]
+    path = tmp_path / "job.gcode"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def run_fake() -> Iterator:
+    started: list[FakeMarlin | FakeGrbl] = []
+
+    def start(fake: FakeMarlin | FakeGrbl) -> FakeMarlin | FakeGrbl:
+        fake.start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()

@@ -1,0 +1,94 @@
+"""`peerfab bridge print` end to end against a fake Marlin on a pty pair."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from coordinator.cli import cli
+from firmware_bridge.gcode import read_job
+from tests.integration.firmware.fake_marlin import FakeMarlin, MarlinFaults
+
+
+def bridge_print(port: str, job: Path, *extra: str) -> object:
+    args = ["bridge", "print", "--port", port, "--firmware", "marlin", "--boot-wait", "0.2", *extra, str(job)]
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def expected(job: Path) -> list[str]:
+    return [line.text for line in read_job(job)]
+
+
+def test_real_slicer_file_with_injected_resends(run_fake, realworld: Path) -> None:
+    job = realworld / "gcode/fdm/vase_prusaslicer-2.7.4_marlin.gcode"
+    faults = MarlinFaults(corrupt_once={3, 250, 4000}, wrong_number_once={7, 6000}, heat_time=0.1)
+    fake = run_fake(FakeMarlin(faults))
+    result = bridge_print(fake.port, job)
+    assert result.exit_code == 0, result.output
+    assert fake.executed == expected(job)  # every line exactly once, in order
+    assert fake.overflows == 0
+
+
+def test_generated_job_with_resends_busy_and_heat_waits(run_fake, small_job: Path) -> None:
+    faults = MarlinFaults(corrupt_once={2, 40}, wrong_number_once={100}, busy={6: 0.6})
+    fake = run_fake(FakeMarlin(faults))
+    result = bridge_print(fake.port, small_job, "--timeout", "0.5")
+    assert result.exit_code == 0, result.output
+    assert fake.executed == expected(small_job)
+    assert "done" in result.output
+
+
+def test_stale_resend_does_not_repeat_lines(run_fake, small_job: Path) -> None:
+    fake = run_fake(FakeMarlin(MarlinFaults(stale_resend_after=50)))
+    assert bridge_print(fake.port, small_job).exit_code == 0
+    assert fake.executed == expected(small_job)
+
+
+def test_byte_cap_protects_the_receive_buffer_with_a_large_line_window(run_fake, small_job: Path) -> None:
+    fake = run_fake(FakeMarlin(bufsize=64, exec_time=0.001))
+    result = bridge_print(fake.port, small_job, "--buffer", "64")
+    assert result.exit_code == 0, result.output
+    assert fake.overflows == 0 and fake.max_rx <= 128
+
+
+def test_fake_detects_a_host_that_over_sends(run_fake) -> None:
+    fake = run_fake(FakeMarlin(MarlinFaults(boot_banner=False), exec_time=1.0))
+    with open(fake.port, "wb", buffering=0) as port:
+        port.write(b"N1 G1 X1*99\n" * 30)
+    for _ in range(200):
+        if fake.overflows:
+            break
+        threading.Event().wait(0.01)
+    assert fake.overflows > 0
+
+
+def test_endless_resends_fail_with_exit_1(run_fake, small_job: Path) -> None:
+    fake = run_fake(FakeMarlin(MarlinFaults(always_reject=20)))
+    result = bridge_print(fake.port, small_job)
+    assert result.exit_code == 1
+    assert "resend loop" in result.output
+
+
+def test_dropped_oks_time_out(run_fake, small_job: Path) -> None:
+    fake = run_fake(FakeMarlin(MarlinFaults(silent_after=30)))
+    result = bridge_print(fake.port, small_job, "--timeout", "0.5")
+    assert result.exit_code == 1
+    assert "printer dead" in result.output
+
+
+def test_kill_and_reset_are_machine_failures(run_fake, small_job: Path) -> None:
+    halted = run_fake(FakeMarlin(MarlinFaults(halt_at=12)))
+    result = bridge_print(halted.port, small_job)
+    assert result.exit_code == 1 and "kill() called" in result.output
+    reset = run_fake(FakeMarlin(MarlinFaults(reset_at=25)))
+    result = bridge_print(reset.port, small_job)
+    assert result.exit_code == 1 and "printer reset" in result.output
+
+
+def test_bad_input_exits_2(tmp_path: Path, small_job: Path) -> None:
+    missing = bridge_print("/dev/null-no-such-port", small_job)
+    assert missing.exit_code == 2 and "cannot open serial port" in missing.output
+    no_file = bridge_print("loop://", tmp_path / "absent.gcode")
+    assert no_file.exit_code == 2 and "no such G-code file" in no_file.output
