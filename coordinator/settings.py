@@ -53,6 +53,17 @@ class MqttSettings(_Section):
     keepalive_s: int = Field(30, gt=0)
 
 
+class DispatchSettings(_Section):
+    lease_s: float = Field(
+        60.0, gt=0, description="an offered or running job goes back to the queue after this silence"
+    )
+    tick_s: float = Field(1.0, gt=0, le=60, description="how often leases expire and dispatch rounds run")
+    plan_time_limit_s: float = Field(
+        10.0, gt=0, le=600, description="CP-SAT time per plan, in the background"
+    )
+    replan_every_s: float = Field(600.0, gt=0, description="plan again this often even when nothing changed")
+
+
 class AuthSettings(_Section):
     public_reads: bool = True
     session_secret: str | None = Field(
@@ -66,6 +77,7 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     limits: LimitsSettings = LimitsSettings()
     mqtt: MqttSettings = MqttSettings()
+    dispatch: DispatchSettings = DispatchSettings()
     auth: AuthSettings = AuthSettings()
 
     @property

@@ -7,10 +7,6 @@ import tempfile
 from pathlib import Path
 
 import click
-import requests
-
-from coordinator.db import session_scope
-from coordinator.settings import load_settings
 
 
 @click.command("demo")
@@ -20,50 +16,30 @@ from coordinator.settings import load_settings
     default=None,
     help="Where the demo keeps its database and files (default: a new temporary folder).",
 )
-@click.option("--port", type=int, default=8400, show_default=True, help="HTTP port of the coordinator.")
-@click.option("--exit-when-done", is_flag=True, help="Exit 0 once the demo has run to its end.")
-def demo_command(data_dir: str | None, port: int, exit_when_done: bool) -> None:
-    """Start a coordinator on SQLite with the example designs published, and print its URL."""
-    from coordinator.process import CoordinatorProcess
+@click.option("--port", type=int, default=8400, show_default=True, help="HTTP port (0 picks a free one).")
+@click.option("--design", default="reprap-printer", show_default=True, help="Example design to build.")
+@click.option("--exit-when-done", is_flag=True, help="Exit 0 when the build is complete (1 if it fails).")
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="With --exit-when-done: give up after this many seconds.")  # fmt: skip
+def demo_command(data_dir: str | None, port: int, design: str, exit_when_done: bool, timeout: float) -> None:
+    """Start a coordinator, an embedded broker and simulated fablabs, and build an example design."""
+    from coordinator.demo import Demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     folder = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="peerfab-demo-"))
-    settings = load_settings(
-        env={}, overrides={"storage": {"data_dir": str(folder)}, "server": {"port": port}}
-    )
-    process = CoordinatorProcess(settings).start()
+    demo = Demo(folder, port, design=design)
     try:
-        published = publish_examples(process)
-        click.echo(f"peerfab demo: data in {folder}")
-        for ref in published:
-            click.echo(f"  published {ref}")
-        click.echo(f"peerfab coordinator running at {process.url}")
-        click.echo(f"  designs: {process.url}/api/v1/designs   API docs: {process.url}/api/v1/docs")
-        _check_health(process.url)
+        demo.start(say=click.echo)
+        url = demo.process.url
+        click.echo(f"peerfab demo running; data in {folder}")
+        click.echo(f"  dashboard:   {url}/dashboard/builds/{demo.build_id}")
+        click.echo(f"  API:         {url}/api/v1/builds/{demo.build_id}   (docs: {url}/api/v1/docs)")
         if exit_when_done:
-            return
+            raise click.exceptions.Exit(0 if demo.wait_until_done(timeout, say=click.echo) else 1)
         click.echo("Ctrl-C to stop")
-        process.wait()
+        demo.wait_until_done(float("inf"), say=click.echo)
+        demo.process.wait()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
-        process.stop()
-
-
-def publish_examples(process: object) -> list[str]:
-    """Publish every example design package through the registry service."""
-    from coordinator.services.designs import get_design_by_id, publish_path
-    from designs import example_paths
-
-    rt = process.runtime  # type: ignore[attr-defined]
-    refs = []
-    for path in example_paths():
-        with session_scope(rt.engine) as session:
-            version, _ = publish_path(session, rt.store, path, rt.settings.limits, by="demo")
-            refs.append(f"{get_design_by_id(session, version.design_id).slug}@{version.version}")
-    return refs
-
-
-def _check_health(url: str) -> None:
-    response = requests.get(f"{url}/api/v1/health", timeout=10)
-    response.raise_for_status()
+        demo.stop()

@@ -49,15 +49,22 @@ class DispatchService:
         *,
         policy: DispatchPolicy | None = None,
         planner: Planner | None = None,
-        lease_s: float = 60.0,
-        tick_s: float = 1.0,
+        lease_s: float | None = None,
+        tick_s: float | None = None,
         burst: int = 500,
         reannounce_every_s: float = 5.0,
         cancel_resend_s: float = 10.0,
     ) -> None:
         self.runtime = runtime
+        config = runtime.settings.dispatch
+        lease_s = config.lease_s if lease_s is None else lease_s
+        tick_s = config.tick_s if tick_s is None else tick_s
         self.policy: DispatchPolicy = policy or PlanPolicy()
-        self.planner: Planner | None = planner if planner is not None else Planner()
+        self.planner: Planner | None = (
+            planner
+            if planner is not None
+            else Planner(time_limit_s=config.plan_time_limit_s, replan_every_s=config.replan_every_s)
+        )
         self.offers = OfferSettings(lease_s=lease_s, files_url=_files_url(runtime))
         self.tick_s, self.burst = tick_s, burst
         self.reannounce_every_s, self.cancel_resend_s = reannounce_every_s, cancel_resend_s

@@ -105,7 +105,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from coordinator.cli.demo import publish_examples
+    from coordinator.demo import publish_examples
     from coordinator.process import CoordinatorProcess
     from coordinator.settings import load_settings
 
