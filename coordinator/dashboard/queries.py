@@ -1,4 +1,4 @@
-"""What the dashboard pages read: machines with their current jobs, jobs with their history."""
+"""What the dashboard pages read: machines with their current jobs, jobs with their history, builds' jobs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.dashboard.present import Badge, machine_badge
-from coordinator.models.jobs import ACTIVE_STATES, AgentLink, Job, Machine
+from coordinator.models.jobs import ACTIVE_STATES, AgentLink, Job, JobEvent, Machine
 from coordinator.services import machines as machine_service
 
 
@@ -88,3 +88,22 @@ def status_counts(cards: list[MachineCard]) -> dict[str, int]:
     for item in cards:
         counts[item.badge.label] = counts.get(item.badge.label, 0) + 1
     return counts
+
+
+def build_jobs(session: Session, build_id: str) -> dict[str, str]:
+    """Every job a build has submitted (replaced ones too), mapped to the task it was made for."""
+    query = select(Job).where(Job.submitted_by == f"build {build_id}").order_by(col(Job.created_at))
+    return {job.id: str(job.params.get("task", "")) for job in session.exec(query).all()}
+
+
+def job_events(session: Session, job_ids: list[str], limit: int) -> list[JobEvent]:
+    """The newest events of these jobs, newest first."""
+    if not job_ids:
+        return []
+    query = (
+        select(JobEvent)
+        .where(col(JobEvent.job_id).in_(job_ids))
+        .order_by(col(JobEvent.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query).all())

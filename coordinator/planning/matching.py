@@ -55,7 +55,7 @@ def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
     if machine.process not in COMPATIBLE_PROCESSES.get(req.process, frozenset({req.process})):
         lacks.append(f"process {machine.process}, needs {req.process}")
         return lacks
-    if req.material and req.material not in machine.materials:
+    if req.material and not material_loaded(req.material, machine.materials):
         loaded = ", ".join(machine.materials) or "none declared"
         lacks.append(f"material {req.material} not loaded (has {loaded})")
     if req.min_box_mm and any(machine.build_volume_mm) and not fits(req.min_box_mm, machine.build_volume_mm):
@@ -69,6 +69,29 @@ def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
     if req.tolerance_mm and machine.tolerance_mm and machine.tolerance_mm > req.tolerance_mm:
         lacks.append(f"tolerance {machine.tolerance_mm} mm, part needs {req.tolerance_mm} mm")
     return lacks
+
+
+def material_family(name: str) -> str:
+    """The canonical material a grade or alias belongs to ('steel_s235' -> 'steel')."""
+    from coordinator.mesh.materials import find_material
+
+    known = find_material(name)
+    return known.name if known is not None else name.strip().lower()
+
+
+def material_loaded(required: str, loaded: Sequence[str]) -> bool:
+    """True when the machine has the material.
+
+    The same name matches; stock named by its family ('steel') covers every grade of it; a part that
+    asks for the family only takes any grade of it. A part asking for a grade never gets another grade.
+    """
+    required = required.strip().lower()
+    family = material_family(required)
+    generic = family == required
+    for stock in (m.strip().lower() for m in loaded):
+        if stock in (required, family) or (generic and material_family(stock) == required):
+            return True
+    return False
 
 
 def eligible(req: Requirement, machines: Iterable[MachineView]) -> list[MachineView]:

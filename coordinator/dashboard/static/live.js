@@ -105,6 +105,85 @@
       if (arrived && !holds) { refresh(card); }
     });
     addToJobList(job);
+    onBuildJob(job);
+  }
+
+  // A build page lists its jobs with their states: when one changes state, the build's summary is
+  // re-rendered by the server and its Gantt chart re-fetched. A change that arrives while a fetch is
+  // under way fetches again afterwards, so the page never keeps a state older than the last event.
+  var stale = {};
+
+  function parseMap(el, name) {
+    try { return JSON.parse(el.getAttribute(name) || "{}") || {}; } catch (err) { return {}; }
+  }
+
+  function swapIn(el, url, place) {
+    var id = el.id;
+    if (!id) { return; }
+    if (pending[id]) { stale[id] = true; return; }
+    pending[id] = true;
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (text) {
+      var current = document.getElementById(id);
+      if (text && current) { place(current, fromHtml(text)); }
+    }).catch(function () { /* the next event will try again */ }).then(function () {
+      delete pending[id];
+      if (stale[id]) {
+        delete stale[id];
+        var again = document.getElementById(id);
+        if (again) { swapIn(again, url, place); }
+      }
+    });
+  }
+
+  function onBuildJob(job) {
+    all("[data-build-jobs]").forEach(function (el) {
+      var states = parseMap(el, "data-build-jobs");
+      if (!Object.prototype.hasOwnProperty.call(states, job.id) || states[job.id] === job.state) { return; }
+      if (el.hasAttribute("data-svg")) {
+        states[job.id] = job.state;
+        el.setAttribute("data-build-jobs", JSON.stringify(states));
+        swapIn(el, el.getAttribute("data-svg"), function (box, svg) { box.replaceChildren(svg); });
+      } else if (!busyTyping(el)) {
+        swapIn(el, el.getAttribute("data-refresh"), function (old, fresh) { old.replaceWith(fresh); });
+      }
+    });
+  }
+
+  function buildJobTask(jobId, body) {
+    var tasks = parseMap(body, "data-live-build-log");
+    if (Object.prototype.hasOwnProperty.call(tasks, jobId)) { return tasks[jobId] || jobId.slice(0, 8); }
+    // a job made after the page loaded (a replacement for a failed one) is known to the summary
+    var known = all("[data-build-jobs]").some(function (el) {
+      return Object.prototype.hasOwnProperty.call(parseMap(el, "data-build-jobs"), jobId);
+    });
+    return known ? jobId.slice(0, 8) : null;
+  }
+
+  function onBuildLog(entry) {
+    all("[data-live-build-log]").forEach(function (body) {
+      var task = buildJobTask(entry.job_id, body);
+      if (task === null || body.querySelector('[data-event-id="' + entry.id + '"]')) { return; }
+      var row = document.createElement("tr");
+      row.setAttribute("data-event-id", String(entry.id));
+      var time = document.createElement("time");
+      time.setAttribute("datetime", entry.at);
+      time.textContent = entry.at.slice(5, 10) + " " + entry.at.slice(11, 19);
+      var first = document.createElement("td");
+      first.appendChild(time);
+      row.appendChild(first);
+      row.appendChild(cell(task, true));
+      row.appendChild(cell(entry.type, true));
+      row.appendChild(cell(entry.from.replace(/_/g, " ")));
+      row.appendChild(cell(entry.to.replace(/_/g, " ")));
+      row.appendChild(cell(entry.source));
+      row.appendChild(cell(entry.details));
+      body.insertBefore(row, body.firstChild);
+      Array.prototype.slice.call(body.querySelectorAll("[data-empty]")).forEach(function (note) { note.remove(); });
+      var limit = parseInt(body.getAttribute("data-limit") || "0", 10);
+      while (limit && body.rows.length > limit) { body.deleteRow(body.rows.length - 1); }
+    });
   }
 
   function addToJobList(job) {
@@ -157,6 +236,7 @@
       row.appendChild(cell(entry.details));
       body.appendChild(row);
     });
+    onBuildLog(entry);
   }
 
   function handler(fn) {

@@ -37,3 +37,13 @@ def test_closest_machine_names_what_it_lacks() -> None:
 def test_no_machine_with_the_process() -> None:
     unmatched = closest_machine("plate", Requirement("plasma_cut", "steel"), [PRUSA, ROUTER])
     assert unmatched.closest is None and "plasma_cut" in unmatched.message
+
+
+def test_family_stock_covers_grades_and_grades_do_not_mix() -> None:
+    plasma = MachineView("lab-c/plasma", "lab-c", "plasma_cut", ("steel",), (1500, 3000, 50))
+    graded = MachineView("lab-c/plasma2", "lab-c", "plasma_cut", ("steel_s355",), (1500, 3000, 50))
+    s235 = Requirement("plasma_cut", "steel_s235")
+    assert eligible(s235, [plasma, graded]) == [plasma]
+    assert eligible(Requirement("plasma_cut", "steel"), [graded]) == [graded]  # any steel will do
+    assert eligible(Requirement("plasma_cut", "steel_s355"), [graded]) == [graded]
+    assert eligible(Requirement("plasma_cut", "steel_s235"), [graded]) == []

@@ -1,0 +1,366 @@
+"""Builds: the list with progress, one build with its plan against what happened, and builder actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from coordinator.bom import graph
+from coordinator.dashboard import access, queries
+from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.dashboard.present import Badge, iso
+from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
+from coordinator.errors import Conflict, InvalidInput, PeerfabError
+from coordinator.models.builds import Build
+from coordinator.models.jobs import ACTIVE_STATES
+from coordinator.runtime import runtime
+from coordinator.services import builds, designs, planner
+from coordinator.services.jobs import Effects, utcnow
+
+LIST_LIMIT = 200
+LOG_LIMIT = 50
+CANCEL_TRIES = 3
+BUILDER_ROLES = frozenset({"builder", "admin"})
+# parts arrive at a fablab, so its operators may record them too (as the API allows)
+RECEIVER_ROLES = frozenset({"builder", "operator", "admin"})
+ENDED = frozenset({"done", "failed", "cancelled"})
+
+BUILD_BADGES: dict[str, Badge] = {
+    "active": Badge("Active", "busy", "play"),
+    "blocked": Badge("Blocked", "warn", "error"),
+    "done": Badge("Done", "ok", "check"),
+    "failed": Badge("Failed", "bad", "error"),
+    "cancelled": Badge("Cancelled", "off", "cancel"),
+}
+PURCHASE_BADGES: dict[str, Badge] = {
+    "to_order": Badge("To order", "warn", "clock"),
+    "ordered": Badge("Ordered", "busy", "send"),
+    "received": Badge("Received", "ok", "check"),
+}
+PART_BADGES: dict[str, Badge] = {
+    "done": Badge("Done", "ok", "check"),
+    "started": Badge("In progress", "busy", "play"),
+    "waiting": Badge("Not started", "off", "clock"),
+}
+LATE_BADGE = Badge("Late", "bad", "error")
+ON_TIME_BADGE = Badge("On time", "ok", "check")
+
+
+def build_badge(state: str) -> Badge:
+    return BUILD_BADGES.get(state, Badge(state.replace("_", " ").capitalize(), "off", "clock"))
+
+
+def purchase_badge(state: str) -> Badge:
+    return PURCHASE_BADGES.get(state, Badge(state.replace("_", " ").capitalize(), "off", "clock"))
+
+
+# ---- reading a build report --------------------------------------------------------------------
+
+
+def moment(text: str | None) -> datetime | None:
+    """A report timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def when(text: str | None) -> str:
+    """A report timestamp for people: 2026-05-04 13:20 UTC."""
+    found = moment(text)
+    return found.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if found else ""
+
+
+def when_span(start: str | None, end: str | None) -> str:
+    """Two report timestamps as one short range; the day is written once when both share it."""
+    begin, finish = moment(start), moment(end)
+    if begin is None:
+        return ""
+    if finish is None:
+        return f"{when(start)} → now"
+    if begin.date() == finish.date():
+        return f"{begin:%Y-%m-%d %H:%M}–{finish:%H:%M} UTC"
+    return f"{when(start)} → {when(end)}"
+
+
+def minutes_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 60
+
+
+def task_machine(task: dict[str, Any]) -> str:
+    """Where a task runs: the machine that took its job, else the one the plan chose."""
+    return str(task["machine"] or task["planned_machine"] or "")
+
+
+def task_label(task: dict[str, Any]) -> str:
+    copies = f" ({task['copies']}×)" if task["kind"] == "fab" and task["copies"] > 1 else ""
+    return f"{task['task']}{copies}"
+
+
+def gantt_bars(report: dict[str, Any], now: datetime) -> list[Bar]:
+    """One row per task, grouped under a row per machine, in minutes from the build's start."""
+    origin = moment(report["created_at"]) or now
+    planned = {t["task"]: _span(t["planned_start"], t["planned_end"], origin, now) for t in report["tasks"]}
+    critical = _critical({k: v for k, v in planned.items() if v}, report["tasks"])
+    ordered = sorted(report["tasks"], key=_row_order)
+    bars = []
+    for machine, tasks in groupby(ordered, key=task_machine):
+        bars.append(Bar(f"machine:{machine}", f"▾ {machine or 'not planned yet'}"))
+        for task in tasks:
+            actual = _span(task["actual_start"], task["actual_end"], origin, now, open_ended=True)
+            bars.append(Bar(task["task"], task_label(task), planned[task["task"]], actual,
+                            task["task"] in critical))  # fmt: skip
+    return bars
+
+
+def _row_order(task: dict[str, Any]) -> tuple[str, str, str]:
+    # unplanned tasks last, each machine's tasks in planned order
+    return (task_machine(task) or "~", task["planned_start"] or "", task["task"])
+
+
+def _span(
+    start: str | None, end: str | None, origin: datetime, now: datetime, *, open_ended: bool = False
+) -> tuple[float, float] | None:
+    begin, finish = moment(start), moment(end)
+    if begin is None or (finish is None and not open_ended):
+        return None
+    return minutes_between(origin, begin), minutes_between(origin, finish or now)
+
+
+def _critical(spans: dict[str, tuple[float, float]], tasks: list[dict[str, Any]]) -> set[str]:
+    durations = {k: end - start for k, (start, end) in spans.items()}
+    starts = {k: start for k, (start, _) in spans.items()}
+    return critical_tasks(durations, starts, {t["task"]: t["depends_on"] for t in tasks})
+
+
+def gantt_svg(report: dict[str, Any], now: datetime | None = None) -> str:
+    """The build's plan against what happened, as a standalone SVG."""
+    now = now or utcnow()
+    origin = moment(report["created_at"]) or now
+    live = report["state"] not in ENDED
+    return render_gantt_svg(gantt_bars(report, now), now_min=minutes_between(origin, now) if live else None)
+
+
+def fablab_breakdown(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tasks per fablab: done, running, planned (waiting) and stopped (failed or cancelled)."""
+    counts: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        lab = task_machine(task).split("/")[0]
+        row = counts.setdefault(lab, {"done": 0, "running": 0, "planned": 0, "stopped": 0})
+        row[_bucket(task["state"])] += 1
+    return [{"fablab": lab, **row} for lab, row in sorted(counts.items(), key=lambda kv: (not kv[0], kv[0]))]
+
+
+def _bucket(state: str | None) -> str:
+    if state == "done":
+        return "done"
+    if state in ACTIVE_STATES:
+        return "running"
+    return "stopped" if state in {"failed", "cancelled"} else "planned"
+
+
+def part_status(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """For each part id of the BOM: what the build has made or bought of it, with a badge."""
+    status: dict[str, dict[str, Any]] = {}
+    for group in report["assemblies"]:
+        text = f"{group['done']} of {group['total']} assembled"
+        if group["parts_total"]:
+            text += f" · {group['parts_done']} of {group['parts_total']} printed parts made for it"
+        status[group["assembly"]] = _status(group["done"], group["total"], text)
+    fab: dict[str, list[int]] = {}
+    for task in report["tasks"]:
+        if task["kind"] == "fab":
+            made = fab.setdefault(task["part"], [0, 0])
+            made[0] += task["copies"] if task["state"] == "done" else 0
+            made[1] += task["copies"]
+    for part_id, (done, total) in fab.items():
+        status[part_id] = _status(done, total, f"{done} of {total} made")
+    for line in report["purchases"]["lines"]:
+        text = f"{line['quantity']:g} {line['unit']} to buy"
+        status[line["part"]] = {"badge": purchase_badge(line["state"]), "text": text, "fraction": None}
+    return status
+
+
+def _status(done: int, total: int, text: str) -> dict[str, Any]:
+    key = "done" if total and done >= total else "started" if done else "waiting"
+    return {"badge": PART_BADGES[key], "text": text, "fraction": done / total if total else None}
+
+
+def job_states(report: dict[str, Any]) -> dict[str, str]:
+    return {t["job"]: t["state"] or "" for t in report["tasks"] if t["job"]}
+
+
+def is_late(report: dict[str, Any]) -> bool:
+    return bool(report["late"]) and report["state"] not in ENDED
+
+
+def plan_summary(session: Session) -> dict[str, Any] | None:
+    plan = planner.latest_plan(session)
+    if plan is None:
+        return None
+    at = plan.created_at if plan.created_at.tzinfo else plan.created_at.replace(tzinfo=UTC)
+    return {"at": at, "policy": plan.policy, "status": plan.status, "makespan_min": plan.makespan_min,
+            "lower_bound_min": plan.lower_bound_min, "gap": plan.gap, "reason": plan.reason}  # fmt: skip
+
+
+# ---- pages ---------------------------------------------------------------------------------------
+
+
+@bp.get("/dashboard/builds", endpoint="builds")
+def builds_index() -> str:
+    with db() as session:
+        reports = [builds.build_report(session, b) for b in builds.list_builds(session)[:LIST_LIMIT]]
+    return _page("builds.html", reports=reports, limit=LIST_LIMIT)
+
+
+def _build_context(session: Session, build: Build) -> dict[str, Any]:
+    report = builds.build_report(session, build)
+    release = designs.get_version(session, build.design, build.design_version)
+    return {
+        "report": report,
+        "badge": build_badge(report["state"]),
+        "late": is_late(report),
+        "plan": plan_summary(session),
+        "tree": graph.tree(designs.load_bom(session, release)),
+        "status": part_status(report),
+        "fablabs": fablab_breakdown(report["tasks"]),
+        "job_states": job_states(report),
+    }
+
+
+def _page(template: str, **context: Any) -> str:
+    return page(template, **context, **_helpers())
+
+
+def _helpers() -> dict[str, Any]:
+    return {
+        "when": when,
+        "when_span": when_span,
+        "stamp": lambda text: iso(moment(text)),
+        "build_badge": build_badge,
+        "purchase_badge": purchase_badge,
+        "is_late": is_late,
+        "late_badge": LATE_BADGE,
+        "on_time_badge": ON_TIME_BADGE,
+    }
+
+
+@bp.get("/dashboard/builds/<build_id>")
+def build(build_id: str) -> str:
+    with db() as session:
+        record = builds.get_build(session, build_id)
+        context = _build_context(session, record)
+        jobs = queries.build_jobs(session, build_id)
+        events = queries.job_events(session, list(jobs), LOG_LIMIT)
+    return _page(
+        "build.html",
+        **context,
+        svg=gantt_svg(context["report"]),
+        jobs=jobs,
+        events=events,
+        can_receive=_may(RECEIVER_ROLES),
+        can_cancel=_may(BUILDER_ROLES),
+        log_limit=LOG_LIMIT,
+    )
+
+
+@bp.get("/dashboard/fragments/builds/<build_id>/status")
+def build_status(build_id: str) -> str:
+    """The build's state, progress, BOM tree and tasks, swapped in when one of its jobs changes state."""
+    with db() as session:
+        context = _build_context(session, builds.get_build(session, build_id))
+    return _page("build_status.html", **context)
+
+
+@bp.get("/dashboard/builds/<build_id>/gantt.svg")
+def build_gantt(build_id: str) -> Response:
+    with db() as session:
+        report = builds.build_report(session, builds.get_build(session, build_id))
+    response = Response(gantt_svg(report), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# ---- builder actions -----------------------------------------------------------------------------
+
+
+def _may(roles: frozenset[str]) -> bool:
+    person = access.current_person()
+    return person is not None and person.role in roles
+
+
+def _require(roles: frozenset[str], who: str) -> str:
+    """The name of the signed-in person allowed to act; 403 for anyone else, then the CSRF check."""
+    person = access.current_person()
+    if person is None or person.role not in roles:
+        abort(403, f"Only a signed-in {who} can do this.")
+    access.check_csrf()
+    return person.name
+
+
+@bp.post("/dashboard/builds/<build_id>/receive")
+def receive_purchases(build_id: str) -> ResponseReturnValue:
+    _require(RECEIVER_ROLES, "builder, operator or admin")
+    parts = None if request.form.get("which") == "all" else request.form.getlist("part")
+
+    def act(session: Session, _effects: Effects) -> str:
+        if parts == []:
+            raise InvalidInput("tick the purchase lines that arrived, or choose 'Mark all received'")
+        count = builds.receive_purchases(session, build_id, parts)
+        return f"Recorded {count} purchase line{'' if count == 1 else 's'} as received."
+
+    return _run(build_id, act)
+
+
+@bp.post("/dashboard/builds/<build_id>/cancel")
+def cancel_build(build_id: str) -> ResponseReturnValue:
+    by = _require(BUILDER_ROLES, "builder or admin")
+    confirmed = request.form.get("confirm") == "yes"
+
+    def act(session: Session, effects: Effects) -> str:
+        if not confirmed:
+            raise InvalidInput("tick 'Stop every unfinished job of this build' to cancel it")
+        builds.cancel_build(session, build_id, by, effects)
+        return "Build cancelled; its unfinished jobs were cancelled too."
+
+    return _run(build_id, act)
+
+
+def _run(build_id: str, act: Callable[[Session, Effects], str]) -> ResponseReturnValue:
+    """Do an action in one transaction (again if a job changed under it), then send its commands."""
+    target = url_for("dashboard.build", build_id=build_id)
+    try:
+        effects, message = _attempt(act)
+    except PeerfabError as exc:
+        flash(exc.message, "error")
+        return redirect(target)
+    _deliver(effects)
+    flash(message, "ok")
+    return redirect(target)
+
+
+def _attempt(act: Callable[[Session, Effects], str]) -> tuple[Effects, str]:
+    for _ in range(CANCEL_TRIES):
+        effects = Effects()
+        try:
+            with db() as session:
+                return effects, act(session, effects)
+        except StaleDataError:
+            continue  # an agent's report changed a job meanwhile; read it afresh
+    raise Conflict("the build keeps changing; try again")
+
+
+def _deliver(effects: Effects) -> None:
+    dispatcher = runtime().services.get("dispatch")
+    if dispatcher is None:
+        return
+    for fablab, agent, command in effects.commands:
+        dispatcher.send(fablab, agent, command)
+    dispatcher.wake()
