@@ -25,6 +25,7 @@ from coordinator.planning.matching import MachineView
 from coordinator.planning.network import transport_table
 from coordinator.planning.problem import BuildInput, Network, build_problem
 from coordinator.process import CoordinatorProcess
+from coordinator.runtime import Runtime
 from coordinator.scheduling.runner import plan
 from coordinator.services import builds, designs, network
 from coordinator.settings import Settings, load_settings
@@ -158,7 +159,8 @@ class Demo:
 
     def start(self, say: Callable[[str], None] = print) -> Demo:
         self.process.start()
-        self.published = publish_examples(self.process)
+        assert self.process.runtime is not None
+        self.published = publish_examples(self.process.runtime)
         say(f"published {len(self.published)} example designs: {', '.join(self.published)}")
         self._set_profiles()
         makespan = estimate_makespan_min(self.process, self.design, self.units, self.site)
@@ -246,12 +248,10 @@ class Demo:
         self.process.stop()
 
 
-def publish_examples(process: CoordinatorProcess) -> list[str]:
+def publish_examples(rt: Runtime) -> list[str]:
     """Publish every example design package through the registry service."""
     from designs import example_paths
 
-    rt = process.runtime
-    assert rt is not None
     refs = []
     for path in example_paths():
         with session_scope(rt.engine) as session:

@@ -120,7 +120,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     process = CoordinatorProcess(settings).start()
     try:
-        publish_examples(process)
+        publish_examples(process.runtime)
         yield Site(process)
     finally:
         process.stop()

@@ -1,0 +1,51 @@
+"""Every example design can be built on the demo network: jobs, a purchase list and a plan with a bound."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from coordinator.db import session_scope
+from coordinator.demo import FABLABS, publish_examples
+from coordinator.models.builds import Plan
+from coordinator.services import builds
+from coordinator.services.planner import Planner
+from tests.support.network import add_machine
+
+EXAMPLES = ["arduino-uno-compatible", "ceb-press", "reprap-printer", "wikispeed-chassis-module"]
+
+
+@pytest.fixture
+def demo_network(runtime):  # type: ignore[no-untyped-def]
+    publish_examples(runtime)
+    with session_scope(runtime.engine) as session:
+        for lab in FABLABS:
+            for machine_id, caps in lab.machines.items():
+                extra = {
+                    k: v for k, v in caps.items() if k not in {"process", "materials", "build_volume_mm"}
+                }
+                add_machine(session, lab.id, machine_id, caps["process"], materials=tuple(caps.get("materials", ())),
+                            volume=tuple(caps.get("build_volume_mm", (0, 0, 0))), **extra)  # fmt: skip
+    return runtime
+
+
+@pytest.mark.parametrize("design", EXAMPLES)
+def test_example_design_builds_with_a_bounded_plan(demo_network, design: str) -> None:  # type: ignore[no-untyped-def]
+    rt = demo_network
+    with session_scope(rt.engine) as session:
+        build = builds.start_build(session, rt.store, design=design, units=2, site="fablab-berlin")
+        build_id = build.id
+    planner = Planner(time_limit_s=1.0)
+    with session_scope(rt.engine) as session:
+        planner.tick(session)
+    with Session(rt.engine) as session:
+        report = builds.build_report(session, builds.get_build(session, build_id))
+        plan = session.exec(select(Plan)).first()
+    assert report["state"] == "active", report["reason"]
+    kinds = {t["kind"] for t in report["tasks"]}
+    assert kinds == {"fab", "assembly"}
+    assert all(t["planned_machine"] for t in report["tasks"])
+    assert report["purchases"]["lines"] and report["purchases"]["totals"]
+    assert plan is not None and 0 < plan.lower_bound_min <= plan.makespan_min
+    assert report["expected_finish_at"] is not None
+    planner.stop()
