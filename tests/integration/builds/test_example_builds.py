@@ -24,8 +24,11 @@ def demo_network(runtime):  # type: ignore[no-untyped-def]
                 extra = {
                     k: v for k, v in caps.items() if k not in {"process", "materials", "build_volume_mm"}
                 }
-                add_machine(session, lab.id, machine_id, caps["process"], materials=tuple(caps.get("materials", ())),
-                            volume=tuple(caps.get("build_volume_mm", (0, 0, 0))), **extra)  # fmt: skip
+                materials = tuple(caps.get("materials", ()))
+                volume = tuple(caps.get("build_volume_mm", (0, 0, 0)))
+                add_machine(
+                    session, lab.id, machine_id, caps["process"], materials=materials, volume=volume, **extra
+                )
     return runtime
 
 
