@@ -275,9 +275,9 @@ class MqttLink:
     def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
             if message.topic == topics.COORDINATOR_STATE:
-                self._coordinator_state(message.payload)
+                self._coordinator_state(bytes(message.payload))
             elif message.topic == self._commands_topic:
-                self._on_command(decode_command(message.payload))
+                self._on_command(decode_command(bytes(message.payload)))
         except InvalidInput as exc:
             log.warning("dropped message on %s: %s", message.topic, exc.message)
         except Exception:  # a bad command must not take the network thread down

@@ -8,7 +8,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from coordinator.errors import InvalidInput, PayloadTooLarge
 
@@ -71,7 +71,7 @@ def safe_member_path(target: Path, member: str, label: str) -> Path:
     return path
 
 
-def _copy_limited(src: BinaryIO, dest: Path, budget: _Budget) -> None:
+def _copy_limited(src: IO[bytes], dest: Path, budget: _Budget) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("wb") as out:
         for chunk in iter(lambda: src.read(CHUNK), b""):

@@ -147,7 +147,7 @@ class AssemblyPart(_PartBase):
     children: list[Child] = Field(min_length=1)
     labour_h: float = Field(0.0, ge=0)
     assembled_at: Literal["build-site", "fablab"] = "build-site"
-    unit: Literal["pcs"] = DISCRETE_UNIT
+    unit: Literal["pcs"] = "pcs"
 
 
 AnyPart = Annotated[FabricatedPart | PurchasedPart | AssemblyPart, Field(discriminator="kind")]

@@ -112,6 +112,7 @@ def push_command(path: str, url: str, token: str) -> None:
     if response.status_code >= 400:
         raise PeerfabError(f"coordinator refused the design ({response.status_code}): {body}")
     verb = "published" if response.status_code == 201 else "already published (identical)"
+    assert isinstance(body, dict)
     click.echo(f"{body['slug']}@{body['version']} {verb}: {len(body['parts'])} parts")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from coordinator.models.jobs import (
@@ -161,7 +162,10 @@ def idle_machines(session: Session) -> list[IdleMachine]:
     }
     query = (
         select(Machine)
-        .join(AgentLink, (AgentLink.fablab == Machine.fablab) & (AgentLink.agent == Machine.agent))
+        .join(
+            AgentLink,
+            and_(col(AgentLink.fablab) == col(Machine.fablab), col(AgentLink.agent) == col(Machine.agent)),
+        )
         .where(Machine.status == "idle", col(AgentLink.online).is_(True))
         .order_by(col(Machine.fablab), col(Machine.machine_id))
     )

@@ -229,10 +229,12 @@ def previous_hints(session: Session, origin: datetime) -> dict[str, tuple[str, i
 def _record_unmatched(session: Session, planning: PlanningProblem, inputs: list[BuildInput]) -> None:
     """Block builds with parts no online machine can make; unblock the others."""
     messages: dict[str, list[str]] = {}
-    part_builds = {}
+    part_builds: dict[str, set[str]] = {}
     for build in inputs:
-        for task in [*build.breakdown.fab_tasks, *build.breakdown.assembly_tasks]:
-            part_builds.setdefault(task.part_id, set()).add(build.build_id)
+        for part_id in [t.part_id for t in build.breakdown.fab_tasks] + [
+            t.part_id for t in build.breakdown.assembly_tasks
+        ]:
+            part_builds.setdefault(part_id, set()).add(build.build_id)
     for unmatched in planning.unmatched:
         for build_id in part_builds.get(unmatched.part_id, ()):
             messages.setdefault(build_id, []).append(unmatched.message)
