@@ -7,24 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coordinator.bom.manifest import PROCESSES
 from coordinator.importers.okh_bom import is_url, local_path
 
-PROCESSES = (
-    "fdm_print",
-    "sla_print",
-    "sls_print",
-    "cnc_mill",
-    "cnc_router",
-    "cnc_lathe",
-    "laser_cut",
-    "plasma_cut",
-    "waterjet_cut",
-    "pcb_mill",
-    "pcb_fab",
-    "pcb_assembly",
-    "weld",
-    "sheet_bend",
-)
 # Words of a free-text `manufacturing-process`, tried in order.
 _PROCESS_WORDS = (
     (r"\b(3d[ -]?print\w*|fdm|fff)\b", "fdm_print"),

@@ -31,16 +31,6 @@ GCODE = (
 )
 
 
-def wait_until(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
 class Site:
     """The coordinator side of an e2e run: database, HTTP file server and dispatcher."""
 

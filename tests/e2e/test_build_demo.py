@@ -7,7 +7,6 @@ its jobs come back after their lease, and the build still completes, each task d
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,9 @@ from sqlmodel import Session, col, func, select
 from coordinator.demo import Demo
 from coordinator.models.builds import Build, BuildTask, Plan
 from coordinator.models.jobs import Job, JobAttempt, JobEvent, JobState
+from tests.support.waiting import wait_until
 
 DARK = "fablab-leipzig"
-
-
-def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.fixture
@@ -41,14 +31,20 @@ def demo(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_build_completes_after_a_fablab_goes_dark(demo: Demo) -> None:
     engine = demo.process.runtime.engine  # type: ignore[union-attr]
 
-    def running_in_dark_lab() -> list[str]:
-        with Session(engine) as session:
-            rows = session.exec(select(Job.id).where(Job.fablab == DARK, Job.state == JobState.RUNNING))
-            return list(rows)
-
-    caught = wait_for(running_in_dark_lab, 60, f"a job running in {DARK}")
     with Session(engine) as session:
         plans_before = session.exec(select(func.count()).select_from(Plan)).one()
+
+    def running_in_dark_lab() -> list[str]:
+        """Jobs in the dark fablab with most of their work still ahead of them."""
+        with Session(engine) as session:
+            rows = session.exec(
+                select(Job.id).where(
+                    Job.fablab == DARK, Job.state == JobState.RUNNING, col(Job.progress) < 0.5
+                )
+            )
+            return list(rows)
+
+    caught = wait_until(running_in_dark_lab, 60, f"a job with seconds left in {DARK}", poll_s=0.02)
     next(a for a in demo.agents if a.config.fablab == DARK).kill()
 
     def replanned() -> bool:
@@ -56,7 +52,7 @@ def test_build_completes_after_a_fablab_goes_dark(demo: Demo) -> None:
             plans = session.exec(select(Plan).where(col(Plan.id) > plans_before)).all()
             return any(p.reason == "network changed" for p in plans)
 
-    wait_for(replanned, 30, "a new plan after the fablab went dark")
+    wait_until(replanned, 30, "a new plan after the fablab went dark")
     assert demo.wait_until_done(180, say=lambda _line: None)
 
     with Session(engine) as session:

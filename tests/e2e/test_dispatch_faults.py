@@ -10,8 +10,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from coordinator.protocol import topics
+from tests.support.waiting import wait_until
 
-from .conftest import FABLAB, wait_until
+from .conftest import FABLAB
 
 pytest.importorskip("firmware_bridge.drivers", reason="the firmware bridge drivers are not built yet")
 pytest.importorskip("firmware_bridge.gcode_check", reason="the G-code safety check is not built yet")

@@ -23,22 +23,19 @@ from fablab_agents import credentials
 from fablab_agents.config import AgentConfig, load_agent_config
 from tests.conftest import UNDER_CI
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
+from tests.support.waiting import wait_until as _wait_until
 
 CONF = Path(__file__).resolve().parents[3] / "config" / "mosquitto" / "mosquitto.conf"
 # The fixture writes its own listener and turns persistence off; file paths point into the test dir.
 _OWNED_BY_FIXTURE = ("listener", "persistence", "autosave_interval")
-FABLAB = "lab-a"
-COORDINATOR_PASSWORD = "coordinator-secret"
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return _wait_until(predicate, timeout, what, poll_s=0.02)
+
+
+FABLAB = "lab-a"
+COORDINATOR_PASSWORD = "coordinator-secret"
 
 
 def secured_config(folder: Path) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from coordinator.bom.manifest import PROCESSES
 from coordinator.mesh.analysis import analyze_mesh
 from coordinator.mesh.bounds import fits
 from designs import example_paths
@@ -17,22 +18,6 @@ from designs.generate import generate
 
 PACKAGES = example_paths()
 IDS = [p.name for p in PACKAGES]
-PROCESSES = {
-    "fdm_print",
-    "sla_print",
-    "sls_print",
-    "cnc_mill",
-    "cnc_router",
-    "cnc_lathe",
-    "laser_cut",
-    "plasma_cut",
-    "waterjet_cut",
-    "pcb_mill",
-    "pcb_fab",
-    "pcb_assembly",
-    "weld",
-    "sheet_bend",
-}
 REQUIRED = {"fabricated": {"process", "material", "file"}, "assembly": {"children"}, "purchased": set()}
 
 
