@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import os
 import selectors
 import sys
 import tempfile
@@ -171,7 +172,17 @@ def _wait(rt: Runtime, query: object, target: int, timeout_s: float) -> None:
         time.sleep(0.05)
 
 
-def lifecycles(rt: Runtime, port: int, agents: int, count: int) -> tuple[float, dict[str, int]]:
+def thread_cpu_s(name: str) -> float:
+    """CPU seconds used so far by the named thread of this process; NaN where /proc is missing."""
+    thread = next((t for t in threading.enumerate() if t.name == name), None)
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat") if thread and thread.native_id else None
+    if stat is None or not stat.exists():
+        return float("nan")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lifecycles(rt: Runtime, port: int, agents: int, count: int) -> tuple[float, dict[str, float]]:
     """Job lifecycles per second through the dispatcher, and its counters."""
     stop = mp.Event()
     fleet = mp.Process(target=run_agents, args=(port, agents, stop), daemon=True)
@@ -181,7 +192,7 @@ def lifecycles(rt: Runtime, port: int, agents: int, count: int) -> tuple[float, 
     idle = select(func.count()).select_from(Machine).where(Machine.status == "idle")
     _wait(rt, idle, agents, 120)
     spec = jobs.JobSpec(file_sha256="0" * 64, file_name="bench.gcode", process="fdm_print", material="pla")
-    started = time.perf_counter()
+    started, worker_cpu = time.perf_counter(), thread_cpu_s("dispatch-worker")
     with session_scope(rt.engine) as session:
         for _ in range(0, count, jobs.MAX_QUANTITY):
             jobs.submit_jobs(session, spec, min(jobs.MAX_QUANTITY, count - _))
@@ -189,10 +200,11 @@ def lifecycles(rt: Runtime, port: int, agents: int, count: int) -> tuple[float, 
     done = select(func.count()).select_from(Job).where(Job.state == JobState.DONE)
     _wait(rt, done, count, 1800)
     elapsed = time.perf_counter() - started
+    worker_cpu = thread_cpu_s("dispatch-worker") - worker_cpu
     stop.set()
     fleet.join(30)
     service.stop()
-    return count / elapsed, dict(service.stats)
+    return count / elapsed, {**service.stats, "worker_ms_per_job": round(1000 * worker_cpu / count, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"raw QoS1 round trips {raw:10.0f} /s")
     print(f"job lifecycles       {rate:10.0f} /s   ({3 * rate:.0f} protocol messages/s)")
     print(f"ratio                {rate / raw:10.2f}   (target >= 0.25)")
+    print(f"worker CPU           {stats.pop('worker_ms_per_job'):10.2f} ms per lifecycle")
     print(f"dispatcher           {stats}")
 
 

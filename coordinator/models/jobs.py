@@ -161,5 +161,5 @@ class JobEvent(SQLModel, table=True):
     payload: dict[str, Any] = json_field(dict)
     fablab: str | None = Field(default=None, max_length=63)
     agent: str | None = Field(default=None, max_length=63)
-    msg_id: str | None = Field(default=None, max_length=64)
+    msg_id: str | None = Field(default=None, max_length=64, index=True)  # replay check by msg_id
     at: datetime = created_at_field()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -68,10 +69,14 @@ def handle_burst(session: Session, effects: Effects, burst: Iterable[Incoming]) 
             apply(ctx, item)
 
 
+# the same few topics arrive over and over; a bad topic raises and is not cached
+_parse_topic = lru_cache(maxsize=8192)(parse_agent_topic)
+
+
 def decode(message: Incoming) -> Decoded | None:
     """Parse topic and payload; bad input is logged and dropped."""
     try:
-        address = parse_agent_topic(message.topic)
+        address = _parse_topic(message.topic)
         return Decoded(address, DECODERS[address.channel](message.payload))
     except (InvalidInput, KeyError) as exc:
         log.warning("dropped message on %s: %s", message.topic, exc)
@@ -91,10 +96,9 @@ def _recorded_msg_ids(session: Session, decoded: list[Decoded]) -> set[tuple[str
     ids = [d.message.msg_id for d in decoded if d.address.channel == "events"]
     if not ids:
         return set()
-    rows = session.exec(
-        select(JobEvent.fablab, JobEvent.agent, JobEvent.msg_id).where(col(JobEvent.msg_id).in_(ids))
-    ).all()
-    return {(f, a, m) for f, a, m in rows if f and a and m}
+    # ix_job_event_msg_id: without it this scanned every event row ever written, once per burst
+    query = select(JobEvent.fablab, JobEvent.agent, JobEvent.msg_id).where(col(JobEvent.msg_id).in_(ids))
+    return {(f, a, m) for f, a, m in session.exec(query).all() if f and a and m}
 
 
 def on_agent_state(ctx: Context, address: AgentAddress, state: p.AgentState) -> None:

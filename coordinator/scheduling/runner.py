@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from coordinator.errors import InvalidInput
-from coordinator.scheduling import cpsat
+from coordinator.scheduling import cpsat, genetic
 from coordinator.scheduling.bounds import lower_bound
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.lns import improve_with_lns
@@ -18,8 +18,10 @@ from coordinator.scheduling.rules import RULES, Solution, better, improve, run_r
 
 POLICIES = ("cpsat", "sampling", *RULES)
 OnSchedule = Callable[[Schedule], None]
-# share of the background time the neighbour threads spend sampling before the LNS starts
+# share of the background time the neighbour thread spends sampling before the LNS starts
 SAMPLING_SHARE = 0.3
+# the genetic search keeps finding better schedules for longer than sampling does
+GENETIC_SHARE = 0.6
 
 
 def to_schedule(
@@ -126,12 +128,16 @@ class PlanHandle:
             self.publish(result.solution, result.bound, status, "cpsat")
 
     def _neighbourhoods(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
-        """More sampling first (cheap moves help most on large problems), then LNS from the best."""
+        """Genetic search (single mode) or sampling first, then LNS from the best schedule found."""
         assert self._solution is not None
         left = deadline - time.monotonic()
-        improve(
+        if genetic.applies(self._inst):
+            sample, share = genetic.evolve, GENETIC_SHARE
+        else:
+            sample, share = improve, SAMPLING_SHARE
+        sample(
             self._inst,
-            SAMPLING_SHARE * left,
+            share * left,
             seed=1,
             on_better=self._found,
             start=self._solution,
@@ -156,6 +162,13 @@ class PlanHandle:
         self._done.set()
 
 
+def _warm_start(inst: Instance, budget: float) -> Solution:
+    """Genetic search where its decoder fits, else sampling over priority rules."""
+    if genetic.applies(inst):
+        return genetic.evolve(inst, budget, start=run_rule(inst, "lst"))
+    return improve(inst, budget)
+
+
 def start_plan(
     problem: Problem, time_limit: float = 10.0, on_schedule: OnSchedule | None = None
 ) -> PlanHandle:
@@ -164,7 +177,7 @@ def start_plan(
     inst = Instance(problem)
     lower = lower_bound(inst)
     handle = PlanHandle(inst, lower, on_schedule)
-    warm = improve(inst, min(1.0, 0.15 * time_limit))
+    warm = _warm_start(inst, min(1.0, 0.15 * time_limit))
     handle.publish(warm, lower, ScheduleStatus.HEURISTIC, "sampling")
     left = time_limit - (time.monotonic() - began)
     if handle.best.status is ScheduleStatus.OPTIMAL or left <= 0.05:

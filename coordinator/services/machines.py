@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import tuple_
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from coordinator.errors import NotFound
@@ -82,19 +83,27 @@ def prefetch(session: Session, agents: set[tuple[str, str]], attempt_ids: set[st
     """Load what a burst of messages touches in a few queries, so the burst runs from memory.
 
     The session's identity map holds objects weakly: keep the returned list while the burst runs.
+    JSON columns no agent message reads are left unloaded, so they are not decoded.
     """
     loaded: list[Any] = []
     if agents:
         keys = list(agents)
         loaded += session.exec(select(AgentLink).where(tuple_(AgentLink.fablab, AgentLink.agent).in_(keys)))
-        loaded += session.exec(select(Machine).where(tuple_(Machine.fablab, Machine.agent).in_(keys)))
+        machines = select(Machine).options(_unloaded(Machine.capabilities))
+        loaded += session.exec(machines.where(tuple_(Machine.fablab, Machine.agent).in_(keys)))
     if attempt_ids:
         found = list(session.exec(select(JobAttempt).where(col(JobAttempt.id).in_(list(attempt_ids)))))
         job_ids = list({a.job_id for a in found})
         loaded += found
         if job_ids:
-            loaded += session.exec(select(Job).where(col(Job.id).in_(job_ids)))
+            unread = (_unloaded(Job.params), _unloaded(Job.min_box_mm))
+            loaded += session.exec(select(Job).options(*unread).where(col(Job.id).in_(job_ids)))
     return loaded
+
+
+def _unloaded(column: Any) -> Any:
+    """A loader option leaving a column out (SQLModel types columns as their values, hence Any)."""
+    return defer(column)
 
 
 def ensure_fablab(session: Session, fablab: str) -> Fablab:
