@@ -28,6 +28,7 @@ from coordinator.process import CoordinatorProcess
 from coordinator.runtime import Runtime
 from coordinator.scheduling.runner import plan
 from coordinator.services import builds, designs, network
+from coordinator.services.network import view_from_capabilities
 from coordinator.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -95,17 +96,7 @@ def demo_settings(folder: Path, port: int, dispatch: dict[str, Any] | None = Non
 def machine_views() -> list[MachineView]:
     """The demo network's machines as the planner sees them (before any agent is up)."""
     return [
-        MachineView(
-            key=f"{lab.id}/{mid}",
-            fablab=lab.id,
-            process=caps["process"],
-            materials=tuple(caps.get("materials", ())),
-            build_volume_mm=tuple(caps.get("build_volume_mm", (0, 0, 0))),
-            nozzle_mm=caps.get("nozzle_mm"),
-            speed_factor=float(caps.get("speed_factor", 1.0)),
-        )  # fmt: skip
-        for lab in FABLABS
-        for mid, caps in lab.machines.items()
+        view_from_capabilities(lab.id, mid, caps) for lab in FABLABS for mid, caps in lab.machines.items()
     ]
 
 

@@ -28,7 +28,7 @@ from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask, Pur
 from coordinator.planning.matching import closest_machine, eligible
 from coordinator.planning.problem import ASSEMBLY_PROCESS
 from coordinator.services import designs, jobs
-from coordinator.services.jobs import JobSpec, utcnow
+from coordinator.services.jobs import JobSpec, aware, utcnow
 from coordinator.services.network import machine_views
 
 log = logging.getLogger(__name__)
@@ -348,15 +348,11 @@ def _late(
     build: Build, rows: list[tuple[BuildTask, Job | None]], done: set[str], received: set[str], now: datetime
 ) -> list[dict[str, Any]]:
     late = []
-    if (
-        build.due_at
-        and build.planned_finish_at
-        and _aware_dt(build.planned_finish_at) > _aware_dt(build.due_at)
-    ):
-        hours = (_aware_dt(build.planned_finish_at) - _aware_dt(build.due_at)).total_seconds() / 3600
+    if build.due_at and build.planned_finish_at and aware(build.planned_finish_at) > aware(build.due_at):
+        hours = (aware(build.planned_finish_at) - aware(build.due_at)).total_seconds() / 3600
         late.append({"task": None, "why": f"expected to finish {hours:.1f} h after the due date"})
     for task, job in rows:
-        if task.task_id in done or task.planned_end is None or _aware_dt(task.planned_end) >= now:
+        if task.task_id in done or task.planned_end is None or aware(task.planned_end) >= now:
             continue
         late.append({"task": task.task_id, "why": _why_waiting(task, job, done, received)})
     return late
@@ -376,12 +372,6 @@ def _why_waiting(task: BuildTask, job: Job | None, done: set[str], received: set
             f" (last attempt: {job.reason})" if job.reason else ""
         )
     return f"{job.state.replace('_', ' ')} on {job.fablab}/{job.machine_id}, {job.progress:.0%} done"
-
-
-def _aware_dt(moment: datetime) -> datetime:
-    from coordinator.services.jobs import aware
-
-    return aware(moment)
 
 
 def _iso(moment: datetime | None) -> str | None:

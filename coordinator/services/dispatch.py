@@ -23,6 +23,7 @@ from coordinator.planning.matching import MachineView, Requirement, shortcomings
 from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects
+from coordinator.services.network import view_from_capabilities
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +76,7 @@ def requirement(job: QueuedJob) -> Requirement:
 
 
 def machine_view(machine: IdleMachine) -> MachineView:
-    caps = machine.capabilities
-    volume = caps.get("build_volume_mm") or (0, 0, 0)
-    return MachineView(
-        key=f"{machine.fablab}/{machine.machine_id}",
-        fablab=machine.fablab,
-        process=str(caps.get("process", "")),
-        materials=tuple(str(m).lower() for m in caps.get("materials") or ()),
-        build_volume_mm=(float(volume[0]), float(volume[1]), float(volume[2])),
-        nozzle_mm=caps.get("nozzle_mm"),
-        tolerance_mm=caps.get("tolerance_mm"),
-        speed_factor=float(caps.get("speed_factor") or 1.0),
-    )
+    return view_from_capabilities(machine.fablab, machine.machine_id, machine.capabilities)
 
 
 def eligible(job: QueuedJob, machine: IdleMachine) -> bool:

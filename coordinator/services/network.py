@@ -28,11 +28,17 @@ def split_machine_key(key: str) -> tuple[str, str]:
 
 
 def _view(machine: Machine, online: bool) -> MachineView:
-    caps: dict[str, Any] = machine.capabilities or {}
+    return view_from_capabilities(machine.fablab, machine.machine_id, machine.capabilities or {}, online)
+
+
+def view_from_capabilities(
+    fablab: str, machine_id: str, caps: dict[str, Any], online: bool = True
+) -> MachineView:
+    """A machine as matching sees it, from the capabilities its agent announced."""
     volume = caps.get("build_volume_mm") or (0, 0, 0)
     return MachineView(
-        key=machine_key(machine.fablab, machine.machine_id),
-        fablab=machine.fablab,
+        key=machine_key(fablab, machine_id),
+        fablab=fablab,
         process=str(caps.get("process", "")),
         materials=tuple(str(m).lower() for m in caps.get("materials") or ()),
         build_volume_mm=(float(volume[0]), float(volume[1]), float(volume[2])),

@@ -32,7 +32,7 @@ from coordinator.planning.problem import (
 from coordinator.scheduling.model import Schedule
 from coordinator.scheduling.runner import PlanHandle, start_plan
 from coordinator.services import builds
-from coordinator.services.jobs import utcnow
+from coordinator.services.jobs import aware, utcnow
 from coordinator.services.network import machine_key, machine_views, network
 
 log = logging.getLogger(__name__)
@@ -203,13 +203,7 @@ def _root_part(session: Session, build: Build) -> str:
 
 
 def _minutes(moment: datetime, origin: datetime) -> int:
-    return math.ceil((_aware(moment) - origin).total_seconds() / 60.0)
-
-
-def _aware(moment: datetime) -> datetime:
-    from coordinator.services.jobs import aware
-
-    return aware(moment)
+    return math.ceil((aware(moment) - origin).total_seconds() / 60.0)
 
 
 def previous_hints(session: Session, origin: datetime) -> dict[str, tuple[str, int]]:
