@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from coordinator.models.jobs import (
@@ -126,8 +127,10 @@ def dispatch_round(
     if not queued:
         return 0
     offers = 0
-    for candidate, machine in policy.choose(session, queued, machines):
-        job = session.get(Job, candidate.id)
+    pairs = policy.choose(session, queued, machines)
+    chosen = _load_jobs(session, [candidate.id for candidate, _ in pairs])
+    for candidate, machine in pairs:
+        job = chosen.get(candidate.id)
         if job is None:
             continue
         attempt = jobs.start_attempt(
@@ -138,6 +141,13 @@ def dispatch_round(
             effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings, speed))
             offers += 1
     return offers
+
+
+def _load_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
+    """The chosen jobs in one query; the dict keeps them alive in the session's (weak) identity map."""
+    if not job_ids:
+        return {}
+    return {job.id: job for job in session.exec(select(Job).where(col(Job.id).in_(job_ids)))}
 
 
 def idle_machines(session: Session) -> list[IdleMachine]:
@@ -151,7 +161,7 @@ def idle_machines(session: Session) -> list[IdleMachine]:
         ).all()
     }
     query = (
-        select(Machine)
+        select(Machine.fablab, Machine.agent, Machine.machine_id, Machine.capabilities)
         .join(
             AgentLink,
             and_(col(AgentLink.fablab) == col(Machine.fablab), col(AgentLink.agent) == col(Machine.agent)),
@@ -160,35 +170,49 @@ def idle_machines(session: Session) -> list[IdleMachine]:
         .order_by(col(Machine.fablab), col(Machine.machine_id))
     )
     return [
-        IdleMachine(m.fablab, m.agent, m.machine_id, m.capabilities)
-        for m in session.exec(query).all()
-        if (m.fablab, m.machine_id) not in busy
+        IdleMachine(fablab, agent, machine_id, dict(capabilities or {}))
+        for fablab, agent, machine_id, capabilities in session.exec(query).all()
+        if (fablab, machine_id) not in busy
     ]
 
 
 def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
     """The queue in policy order, up to `limit` jobs, with the machines each should avoid."""
-    rows = session.exec(
-        select(Job)
-        .where(Job.state == JobState.QUEUED)
+    # plain columns, not Job objects: most of these rows are only looked at
+    rows = session.execute(
+        sa_select(*_QUEUED_COLUMNS)
+        .where(col(Job.state) == JobState.QUEUED)
         .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
         .limit(limit)
     ).all()
-    avoid = _rejections(session, [j.id for j in rows if j.attempts])
+    avoid = _rejections(session, [row[0] for row in rows if row[7]])
     return [
         QueuedJob(
-            id=j.id,
-            process=j.process,
-            material=j.material,
-            min_box_mm=tuple(j.min_box_mm) if j.min_box_mm else None,
-            nozzle_mm=j.nozzle_mm,
-            priority=j.priority,
-            created_at=j.created_at,
-            avoid=frozenset(avoid.get(j.id, ())),
-            site=j.params.get("site"),
+            id=job_id,
+            process=process,
+            material=material,
+            min_box_mm=tuple(box) if box else None,
+            nozzle_mm=nozzle,
+            priority=priority,
+            created_at=created_at,
+            avoid=frozenset(avoid.get(job_id, ())),
+            site=(params or {}).get("site"),
         )
-        for j in rows
+        for job_id, process, material, box, nozzle, priority, created_at, _attempts, params in rows
     ]
+
+
+_QUEUED_COLUMNS = (
+    col(Job.id),
+    col(Job.process),
+    col(Job.material),
+    col(Job.min_box_mm),
+    col(Job.nozzle_mm),
+    col(Job.priority),
+    col(Job.created_at),
+    col(Job.attempts),
+    col(Job.params),
+)
 
 
 def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str, str]]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from coordinator.errors import InvalidInput, NotFound
 from coordinator.models.builds import FablabProfile
@@ -49,19 +49,41 @@ def view_from_capabilities(
     )
 
 
+# a machine in one of these states takes no work, whatever its agent says
+_DOWN_STATUSES = frozenset({"offline", "error"})
+
+
 def machine_views(session: Session, *, include_offline: bool = False) -> list[MachineView]:
     """Every known machine (online ones only unless asked), minus fablabs that take no build work."""
-    online_agents = {(link.fablab, link.agent) for link in session.exec(select(AgentLink)) if link.online}
-    refusing = {p.fablab for p in session.exec(select(FablabProfile)) if p.accepts == "none"}
+    online_agents = _online_agents(session)
+    refusing = _refusing_fablabs(session)
     views = []
     for machine in session.exec(select(Machine).order_by(Machine.fablab, Machine.machine_id)):  # type: ignore[arg-type]
-        online = (machine.fablab, machine.agent) in online_agents and machine.status not in {
-            "offline",
-            "error",
-        }
+        online = (machine.fablab, machine.agent) in online_agents and machine.status not in _DOWN_STATUSES
         if machine.fablab not in refusing and (online or include_offline):
             views.append(_view(machine, online))
     return views
+
+
+def online_machine_keys(session: Session) -> frozenset[str]:
+    """Keys of the machines `machine_views` returns, read from key columns only (no capabilities)."""
+    online_agents = _online_agents(session)
+    refusing = _refusing_fablabs(session)
+    rows = session.exec(select(Machine.fablab, Machine.machine_id, Machine.agent, Machine.status)).all()
+    return frozenset(
+        machine_key(fablab, machine_id)
+        for fablab, machine_id, agent, status in rows
+        if (fablab, agent) in online_agents and status not in _DOWN_STATUSES and fablab not in refusing
+    )
+
+
+def _online_agents(session: Session) -> set[tuple[str, str]]:
+    query = select(AgentLink.fablab, AgentLink.agent).where(col(AgentLink.online).is_(True))
+    return {(fablab, agent) for fablab, agent in session.exec(query).all()}
+
+
+def _refusing_fablabs(session: Session) -> set[str]:
+    return set(session.exec(select(FablabProfile.fablab).where(FablabProfile.accepts == "none")).all())
 
 
 def network(session: Session, origin: datetime, sites: Sequence[str]) -> Network:

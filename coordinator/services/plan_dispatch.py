@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from coordinator.models.builds import Build, BuildState, BuildTask, PurchaseItem, PurchaseState
 from coordinator.models.jobs import Job, JobState
 from coordinator.services.dispatch import FifoPolicy, IdleMachine, QueuedJob
-from coordinator.services.network import machine_views
+from coordinator.services.network import online_machine_keys
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class PlanPolicy:
         self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
     ) -> list[tuple[QueuedJob, IdleMachine]]:
         planned, unplanned = _split(session, queued_jobs)
-        online = {m.key for m in machine_views(session)}
+        online = online_machine_keys(session)
         pairs: list[tuple[QueuedJob, IdleMachine]] = []
         free: list[IdleMachine] = []
         for machine in idle_machines:

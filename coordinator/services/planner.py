@@ -33,7 +33,7 @@ from coordinator.scheduling.model import Schedule
 from coordinator.scheduling.runner import PlanHandle, start_plan
 from coordinator.services import builds
 from coordinator.services.jobs import aware, utcnow
-from coordinator.services.network import machine_key, machine_views, network
+from coordinator.services.network import machine_key, network, online_machine_keys
 
 log = logging.getLogger(__name__)
 LIVE_BUILD_STATES = (BuildState.ACTIVE, BuildState.BLOCKED)
@@ -123,7 +123,7 @@ class Planner:
 
 
 def _signature(session: Session) -> tuple[Any, ...]:
-    online = frozenset(m.key for m in machine_views(session))
+    online = online_machine_keys(session)
     live = frozenset(session.exec(select(Build.id).where(col(Build.state).in_(LIVE_BUILD_STATES))).all())
     bad = session.exec(
         select(func.count()).select_from(JobAttempt).where(col(JobAttempt.state).in_(BAD_ATTEMPTS))
