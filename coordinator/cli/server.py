@@ -16,6 +16,7 @@ from coordinator.db import make_engine, migrate
 @click.option("--port", default=None, type=int, help="Listen port (default from config: 8400).")
 def coordinator_command(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the coordinator: HTTP API, database migrations and the dispatcher."""
+    from coordinator.heap import settle_after_startup
     from coordinator.process import CoordinatorProcess
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -25,6 +26,7 @@ def coordinator_command(config_path: str | None, host: str | None, port: int | N
     if port is not None:
         settings.server.port = port
     process = CoordinatorProcess(settings).start()
+    settle_after_startup()
     click.echo(f"peerfab coordinator on {process.url} (API {process.url}/api/v1, Ctrl-C to stop)")
     try:
         process.wait()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import heapq
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.rules import Solution, better, objective, priorities
@@ -22,6 +22,12 @@ STALL = 12
 MAX_CELLS = 200_000
 
 Arcs = list[list[tuple[int, int]]]
+
+
+class StopFlag(Protocol):
+    """A thread or process event: the search only asks whether it is set."""
+
+    def is_set(self) -> bool: ...
 
 
 def applies(inst: Instance) -> bool:
@@ -177,6 +183,14 @@ class Genetic:
             self.population.append(self.decoder.improve(self._feasible_order(keys)))
         self._sort()
 
+    def adopt(self, solution: Solution) -> None:
+        """Let a schedule found elsewhere join the population in place of the worst member."""
+        member = self.decoder.improve(self.decoder.by_start(solution))
+        if any(order == member[1] for _, order in self.population):
+            return
+        self.population[-1] = member
+        self._sort()
+
     def _sort(self) -> None:
         self.population.sort(key=lambda member: member[0].objective)
 
@@ -223,9 +237,14 @@ def evolve(
     seed: int = 0,
     on_better: Callable[[Solution], None] | None = None,
     start: Solution | None = None,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
+    incoming: Callable[[], Solution | None] | None = None,
 ) -> Solution:
-    """Run the genetic search for `budget` seconds from an optional start; return the best schedule."""
+    """Run the genetic search for `budget` seconds from an optional start; return the best schedule.
+
+    `incoming`, polled once a generation, may hand over schedules found by another search; they join
+    the population, and become the best when they are better.
+    """
     deadline = time.monotonic() + budget
     search = Genetic(inst, random.Random(seed))
     search.seed(None)
@@ -235,6 +254,10 @@ def evolve(
     stalled = 0
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         leader = search.best().objective
+        while incoming is not None and (arrived := incoming()) is not None:
+            search.adopt(arrived)
+            if better(inst, arrived, best):
+                best = arrived
         search.generation()
         stalled = stalled + 1 if search.best().objective >= leader else 0
         if stalled >= STALL:

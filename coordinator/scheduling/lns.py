@@ -158,6 +158,27 @@ class Search:
             factor = 1.1 if solved else 0.95
             self.size = max(4, min(self.inst.n, 200, round(self.size * factor + (1 if solved else 0))))
 
+    def adopt(self, found: Solution) -> None:
+        """Take a schedule found by another search as the incumbent when it is better."""
+        with self.lock:
+            if better(self.inst, found, self.best):
+                self.best = found
+
+    def run(self, workers: int, seed: int = 0) -> Solution:
+        """Search neighbourhoods in `workers` threads until the deadline or the stop; return the best."""
+
+        def work(k: int) -> None:
+            rng = random.Random(seed * 7919 + k)
+            while self.running():
+                self.step(rng)
+
+        threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return self.best
+
     def _offer(self, found: Solution) -> None:
         with self.lock:
             improved = better(self.inst, found, self.best)
@@ -179,15 +200,4 @@ def improve_with_lns(
 ) -> Solution:
     """Run `workers` threads of LNS from `warm` for `time_limit` seconds; return the best found."""
     search = Search(built, warm, time.monotonic() + time_limit, stop or threading.Event(), on_better)
-
-    def work(k: int) -> None:
-        rng = random.Random(seed * 7919 + k)
-        while search.running():
-            search.step(rng)
-
-    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return search.best
+    return search.run(workers, seed)

@@ -12,16 +12,17 @@ from coordinator.errors import InvalidInput
 from coordinator.scheduling import cpsat, genetic
 from coordinator.scheduling.bounds import lower_bound
 from coordinator.scheduling.instance import Instance
-from coordinator.scheduling.lns import improve_with_lns
+from coordinator.scheduling.lns import Search, improve_with_lns
 from coordinator.scheduling.model import FixedTask, Problem, Schedule, ScheduledTask, ScheduleStatus
-from coordinator.scheduling.rules import RULES, Solution, better, improve, run_rule
+from coordinator.scheduling.process import GeneticProcess
+from coordinator.scheduling.rules import RULES, Solution, better, improve, justify, run_rule
 
 POLICIES = ("cpsat", "sampling", *RULES)
 OnSchedule = Callable[[Schedule], None]
 # share of the background time the neighbour thread spends sampling before the LNS starts
 SAMPLING_SHARE = 0.3
-# the genetic search keeps finding better schedules for longer than sampling does
-GENETIC_SHARE = 0.6
+# seconds the runner waits for a schedule from the genetic process before checking for a stop
+PUMP_WAIT = 0.1
 
 
 def to_schedule(
@@ -106,13 +107,10 @@ class PlanHandle:
         built = cpsat.CpModel(self._inst, warm.makespan, self._lower)
         built.hint(warm)
         cores = os.cpu_count() or 1
-        # one core proves bounds on the whole model while the others search neighbourhoods
-        neighbours = threading.Thread(
-            target=self._neighbourhoods,
-            args=(built, deadline, max(1, cores - 1)),
-            daemon=True,
-        )
-        neighbours.start()
+        # one core proves bounds on the whole model while the others search for better schedules
+        target = self._evolve_and_lns if genetic.applies(self._inst) else self._neighbourhoods
+        helper = threading.Thread(target=target, args=(built, deadline, max(1, cores - 1)), daemon=True)
+        helper.start()
         result = cpsat.solve(
             built,
             deadline - time.monotonic(),
@@ -122,22 +120,43 @@ class PlanHandle:
         )
         if result.optimal:
             self._lns_stop.set()
-        neighbours.join()
+        helper.join()
         if result.solution is not None:
             status = ScheduleStatus.OPTIMAL if result.optimal else ScheduleStatus.FEASIBLE
             self.publish(result.solution, result.bound, status, "cpsat")
 
+    def _evolve_and_lns(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
+        """Genetic search in a child process and LNS here, each handing its better schedules to the other."""
+        assert self._solution is not None
+        child = GeneticProcess(self._inst.problem, deadline - time.monotonic(), start=self._solution)
+        child.start()
+
+        def from_lns(solution: Solution) -> None:
+            self._found(solution)
+            child.send(solution)
+
+        search = Search(built, self._solution, deadline, self._lns_stop, from_lns)
+        lns = threading.Thread(target=search.run, args=(workers,), daemon=True)
+        lns.start()
+        try:
+            while not self._lns_stop.is_set() and (child.alive or time.monotonic() < deadline):
+                found = child.receive(PUMP_WAIT)
+                if found is not None:
+                    self._found(found)
+                    search.adopt(found)
+        finally:
+            child.stop()
+            lns.join()
+        while (found := child.receive(0.0)) is not None:
+            self._found(found)
+
     def _neighbourhoods(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
-        """Genetic search (single mode) or sampling first, then LNS from the best schedule found."""
+        """Sampling first, then LNS from the best schedule found."""
         assert self._solution is not None
         left = deadline - time.monotonic()
-        if genetic.applies(self._inst):
-            sample, share = genetic.evolve, GENETIC_SHARE
-        else:
-            sample, share = improve, SAMPLING_SHARE
-        sample(
+        improve(
             self._inst,
-            share * left,
+            SAMPLING_SHARE * left,
             seed=1,
             on_better=self._found,
             start=self._solution,
@@ -163,9 +182,9 @@ class PlanHandle:
 
 
 def _warm_start(inst: Instance, budget: float) -> Solution:
-    """Genetic search where its decoder fits, else sampling over priority rules."""
+    """A justified latest-start schedule where the genetic process takes over, else rule sampling."""
     if genetic.applies(inst):
-        return genetic.evolve(inst, budget, start=run_rule(inst, "lst"))
+        return justify(inst, run_rule(inst, "lst"))
     return improve(inst, budget)
 
 
