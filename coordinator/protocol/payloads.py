@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -21,7 +21,7 @@ def _now() -> datetime:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class _Model(BaseModel):

@@ -1,21 +1,23 @@
 """Genetic search in a child process, so that it has a core of its own next to CP-SAT.
 
 Threads of one Python process share the interpreter lock; CP-SAT releases it while it searches, but a
-Python metaheuristic in a thread competes with every solution callback. A child process avoids that.
-Schedules flow both ways through queues: the child reports each better schedule it finds, and the
-parent may send it schedules found elsewhere, which join the child's population.
+Python metaheuristic in a thread competes with every solution callback. A child interpreter avoids that.
+The two sides talk in JSON lines: the parent writes the problem, the budget and a start schedule, then any
+schedule found elsewhere (which joins the child's population); the child writes each better schedule it
+finds. Closing the child's input asks it to stop. Run as `python -m coordinator.scheduling.process`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import json
+import os
 import queue
-import time
-from typing import Any
-from multiprocessing.context import BaseContext
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
 
 from coordinator.scheduling import genetic
 from coordinator.scheduling.instance import Instance
@@ -27,23 +29,120 @@ from coordinator.scheduling.rules import Solution
 JOIN_TIMEOUT = 2.0
 
 
-def _context() -> BaseContext:
-    """Fork is unsafe next to running solver threads; forkserver starts children cheaply where it exists."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+def encode(solution: Solution) -> str:
+    """One JSON line for a schedule."""
+    return json.dumps([solution.modes, solution.starts, solution.ends, solution.makespan, solution.objective])
 
 
-def _child(
-    problem: dict[str, Any],
-    budget: float,
-    start: Solution | None,
-    seed: int,
-    outbox: Queue[Solution],
-    inbox: Queue[Solution],
-    stop: Event,
-) -> None:
-    """Body of the child: evolve until the budget ends or the parent sets `stop`."""
-    inst = Instance(problem_from_dict(problem))
+def decode(line: str) -> Solution:
+    """The schedule of one JSON line."""
+    modes, starts, ends, makespan, value = json.loads(line)
+    return Solution(modes, starts, ends, makespan, value)
+
+
+def _child_environment() -> dict[str, str]:
+    """The parent's environment, with this package importable wherever the parent runs from."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class GeneticProcess:
+    """A genetic search running in a child interpreter for a fixed budget."""
+
+    def __init__(self, problem: Problem, budget: float, start: Solution | None = None, seed: int = 1) -> None:
+        self._setup = {"problem": problem_to_dict(problem), "budget": budget, "seed": seed}
+        self._start = start
+        self._found: queue.Queue[Solution | None] = queue.Queue()
+        self._child: subprocess.Popen[str] | None = None
+        self._write = threading.Lock()
+
+    def start(self) -> None:
+        """Launch the child and a thread that collects its schedules."""
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "coordinator.scheduling.process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_child_environment(),
+        )
+        self._line(json.dumps(self._setup))
+        self._line(encode(self._start) if self._start is not None else "null")
+        assert self._child.stdout is not None
+        threading.Thread(target=self._collect, args=(self._child.stdout,), daemon=True).start()
+
+    def _collect(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._found.put(decode(line))
+        self._found.put(None)
+
+    def _line(self, text: str) -> None:
+        child = self._child
+        if child is None or child.stdin is None or child.stdin.closed:
+            return
+        with self._write:
+            try:
+                child.stdin.write(text + "\n")
+                child.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the child has ended
+
+    def receive(self, timeout: float) -> Solution | None:
+        """The next better schedule the child reported, or None if none came within `timeout`."""
+        try:
+            found = self._found.get(timeout=max(0.0, timeout)) if timeout > 0 else self._found.get_nowait()
+        except queue.Empty:
+            return None
+        if found is None:
+            self._found.put(None)  # keep the end marker for later calls
+        return found
+
+    def send(self, solution: Solution) -> None:
+        """Offer the child a schedule found elsewhere."""
+        self._line(encode(solution))
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child is still running."""
+        return self._child is not None and self._child.poll() is None
+
+    def stop(self) -> None:
+        """Ask the child to finish, wait a little, and end it if it does not."""
+        child = self._child
+        if child is None:
+            return
+        with self._write:
+            if child.stdin is not None and not child.stdin.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    child.stdin.close()
+        try:
+            child.wait(JOIN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(JOIN_TIMEOUT)
+
+
+def _read_input(stream: IO[str], inbox: queue.Queue[Solution], stop: threading.Event) -> None:
+    """Child side: queue the schedules the parent sends; stop when its input closes."""
+    for line in stream:
+        inbox.put(decode(line))
+    stop.set()
+
+
+def serve(stdin: IO[str], stdout: IO[str]) -> None:
+    """Child side: evolve until the budget ends or the input closes, reporting better schedules."""
+    setup: dict[str, Any] = json.loads(stdin.readline())
+    first = stdin.readline().strip()
+    start = decode(first) if first and first != "null" else None
+    inst = Instance(problem_from_dict(setup["problem"]))
+    inbox: queue.Queue[Solution] = queue.Queue()
+    stop = threading.Event()
+    threading.Thread(target=_read_input, args=(stdin, inbox, stop), daemon=True).start()
+
+    def report(solution: Solution) -> None:
+        stdout.write(encode(solution) + "\n")
+        stdout.flush()
 
     def incoming() -> Solution | None:
         try:
@@ -51,55 +150,11 @@ def _child(
         except queue.Empty:
             return None
 
-    genetic.evolve(inst, budget, seed=seed, on_better=outbox.put, start=start, stop=stop, incoming=incoming)
-    outbox.close()
-    outbox.join_thread()
+    genetic.evolve(
+        inst, setup["budget"], seed=setup["seed"], on_better=report, start=start, stop=stop, incoming=incoming
+    )
 
 
-class GeneticProcess:
-    """A genetic search running in a child process for a fixed budget."""
-
-    def __init__(self, problem: Problem, budget: float, start: Solution | None = None, seed: int = 1) -> None:
-        context = _context()
-        self.deadline = time.monotonic() + budget
-        self._outbox: Queue[Solution] = context.Queue()
-        self._inbox: Queue[Solution] = context.Queue()
-        self._stop: Event = context.Event()
-        self._process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_child,
-            # plain data crosses the process boundary; the problem's frozen mappings do not pickle
-            args=(problem_to_dict(problem), budget, start, seed, self._outbox, self._inbox, self._stop),
-            daemon=True,
-            name="genetic",
-        )
-
-    def start(self) -> None:
-        """Launch the child."""
-        self._process.start()
-
-    def receive(self, timeout: float) -> Solution | None:
-        """The next better schedule the child reported, or None if none came within `timeout`."""
-        try:
-            return self._outbox.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
-
-    def send(self, solution: Solution) -> None:
-        """Offer the child a schedule found elsewhere."""
-        if self._process.is_alive():
-            self._inbox.put(solution)
-
-    @property
-    def alive(self) -> bool:
-        """Whether the child is still running."""
-        return self._process.is_alive()
-
-    def stop(self) -> None:
-        """Ask the child to finish, wait a little, and end it if it does not."""
-        self._stop.set()
-        self._process.join(JOIN_TIMEOUT)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(JOIN_TIMEOUT)
-        self._inbox.close()
-        self._inbox.cancel_join_thread()
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):  # the parent may stop listening first
+        serve(sys.stdin, sys.stdout)

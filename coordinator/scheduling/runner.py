@@ -23,6 +23,8 @@ OnSchedule = Callable[[Schedule], None]
 SAMPLING_SHARE = 0.3
 # seconds the runner waits for a schedule from the genetic process before checking for a stop
 PUMP_WAIT = 0.1
+# share of the time CP-SAT searches the whole single-mode model before an LNS thread takes its core
+PROOF_SHARE = 0.3
 
 
 def to_schedule(
@@ -103,30 +105,29 @@ class PlanHandle:
     def _search(self, time_limit: float) -> None:
         deadline = time.monotonic() + time_limit
         assert self._solution is not None
-        warm = self._solution
-        built = cpsat.CpModel(self._inst, warm.makespan, self._lower)
-        built.hint(warm)
-        cores = os.cpu_count() or 1
-        # one core proves bounds on the whole model while the others search for better schedules
-        target = self._evolve_and_lns if genetic.applies(self._inst) else self._neighbourhoods
-        helper = threading.Thread(target=target, args=(built, deadline, max(1, cores - 1)), daemon=True)
-        helper.start()
-        result = cpsat.solve(
-            built,
-            deadline - time.monotonic(),
-            on_solution=lambda found, _bound: self._found(found),
-            stop=self._stop,
-            workers=1,
-        )
-        if result.optimal:
-            self._lns_stop.set()
-        helper.join()
-        if result.solution is not None:
-            status = ScheduleStatus.OPTIMAL if result.optimal else ScheduleStatus.FEASIBLE
-            self.publish(result.solution, result.bound, status, "cpsat")
+        built = cpsat.CpModel(self._inst, self._solution.makespan, self._lower)
+        built.hint(self._solution)
+        if genetic.applies(self._inst):
+            self._hybrid(built, deadline)
+        else:
+            self._classic(built, deadline)
 
-    def _evolve_and_lns(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
-        """Genetic search in a child process and LNS here, each handing its better schedules to the other."""
+    def _classic(self, built: cpsat.CpModel, deadline: float) -> None:
+        """CP-SAT on one core for the whole time; sampling then LNS on the others."""
+        workers = max(1, (os.cpu_count() or 1) - 1)
+        helper = threading.Thread(target=self._neighbourhoods, args=(built, deadline, workers), daemon=True)
+        helper.start()
+        result = self._prove(built, deadline - time.monotonic())
+        helper.join()
+        self._publish_result(result)
+
+    def _hybrid(self, built: cpsat.CpModel, deadline: float) -> None:
+        """Genetic search in a child process, LNS here, and CP-SAT on the whole model for a while.
+
+        The genetic search and the LNS hand their better schedules to each other. CP-SAT proves the
+        small instances optimal early; when it has not within its share of the time, an LNS thread
+        takes over its core.
+        """
         assert self._solution is not None
         child = GeneticProcess(self._inst.problem, deadline - time.monotonic(), start=self._solution)
         child.start()
@@ -136,19 +137,48 @@ class PlanHandle:
             child.send(solution)
 
         search = Search(built, self._solution, deadline, self._lns_stop, from_lns)
-        lns = threading.Thread(target=search.run, args=(workers,), daemon=True)
-        lns.start()
-        try:
-            while not self._lns_stop.is_set() and (child.alive or time.monotonic() < deadline):
-                found = child.receive(PUMP_WAIT)
-                if found is not None:
-                    self._found(found)
-                    search.adopt(found)
-        finally:
-            child.stop()
-            lns.join()
+        threads = [
+            threading.Thread(target=search.run, args=(1, 0), daemon=True),
+            threading.Thread(target=self._pump, args=(child, search, deadline), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        result = self._prove(built, PROOF_SHARE * (deadline - time.monotonic()))
+        if not result.optimal and search.running():
+            threads.append(threading.Thread(target=search.run, args=(1, 1), daemon=True))
+            threads[-1].start()
+        for thread in threads:
+            thread.join()
+        child.stop()
         while (found := child.receive(0.0)) is not None:
             self._found(found)
+        self._publish_result(result)
+
+    def _pump(self, child: GeneticProcess, search: Search, deadline: float) -> None:
+        """Publish the child's schedules and give them to the LNS until the time is up."""
+        while not self._lns_stop.is_set() and time.monotonic() < deadline:
+            found = child.receive(PUMP_WAIT)
+            if found is not None:
+                self._found(found)
+                search.adopt(found)
+
+    def _prove(self, built: cpsat.CpModel, time_limit: float) -> cpsat.CpResult:
+        """CP-SAT on the whole model with one worker; stop the other searches when it proves optimality."""
+        result = cpsat.solve(
+            built,
+            time_limit,
+            on_solution=lambda found, _bound: self._found(found),
+            stop=self._stop,
+            workers=1,
+        )
+        if result.optimal:
+            self._lns_stop.set()
+        return result
+
+    def _publish_result(self, result: cpsat.CpResult) -> None:
+        if result.solution is not None:
+            status = ScheduleStatus.OPTIMAL if result.optimal else ScheduleStatus.FEASIBLE
+            self.publish(result.solution, result.bound, status, "cpsat")
 
     def _neighbourhoods(self, built: cpsat.CpModel, deadline: float, workers: int) -> None:
         """Sampling first, then LNS from the best schedule found."""

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from coordinator.errors import InvalidInput, NotFound
 from coordinator.filestore import FileStore
+from coordinator.models.base import new_row
 from coordinator.models.designs import MeshAnalysis, StoredFile
 from coordinator.models.jobs import (
     ACTIVE_STATES,
@@ -372,8 +373,8 @@ def start_attempt(
     if job.state != JobState.QUEUED:
         return None
     now = utcnow()
-    # every column given, as in _new_job: the default factories would double the cost
-    attempt = JobAttempt(
+    attempt = new_row(
+        JobAttempt,
         id=new_id(),
         job_id=job.id,
         fablab=fablab,
