@@ -2,7 +2,7 @@
 
 Every change of a job's state goes through `transition`, which queues the job event row in the
 same session; callers commit once per unit of work, so a transition and its row land together.
-Event rows skip the ORM: they are written with one multi-row INSERT when the session flushes.
+How job and event rows are written in batches at flush time is in job_writes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import event, func, insert
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from coordinator.errors import InvalidInput, NotFound
@@ -36,6 +35,7 @@ from coordinator.models.jobs import (
     new_id,
 )
 from coordinator.protocol import payloads as p
+from coordinator.services.job_writes import COORDINATOR, Source, add_row, event_row, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,6 @@ EVENT_TRIGGERS: dict[str, Trigger] = {
 _ALIVE_EVENTS = frozenset({"job:accepted", "job:progress", "job:waiting_operator"})
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; every stored time is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -119,80 +115,6 @@ class Effects:
 
     def send(self, fablab: str, agent: str, command: BaseModel) -> None:
         self.commands.append((fablab, agent, command))
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a message came from, for the event row and duplicate detection."""
-
-    fablab: str | None = None
-    agent: str | None = None
-    msg_id: str | None = None
-
-
-COORDINATOR = Source()
-
-
-# ---- event rows ----------------------------------------------------------------------------------
-
-_PENDING_ROWS = "peerfab.pending_event_rows"
-
-
-def event_row(
-    job_id: str,
-    trigger: str,
-    from_state: str | None,
-    to_state: str,
-    *,
-    attempt_id: str | None = None,
-    payload: dict[str, Any] | None = None,
-    source: Source = COORDINATOR,
-) -> dict[str, Any]:
-    """A `job_event` row as plain values (every row has the same keys, for one executemany)."""
-    return {
-        "job_id": job_id,
-        "attempt_id": attempt_id,
-        "type": trigger,
-        "from_state": from_state,
-        "to_state": to_state,
-        "payload": payload or {},
-        "fablab": source.fablab,
-        "agent": source.agent,
-        "msg_id": source.msg_id,
-        "at": utcnow(),
-    }
-
-
-def add_row(session: Session, row: dict[str, Any]) -> None:
-    """Queue an event row; it is inserted at the session's next flush, in the same transaction."""
-    session.info.setdefault(_PENDING_ROWS, []).append(row)
-
-
-@event.listens_for(OrmSession, "after_flush")
-def _write_rows(session: OrmSession, _context: Any = None) -> None:
-    # after the ORM's own statements, so the jobs the rows point to exist
-    rows = session.info.pop(_PENDING_ROWS, None)
-    if rows:
-        session.connection().execute(insert(JobEvent), rows)
-
-
-@event.listens_for(OrmSession, "before_commit")
-def _write_rows_before_commit(session: OrmSession) -> None:
-    if session.info.get(_PENDING_ROWS):
-        session.flush()
-        _write_rows(session)  # a flush with nothing else to write does not fire after_flush
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
-def _drop_rows(session: OrmSession, _previous: Any) -> None:
-    session.info.pop(_PENDING_ROWS, None)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _drop_unwritten_rows(session: OrmSession, transaction: Any) -> None:
-    # a session closed without commit or rollback must not write its rows in a later transaction
-    if transaction.parent is None:
-        session.info.pop(_PENDING_ROWS, None)
 
 
 # ---- the state machine -------------------------------------------------------------------------
