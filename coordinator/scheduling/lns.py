@@ -54,6 +54,7 @@ class Search:
         self.lock = threading.Lock()
         self.size = max(4, min(60, self.inst.n // 4))
         self.users = self._users()
+        self.compact = not self.inst.previous and all(due is None for due in self.inst.due)
 
     def _users(self) -> list[set[int]]:
         inst = self.inst
@@ -145,7 +146,12 @@ class Search:
                 for i in sorted(before, key=lambda i: -current.ends[i])[:KEEP_ORDER]:
                     model.add(starts[j] >= ends[i])
         assert built.v.makespan is not None
-        model.add(var(built.v.makespan.index) <= current.makespan)
+        makespan = var(built.v.makespan.index)
+        model.add(makespan <= current.makespan)
+        if self.compact:
+            # an equal makespan with tasks ending earlier is a step along the plateau that frees room
+            weight = inst.n * built.horizon + 1
+            model.minimize(weight * makespan + cp_model.LinearExpr.sum(ends))
         model.clear_hints()
         for j in range(inst.n):
             model.add_hint(starts[j], current.starts[j])
@@ -172,7 +178,9 @@ class Search:
             while self.running():
                 self.step(rng)
 
-        threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(workers)]
+        threads = [
+            threading.Thread(target=work, args=(k,), daemon=True, name=f"lns-{k}") for k in range(workers)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

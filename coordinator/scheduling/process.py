@@ -52,25 +52,49 @@ class GeneticProcess:
     """A genetic search running in a child interpreter for a fixed budget."""
 
     def __init__(self, problem: Problem, budget: float, start: Solution | None = None, seed: int = 1) -> None:
-        self._setup = {"problem": problem_to_dict(problem), "budget": budget, "seed": seed}
+        self._setup: dict[str, Any] = {"problem": problem_to_dict(problem), "budget": budget, "seed": seed}
         self._start = start
         self._found: queue.Queue[Solution | None] = queue.Queue()
         self._child: subprocess.Popen[str] | None = None
         self._write = threading.Lock()
+        # used only when no child can be started: the search then runs in a thread of this process
+        self._thread: threading.Thread | None = None
+        self._inbox: queue.Queue[Solution] = queue.Queue()
+        self._stop = threading.Event()
 
     def start(self) -> None:
         """Launch the child and a thread that collects its schedules."""
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "coordinator.scheduling.process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=_child_environment(),
-        )
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "coordinator.scheduling.process"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=_child_environment(),
+            )
+        except OSError:
+            self._thread = threading.Thread(target=self._evolve_here, daemon=True, name="genetic-search")
+            self._thread.start()
+            return
         self._line(json.dumps(self._setup))
         self._line(encode(self._start) if self._start is not None else "null")
         assert self._child.stdout is not None
         threading.Thread(target=self._collect, args=(self._child.stdout,), daemon=True).start()
+
+    def _evolve_here(self) -> None:
+        """The same search in a thread, sharing the interpreter: slower, but never missing."""
+        setup = self._setup
+        inst = Instance(problem_from_dict(setup["problem"]))
+        genetic.evolve(
+            inst,
+            setup["budget"],
+            seed=setup["seed"],
+            on_better=self._found.put,
+            start=self._start,
+            stop=self._stop,
+            incoming=lambda: _next(self._inbox),
+        )
+        self._found.put(None)
 
     def _collect(self, stream: IO[str]) -> None:
         for line in stream:
@@ -100,15 +124,22 @@ class GeneticProcess:
 
     def send(self, solution: Solution) -> None:
         """Offer the child a schedule found elsewhere."""
+        if self._thread is not None:
+            self._inbox.put(solution)
         self._line(encode(solution))
 
     @property
     def alive(self) -> bool:
         """Whether the child is still running."""
+        if self._thread is not None:
+            return self._thread.is_alive()
         return self._child is not None and self._child.poll() is None
 
     def stop(self) -> None:
         """Ask the child to finish, wait a little, and end it if it does not."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_TIMEOUT)
         child = self._child
         if child is None:
             return
@@ -121,6 +152,14 @@ class GeneticProcess:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(JOIN_TIMEOUT)
+
+
+def _next(inbox: queue.Queue[Solution]) -> Solution | None:
+    """The next queued schedule, if any."""
+    try:
+        return inbox.get_nowait()
+    except queue.Empty:
+        return None
 
 
 def _read_input(stream: IO[str], inbox: queue.Queue[Solution], stop: threading.Event) -> None:
@@ -144,14 +183,14 @@ def serve(stdin: IO[str], stdout: IO[str]) -> None:
         stdout.write(encode(solution) + "\n")
         stdout.flush()
 
-    def incoming() -> Solution | None:
-        try:
-            return inbox.get_nowait()
-        except queue.Empty:
-            return None
-
     genetic.evolve(
-        inst, setup["budget"], seed=setup["seed"], on_better=report, start=start, stop=stop, incoming=incoming
+        inst,
+        setup["budget"],
+        seed=setup["seed"],
+        on_better=report,
+        start=start,
+        stop=stop,
+        incoming=lambda: _next(inbox),
     )
 
 

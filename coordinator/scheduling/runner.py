@@ -139,7 +139,7 @@ class PlanHandle:
         search = Search(built, self._solution, deadline, self._lns_stop, from_lns)
         threads = [
             threading.Thread(target=search.run, args=(1, 0), daemon=True),
-            threading.Thread(target=self._pump, args=(child, search, deadline), daemon=True),
+            threading.Thread(target=self._pump, args=(child, search, deadline), daemon=True, name="genetic"),
         ]
         for thread in threads:
             thread.start()
