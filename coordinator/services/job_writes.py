@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import bindparam, event, insert, inspect, update
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
-from coordinator.models.jobs import JobEvent
+from coordinator.models.jobs import Job, JobEvent
 
 _PENDING_ROWS = "peerfab.pending_event_rows"
 
@@ -93,3 +95,71 @@ def _drop_unwritten_rows(session: OrmSession, transaction: Any) -> None:
     # a session closed without commit or rollback must not write its rows in a later transaction
     if transaction.parent is None:
         session.info.pop(_PENDING_ROWS, None)
+
+
+# ---- job rows ------------------------------------------------------------------------------------
+
+# the columns the state machine, attempts and progress reports move
+STATE_COLUMNS = (
+    "state",
+    "attempts",
+    "attempt_id",
+    "fablab",
+    "machine_id",
+    "progress",
+    "eta_s",
+    "reason",
+    "ended_at",
+)
+_JOB = Job.__table__  # type: ignore[attr-defined]
+_UPDATE_STATE = (
+    update(_JOB)
+    .where(_JOB.c.id == bindparam("b_id"), _JOB.c.version == bindparam("b_version"))
+    .values({name: bindparam(f"b_{name}") for name in STATE_COLUMNS} | {"version": bindparam("b_next")})
+)
+_STATE_KEYS = frozenset(STATE_COLUMNS)
+_NEEDED = _STATE_KEYS | {"id", "version"}
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _write_job_states(session: OrmSession, _context: Any, _instances: Any) -> None:
+    """Write the state changes of loaded jobs in one guarded executemany, before the ORM flushes."""
+    changed = [
+        (job, keys)
+        for job in session.dirty
+        if isinstance(job, Job) and (keys := _changed_state_keys(job))
+    ]
+    if not changed:
+        return
+    params = [_update_params(job) for job, _ in changed]
+    result = session.connection().execute(_UPDATE_STATE, params)
+    if result.rowcount != len(params):
+        raise StaleDataError(
+            f"{len(params) - result.rowcount} of {len(params)} job rows were changed by someone else "
+            "since they were read"
+        )
+    for (job, keys), written in zip(changed, params, strict=True):
+        # what was written is the committed state now: the ORM has nothing left to write
+        for key in keys:
+            set_committed_value(job, key, written[f"b_{key}"])
+        set_committed_value(job, "version", written["b_next"])
+
+
+def _changed_state_keys(job: Job) -> frozenset[str]:
+    """The columns a persistent job really changed, when they all are state columns; else none."""
+    state = inspect(job)
+    if not state.persistent or state.unloaded & _NEEDED:
+        return frozenset()
+    touched = _ALL_KEYS.difference(state.unmodified)
+    changed = frozenset(key for key in touched if state.attrs[key].history.has_changes())
+    return changed if changed <= _STATE_KEYS else frozenset()
+
+
+def _update_params(job: Job) -> dict[str, Any]:
+    values = inspect(job).dict
+    params = {f"b_{name}": values.get(name) for name in STATE_COLUMNS}
+    params.update(b_id=job.id, b_version=job.version, b_next=job.version + 1)  # version is unchanged
+    return params
+
+
+_ALL_KEYS = frozenset(inspect(Job).attrs.keys())
