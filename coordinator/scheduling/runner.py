@@ -158,9 +158,12 @@ class PlanHandle:
         """Publish the child's schedules and give them to the LNS until the time is up."""
         while not self._lns_stop.is_set() and time.monotonic() < deadline:
             found = child.receive(PUMP_WAIT)
-            if found is not None:
-                self._found(found)
-                search.adopt(found)
+            if found is None:
+                if not child.alive:
+                    return  # the child ended early (all it reported was taken): nothing left to wait for
+                continue
+            self._found(found)
+            search.adopt(found)
 
     def _prove(self, built: cpsat.CpModel, time_limit: float) -> cpsat.CpResult:
         """CP-SAT on the whole model with one worker; stop the other searches when it proves optimality."""

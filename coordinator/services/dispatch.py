@@ -185,7 +185,7 @@ def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
         .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
         .limit(limit)
     ).all()
-    avoid = _rejections(session, [row[0] for row in rows if row[7]])
+    avoid = _rejections(session, [job_id for job_id, *_, attempts, _params in rows if attempts])
     return [
         QueuedJob(
             id=job_id,

@@ -1,15 +1,20 @@
-"""Job event rows: queued as plain values, written in one batch when the session flushes.
+"""How job changes reach the database when a session flushes: in batches, each still checked.
 
 Event rows skip the ORM: `add_row` queues them in the session, and they are written with one
 executemany INSERT after the ORM's own statements (so the jobs they point to exist), in the same
 transaction as the transition that made them. A rollback or a session closed without commit
 drops them.
+
+Job rows: the ORM writes a row guarded by its version (`job.version`) one UPDATE at a time. The
+jobs whose changes stay within the state-machine columns are written with one executemany UPDATE
+per flush instead, each row still guarded by its version (compare and set); if any row's version
+moved since it was read, the flush fails with StaleDataError and the transaction rolls back. Any
+other change of a job goes through the ORM's own versioned UPDATE.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, inspect, update
@@ -17,13 +22,10 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from coordinator.models.base import utcnow
 from coordinator.models.jobs import Job, JobEvent
 
 _PENDING_ROWS = "peerfab.pending_event_rows"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,14 @@ _UPDATE_STATE = (
 )
 _STATE_KEYS = frozenset(STATE_COLUMNS)
 _NEEDED = _STATE_KEYS | {"id", "version"}
+_ALL_KEYS = frozenset(inspect(Job).attrs.keys())
 
 
 @event.listens_for(OrmSession, "before_flush")
 def _write_job_states(session: OrmSession, _context: Any, _instances: Any) -> None:
     """Write the state changes of loaded jobs in one guarded executemany, before the ORM flushes."""
     changed = [
-        (job, keys)
-        for job in session.dirty
-        if isinstance(job, Job) and (keys := _changed_state_keys(job))
+        (job, keys) for job in session.dirty if isinstance(job, Job) and (keys := _changed_state_keys(job))
     ]
     if not changed:
         return
@@ -160,6 +161,3 @@ def _update_params(job: Job) -> dict[str, Any]:
     params = {f"b_{name}": values.get(name) for name in STATE_COLUMNS}
     params.update(b_id=job.id, b_version=job.version, b_next=job.version + 1)  # version is unchanged
     return params
-
-
-_ALL_KEYS = frozenset(inspect(Job).attrs.keys())

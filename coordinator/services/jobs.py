@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from coordinator.errors import InvalidInput, NotFound
 from coordinator.filestore import FileStore
-from coordinator.models.base import new_row
+from coordinator.models.base import new_row, utcnow
 from coordinator.models.designs import MeshAnalysis, StoredFile
 from coordinator.models.jobs import (
     ACTIVE_STATES,
@@ -35,7 +35,7 @@ from coordinator.models.jobs import (
     new_id,
 )
 from coordinator.protocol import payloads as p
-from coordinator.services.job_writes import COORDINATOR, Source, add_row, event_row, utcnow
+from coordinator.services.job_writes import COORDINATOR, Source, add_row, event_row
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ def machine_views(session: Session, *, include_offline: bool = False) -> list[Ma
     refusing = _refusing_fablabs(session)
     views = []
     for machine in session.exec(select(Machine).order_by(Machine.fablab, Machine.machine_id)):  # type: ignore[arg-type]
-        online = (machine.fablab, machine.agent) in online_agents and machine.status not in _DOWN_STATUSES
+        online = _takes_work(machine.fablab, machine.agent, machine.status, online_agents)
         if machine.fablab not in refusing and (online or include_offline):
             views.append(_view(machine, online))
     return views
@@ -73,8 +73,13 @@ def online_machine_keys(session: Session) -> frozenset[str]:
     return frozenset(
         machine_key(fablab, machine_id)
         for fablab, machine_id, agent, status in rows
-        if (fablab, agent) in online_agents and status not in _DOWN_STATUSES and fablab not in refusing
+        if _takes_work(fablab, agent, status, online_agents) and fablab not in refusing
     )
+
+
+def _takes_work(fablab: str, agent: str, status: str, online_agents: set[tuple[str, str]]) -> bool:
+    """Online: its agent is connected and the machine is neither offline nor in error."""
+    return (fablab, agent) in online_agents and status not in _DOWN_STATUSES
 
 
 def _online_agents(session: Session) -> set[tuple[str, str]]:
