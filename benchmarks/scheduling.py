@@ -1,7 +1,7 @@
 """Scheduling benchmark: fifo, lst and cpsat on PSPLIB and generated build instances.
 
 Run `python benchmarks/scheduling.py [--time-limit 10] [--out docs/benchmarks-scheduling.md]`.
-PSPLIB files are read from /work/shared/realworld/psplib when present (or --psplib DIR).
+PSPLIB files are read from ../shared/realworld/psplib beside the repository when present (or --psplib DIR).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import RULES, run_rule
 from coordinator.scheduling.runner import plan
 
-PSPLIB = Path("/work/shared/realworld/psplib")
+PSPLIB = Path(__file__).resolve().parents[1].parent / "shared" / "realworld" / "psplib"
 # (seed, fablabs, machines, designs, builds): from a small network to the largest one
 GENERATED = (
     (1, 5, 20, 2, 4),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import heapq
+import importlib
 import random
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Protocol
 
+import numpy as np
+
 from coordinator.scheduling.instance import Instance
-from coordinator.scheduling.rules import Solution, better, objective, priorities
+from coordinator.scheduling.rules import Solution, better, priorities
 
 POPULATION = 40
 # chance to swap an activity with its neighbour in the list when the two are not ordered by an arc
@@ -20,8 +23,6 @@ FBI_ROUNDS = 2
 STALL = 12
 # the decoder allocates one availability cell per resource and time unit on every pass
 MAX_CELLS = 200_000
-
-Arcs = list[list[tuple[int, int]]]
 
 
 class StopFlag(Protocol):
@@ -51,184 +52,165 @@ def _horizon(inst: Instance) -> int:
     return max(inst.release, default=0) + total + longest_lag * inst.n + 1
 
 
+def compiled() -> ModuleType:
+    """The compiled loops: numba (60 MB and 0.3 s to import) loads only in a process that searches."""
+    return importlib.import_module("coordinator.scheduling.kernel")
+
+
 class Decoder:
-    """Serial schedule generation on time-indexed availability, forward and backward."""
+    """Serial schedule generation on time-indexed availability, forward and backward (compiled)."""
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
+        self.kernel = compiled()
         self.mode = [inst.allowed[j][0] for j in range(inst.n)]
         data = [inst.modes[j][self.mode[j]] for j in range(inst.n)]
         self.duration = [mode.duration for mode in data]
-        self.demands = [mode.renewable for mode in data]
-        self.preds: Arcs = [[(p, lags[self.mode[p]]) for p, lags in inst.preds[j]] for j in range(inst.n)]
-        self.succs: Arcs = [[(s, lags[self.mode[j]]) for s, lags in inst.succs[j]] for j in range(inst.n)]
         self.horizon = _horizon(inst)
         # ties between activities go to the one earlier in a topological order, which keeps lists feasible
-        self.rank = [0] * inst.n
+        rank = [0] * inst.n
         for position, j in enumerate(inst.topo):
-            self.rank[j] = position
+            rank[j] = position
+        preds = [[(p, lags[self.mode[p]]) for p, lags in inst.preds[j]] for j in range(inst.n)]
+        succs = [[(s, lags[self.mode[j]]) for s, lags in inst.succs[j]] for j in range(inst.n)]
+        due = [self.kernel.NO_DUE if d is None else d for d in inst.due]
+        self.arrays = (
+            _ints(self.duration),
+            _ints(inst.release),
+            _ints(rank),
+            *_rows(preds),
+            *_rows(succs),
+            *_rows([list(mode.renewable) for mode in data]),
+            _ints(inst.capacity if inst.capacity else [0]),
+            _ints(due),
+            _ints(inst.weight),
+        )
+        self.avail = np.tile(self.arrays[12], (self.horizon, 1))
+        self.rank = self.arrays[2]
 
-    def _place(self, order: Sequence[int], arcs: Arcs, release: Sequence[int]) -> list[int]:
-        """Start of each activity when placed in `order` as early as arcs and capacity allow."""
-        avail = [[cap] * self.horizon for cap in self.inst.capacity]
-        start = [0] * self.inst.n
-        end = [0] * self.inst.n
-        for j in order:
-            t = release[j]
-            for p, lag in arcs[j]:
-                if end[p] + lag > t:
-                    t = end[p] + lag
-            d = self.duration[j]
-            if d:
-                t = self._fit(avail, self.demands[j], t, d)
-                for r, amount in self.demands[j]:
-                    row = avail[r]
-                    for i in range(t, t + d):
-                        row[i] -= amount
-            start[j], end[j] = t, t + d
-        return start
-
-    @staticmethod
-    def _fit(avail: list[list[int]], demands: Sequence[tuple[int, int]], t: int, d: int) -> int:
-        """Earliest time >= t where `demands` fit for `d` units."""
-        moved = True
-        while moved:
-            moved = False
-            for r, amount in demands:
-                window = avail[r][t : t + d]
-                if min(window) < amount:
-                    last = d - 1
-                    while window[last] >= amount:
-                        last -= 1
-                    t += last + 1
-                    moved = True
-                    break
-        return t
+    def _solution(self, start: np.ndarray, end: np.ndarray, value: int) -> Solution:
+        return Solution(list(self.mode), start.tolist(), end.tolist(), int(end.max()), int(value))
 
     def by_start(self, solution: Solution) -> list[int]:
         """Activity list of a schedule: by start time, ties in topological order."""
-        return sorted(range(self.inst.n), key=lambda j: (solution.starts[j], self.rank[j]))
+        return self.kernel.by_start(_ints(solution.starts), self.rank).tolist()
 
-    def forward(self, order: Sequence[int]) -> Solution:
+    def forward(self, order: Sequence[int] | np.ndarray) -> Solution:
         """Left-justified schedule of a precedence-feasible activity list."""
-        starts = self._place(order, self.preds, self.inst.release)
-        ends = [starts[j] + self.duration[j] for j in range(self.inst.n)]
-        makespan = max(ends)
-        return Solution(list(self.mode), starts, ends, makespan, objective(self.inst, ends, makespan))
+        start, end = np.empty(self.inst.n, np.int64), np.empty(self.inst.n, np.int64)
+        value = self.kernel.forward(_ints(order), self.arrays, self.avail, start, end)
+        return self._solution(start, end, value)
 
-    def backward_order(self, solution: Solution) -> list[int]:
-        """Right-justify a schedule and return its activities by their new starts."""
-        order = sorted(range(self.inst.n), key=lambda j: (-solution.ends[j], -self.rank[j]))
-        reverse = self._place(order, self.succs, [0] * self.inst.n)
-        # a late reverse start means an early start in forward time
-        return sorted(range(self.inst.n), key=lambda j: (-(reverse[j] + self.duration[j]), self.rank[j]))
-
-    def improve(self, order: Sequence[int], rounds: int = FBI_ROUNDS) -> tuple[Solution, list[int]]:
+    def improve(
+        self, order: Sequence[int] | np.ndarray, rounds: int = FBI_ROUNDS
+    ) -> tuple[Solution, list[int]]:
         """Decode, then forward-backward improve; return the schedule and its activity list."""
-        best = self.forward(order)
-        for _ in range(rounds):
-            candidate = self.forward(self.backward_order(best))
-            if not better(self.inst, candidate, best):
-                break
-            best = candidate
-        return best, self.by_start(best)
+        start, end = np.empty(self.inst.n, np.int64), np.empty(self.inst.n, np.int64)
+        value, listed = self.kernel.improve(_ints(order), self.arrays, self.avail, rounds, start, end)
+        return self._solution(start, end, value), listed.tolist()
+
+
+def _ints(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _rows(rows: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compressed rows of (index, amount) pairs: row pointers, indices, amounts."""
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(row) for row in rows])
+    flat = [pair for row in rows for pair in row]
+    index = _ints([k for k, _ in flat])
+    amount = _ints([v for _, v in flat])
+    return ptr, index, amount
 
 
 class Genetic:
-    """Population of activity lists, two-point crossover, neighbour-swap mutation, elitist survival."""
+    """Population of activity lists, two-point crossover, neighbour-swap mutation, elitist survival.
 
-    def __init__(self, inst: Instance, rng: random.Random) -> None:
+    The population lives in arrays sorted best first: `lists` (one activity list per row), `values`
+    (objectives) and `stamps` (fingerprints that keep copies out).
+    """
+
+    def __init__(self, inst: Instance, rng: random.Random, size: int = POPULATION) -> None:
         self.inst = inst
         self.rng = rng
+        self.size = size
         self.decoder = Decoder(inst)
-        self.lst = priorities(inst, "lst")
-        self.related = [{p for p, _ in inst.preds[j]} for j in range(inst.n)]
-        self.population: list[tuple[Solution, list[int]]] = []
+        self.kernel = self.decoder.kernel
+        self.lst = _floats(priorities(inst, "lst"))
+        self.kernel.seed_random(rng.randrange(2**31))
+        self.lists = np.empty((0, inst.n), dtype=np.int64)
+        self.values = np.empty(0, dtype=np.int64)
+        self.stamps = np.empty(0, dtype=np.uint64)
+        self._best: Solution | None = None
+
+    @property
+    def population(self) -> list[tuple[Solution, list[int]]]:
+        """The members as schedules with their activity lists, best first."""
+        return [(self.decoder.forward(row), row.tolist()) for row in self.lists]
 
     def seed(self, start: Solution | None) -> None:
         """First generation: the start schedule's order and noisy latest-start lists."""
-        if start is not None:
-            self.population.append(self.decoder.improve(self.decoder.by_start(start)))
-        spread = max(1.0, max(self.lst) - min(self.lst))
-        while len(self.population) < POPULATION:
-            noise = self.rng.uniform(0.05, 0.5) * spread
-            keys = [self.lst[j] + self.rng.random() * noise for j in range(self.inst.n)]
-            self.population.append(self.decoder.improve(self._feasible_order(keys)))
-        self._sort()
-
-    def _feasible_order(self, keys: Sequence[float]) -> list[int]:
-        """Activities by key, each as soon as all its predecessors are listed."""
-        indegree = [len(self.inst.preds[j]) for j in range(self.inst.n)]
-        ready = [(keys[j], j) for j in range(self.inst.n) if not indegree[j]]
-        heapq.heapify(ready)
-        out: list[int] = []
-        while ready:
-            _, j = heapq.heappop(ready)
-            out.append(j)
-            for s, _ in self.inst.succs[j]:
-                indegree[s] -= 1
-                if not indegree[s]:
-                    heapq.heappush(ready, (keys[s], s))
-        return out
+        members = [self.decoder.improve(self.decoder.by_start(start))] if start is not None else []
+        self._refill(members, None)
 
     def restart(self, best: Solution) -> None:
         """Keep the population's best; refill the rest around `best` or, every other time, afresh."""
-        self.population = self.population[:1]
-        if self.rng.random() < 0.5:
-            self.seed(None)
-            return
-        while len(self.population) < POPULATION:
-            noise = self.rng.uniform(0.02, 0.25) * best.makespan
-            keys = [best.starts[j] + self.rng.random() * noise for j in range(self.inst.n)]
-            self.population.append(self.decoder.improve(self._feasible_order(keys)))
-        self._sort()
+        keep = [(self.best(), self.lists[0].tolist())]
+        self._refill(keep, None if self.rng.random() < 0.5 else best)
+
+    def _refill(self, members: list[tuple[Solution, list[int]]], around: Solution | None) -> None:
+        """Add noisy lists until the population is full: latest-start keys, or the starts of `around`."""
+        spread = max(1.0, float(self.lst.max() - self.lst.min()))
+        base = self.lst if around is None else _floats(around.starts)
+        while len(members) < self.size:
+            if around is None:
+                noise = self.rng.uniform(0.05, 0.5) * spread
+            else:
+                noise = self.rng.uniform(0.02, 0.25) * around.makespan
+            members.append(self.decoder.improve(self.kernel.noisy_order(base, noise, self.decoder.arrays)))
+        self._replace(members)
 
     def adopt(self, solution: Solution) -> None:
         """Let a schedule found elsewhere join the population in place of the worst member."""
-        member = self.decoder.improve(self.decoder.by_start(solution))
-        if any(order == member[1] for _, order in self.population):
+        member, order = self.decoder.improve(self.decoder.by_start(solution))
+        stamp = self.kernel.fingerprint(_ints(order))
+        if stamp in self.stamps:
             return
-        self.population[-1] = member
-        self._sort()
+        self.lists[-1], self.values[-1], self.stamps[-1] = order, member.objective, stamp
+        ranking = np.argsort(self.values, kind="stable")
+        self.lists, self.values, self.stamps = self.lists[ranking], self.values[ranking], self.stamps[ranking]
+        self._best = None
 
-    def _sort(self) -> None:
-        self.population.sort(key=lambda member: member[0].objective)
+    def _replace(self, members: list[tuple[Solution, list[int]]]) -> None:
+        members.sort(key=lambda member: member[0].objective)
+        self.lists = np.array([order for _, order in members], dtype=np.int64)
+        self.values = np.array([solution.objective for solution, _ in members], dtype=np.int64)
+        self.stamps = np.array([self.kernel.fingerprint(row) for row in self.lists], dtype=np.uint64)
+        self._best = members[0][0]
 
     def best(self) -> Solution:
         """The best schedule in the population."""
-        return self.population[0][0]
+        if self._best is None:
+            self._best = self.decoder.forward(self.lists[0])
+        return self._best
 
     def generation(self) -> None:
-        """Breed one child per member and keep the best of parents and children."""
-        children = []
-        for _ in range(POPULATION // 2):
-            mother, father = self._pick(), self._pick()
-            for child in self._crossover(mother, father), self._crossover(father, mother):
-                self._mutate(child)
-                children.append(self.decoder.improve(child))
-        merged = {tuple(order): (solution, order) for solution, order in self.population + children}
-        self.population = sorted(merged.values(), key=lambda member: member[0].objective)[:POPULATION]
+        """Breed one child per member and keep the best distinct lists of parents and children."""
+        self.kernel.generation(
+            self.lists,
+            self.values,
+            self.stamps,
+            self.decoder.arrays,
+            self.decoder.avail,
+            MUTATION,
+            FBI_ROUNDS,
+        )
+        self._best = None
 
-    def _pick(self) -> list[int]:
-        """Tournament of two, biased towards the better half."""
-        a, b = self.rng.randrange(len(self.population)), self.rng.randrange(len(self.population))
-        return self.population[min(a, b)][1]
 
-    def _crossover(self, mother: list[int], father: list[int]) -> list[int]:
-        """Mother's head and tail around father's order for the middle; stays precedence-feasible."""
-        n = self.inst.n
-        q1 = self.rng.randrange(n)
-        q2 = self.rng.randrange(q1, n + 1)
-        head = mother[:q1]
-        taken = set(head)
-        middle = [j for j in father if j not in taken][: q2 - q1]
-        taken.update(middle)
-        return head + middle + [j for j in mother if j not in taken]
-
-    def _mutate(self, order: list[int]) -> None:
-        for i in range(len(order) - 1):
-            if self.rng.random() < MUTATION and order[i] not in self.related[order[i + 1]]:
-                order[i], order[i + 1] = order[i + 1], order[i]
+def _floats(values: Sequence[float]) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
 
 
 def evolve(

@@ -27,6 +27,8 @@ from coordinator.scheduling.rules import Solution
 
 # seconds the parent waits for the child to exit after asking it to stop
 JOIN_TIMEOUT = 2.0
+# seconds a child asked to stop without waiting may go on (compiling, one generation) before it is ended
+REAP_GRACE = 120.0
 
 
 def encode(solution: Solution) -> str:
@@ -98,7 +100,8 @@ class GeneticProcess:
 
     def _collect(self, stream: IO[str]) -> None:
         for line in stream:
-            self._found.put(decode(line))
+            with contextlib.suppress(ValueError):  # a child ended mid-line leaves a partial last line
+                self._found.put(decode(line))
         self._found.put(None)
 
     def _line(self, text: str) -> None:
@@ -135,8 +138,14 @@ class GeneticProcess:
             return self._thread.is_alive()
         return self._child is not None and self._child.poll() is None
 
-    def stop(self) -> None:
-        """Ask the child to finish, wait a little, and end it if it does not."""
+    def stop(self, wait: bool = True) -> None:
+        """Ask the child to finish.
+
+        With `wait`, wait a little and end it if it has not finished. Without, return at once and let
+        it end by itself: the first search on a machine may still be compiling the search code, which
+        is cached for every later search once it is done; only a child still running after
+        REAP_GRACE seconds is ended.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT)
@@ -147,11 +156,19 @@ class GeneticProcess:
             if child.stdin is not None and not child.stdin.closed:
                 with contextlib.suppress(BrokenPipeError):
                     child.stdin.close()
-        try:
-            child.wait(JOIN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(JOIN_TIMEOUT)
+        if wait:
+            _reap(child, JOIN_TIMEOUT)
+        else:
+            threading.Thread(target=_reap, args=(child, REAP_GRACE), daemon=True, name="genetic-reap").start()
+
+
+def _reap(child: subprocess.Popen[str], grace: float) -> None:
+    """Wait up to `grace` seconds for a child asked to stop, then end it."""
+    try:
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(JOIN_TIMEOUT)
 
 
 def _next(inbox: queue.Queue[Solution]) -> Solution | None:

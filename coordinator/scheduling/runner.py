@@ -149,7 +149,7 @@ class PlanHandle:
             threads[-1].start()
         for thread in threads:
             thread.join()
-        child.stop()
+        child.stop(wait=False)
         while (found := child.receive(0.0)) is not None:
             self._found(found)
         self._publish_result(result)

@@ -10,15 +10,6 @@ import pytest
 from tests.integration.firmware.fake_grbl import FakeGrbl
 from tests.integration.firmware.fake_marlin import FakeMarlin
 
-REALWORLD = Path("/work/shared/realworld")
-
-
-@pytest.fixture
-def realworld() -> Path:
-    if not REALWORLD.is_dir():
-        pytest.skip("real-world sample files not available")
-    return REALWORLD
-
 
 @pytest.fixture
 def small_job(tmp_path: Path) -> Path:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from firmware_bridge.gcode_check import Limits, check_gcode
 
 PRINTER = Limits(max_hotend=275, max_bed=110, volume_max=(250, 210, 210))
@@ -58,11 +56,3 @@ def test_real_slicer_file(realworld: Path) -> None:
     assert [(p.line, p.code) for p in found] == [(254, "volume")]
     with benchy.open() as handle:
         assert check_gcode(handle, Limits(max_hotend=200)) != []  # it heats to 205
-
-
-@pytest.fixture
-def realworld() -> Path:
-    path = Path("/work/shared/realworld")
-    if not path.is_dir():
-        pytest.skip("real-world sample files not available")
-    return path

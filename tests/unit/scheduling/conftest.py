@@ -8,15 +8,11 @@ import pytest
 
 from tests.unit.scheduling.samples import MULTI_MODE
 
-PSPLIB = Path("/work/shared/realworld/psplib")
-
 
 @pytest.fixture
-def psplib_dir() -> Path:
+def psplib_dir(realworld: Path) -> Path:
     """The real PSPLIB files, when this machine has them."""
-    if not PSPLIB.is_dir():
-        pytest.skip("real-world PSPLIB files are not available")
-    return PSPLIB
+    return realworld / "psplib"
 
 
 @pytest.fixture

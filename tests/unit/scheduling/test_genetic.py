@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from coordinator.scheduling import genetic
+import numpy as np
+
+from coordinator.scheduling import genetic, kernel
 from coordinator.scheduling.feasibility import check_schedule
 from coordinator.scheduling.generator import generate
 from coordinator.scheduling.instance import Instance
@@ -86,10 +88,42 @@ def test_crossover_and_mutation_keep_every_predecessor_first(psplib_dir: Path) -
     inst = Instance(read_psplib(psplib_dir / "j60" / "j6013_1.sm"))
     search = genetic.Genetic(inst, random.Random(3))
     search.seed(None)
+    arrays = search.decoder.arrays
+    rng = random.Random(4)
+    child = np.empty(inst.n, dtype=np.int64)
+    taken = np.empty(inst.n, dtype=np.bool_)
     for _ in range(50):
-        child = search._crossover(search._pick(), search._pick())
-        search._mutate(child)
-        assert predecessors_first(inst, child)
+        mother, father = (search.lists[rng.randrange(search.size)] for _ in range(2))
+        q1 = rng.randrange(inst.n)
+        kernel.crossover(mother, father, q1, rng.randrange(q1, inst.n + 1), child, taken)
+        kernel.mutate(child, 0.3, arrays[3], arrays[4])
+        assert predecessors_first(inst, child.tolist())
+
+
+def test_a_generation_keeps_the_population_sorted_distinct_and_no_worse(psplib_dir: Path) -> None:
+    problem = read_psplib(psplib_dir / "j60" / "j6013_1.sm")
+    inst = Instance(problem)
+    search = genetic.Genetic(inst, random.Random(8))
+    search.seed(None)
+    leader = search.best().makespan
+    for _ in range(5):
+        search.generation()
+    assert list(search.values) == sorted(search.values)
+    assert len(set(search.stamps.tolist())) == search.size
+    assert search.best().makespan <= leader
+    for solution, order in search.population:
+        assert predecessors_first(inst, order)
+        assert check(problem, inst, solution) == []
+
+
+def test_forward_backward_improvement_never_lengthens_a_schedule(psplib_dir: Path) -> None:
+    inst = Instance(read_psplib(psplib_dir / "j120" / "j12011_1.sm"))
+    decoder = genetic.Decoder(inst)
+    order = decoder.by_start(run_rule(inst, "fifo"))
+    plain = decoder.forward(order)
+    improved, listed = decoder.improve(order, rounds=4)
+    assert improved.makespan <= plain.makespan
+    assert decoder.forward(listed).makespan == improved.makespan
 
 
 def test_evolve_reaches_the_optimum_of_a_small_instance(psplib_dir: Path) -> None:
