@@ -67,6 +67,8 @@ class Decoder:
         data = [inst.modes[j][self.mode[j]] for j in range(inst.n)]
         self.duration = [mode.duration for mode in data]
         self.horizon = _horizon(inst)
+        # ranks order schedules by objective, then by the sum of their end times (below this scale)
+        self.scale = inst.n * self.horizon + 1
         # ties between activities go to the one earlier in a topological order, which keeps lists feasible
         rank = [0] * inst.n
         for position, j in enumerate(inst.topo):
@@ -84,12 +86,19 @@ class Decoder:
             _ints(inst.capacity if inst.capacity else [0]),
             _ints(due),
             _ints(inst.weight),
+            _ints([self.scale]),
         )
         self.avail = np.tile(self.arrays[12], (self.horizon, 1))
         self.rank = self.arrays[2]
 
     def _solution(self, start: np.ndarray, end: np.ndarray, value: int) -> Solution:
-        return Solution(list(self.mode), start.tolist(), end.tolist(), int(end.max()), int(value))
+        return Solution(
+            list(self.mode), start.tolist(), end.tolist(), int(end.max()), int(value) // self.scale
+        )
+
+    def key(self, solution: Solution) -> int:
+        """The compiled code's rank of a schedule: objective first, then the sum of end times."""
+        return solution.objective * self.scale + sum(solution.ends)
 
     def by_start(self, solution: Solution) -> list[int]:
         """Activity list of a schedule: by start time, ties in topological order."""
@@ -128,7 +137,7 @@ class Genetic:
     """Population of activity lists, two-point crossover, neighbour-swap mutation, elitist survival.
 
     The population lives in arrays sorted best first: `lists` (one activity list per row), `values`
-    (objectives) and `stamps` (fingerprints that keep copies out).
+    (ranks: objective, then sum of end times) and `stamps` (fingerprints that keep copies out).
     """
 
     def __init__(self, inst: Instance, rng: random.Random, size: int = POPULATION) -> None:
@@ -177,15 +186,15 @@ class Genetic:
         stamp = self.kernel.fingerprint(_ints(order))
         if stamp in self.stamps:
             return
-        self.lists[-1], self.values[-1], self.stamps[-1] = order, member.objective, stamp
+        self.lists[-1], self.values[-1], self.stamps[-1] = order, self.decoder.key(member), stamp
         ranking = np.argsort(self.values, kind="stable")
         self.lists, self.values, self.stamps = self.lists[ranking], self.values[ranking], self.stamps[ranking]
         self._best = None
 
     def _replace(self, members: list[tuple[Solution, list[int]]]) -> None:
-        members.sort(key=lambda member: member[0].objective)
+        members.sort(key=lambda member: self.decoder.key(member[0]))
         self.lists = np.array([order for _, order in members], dtype=np.int64)
-        self.values = np.array([solution.objective for solution, _ in members], dtype=np.int64)
+        self.values = np.array([self.decoder.key(solution) for solution, _ in members], dtype=np.int64)
         self.stamps = np.array([self.kernel.fingerprint(row) for row in self.lists], dtype=np.uint64)
         self._best = members[0][0]
 

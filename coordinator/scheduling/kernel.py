@@ -11,6 +11,7 @@ where the same loops in Python take a millisecond. Everything here works on plai
     demand_ptr, demand_res, demand_amount,   renewable demands in compressed rows
     capacity,                                per resource
     due, weight                              weighted tardiness (due < 0: none)
+    scale                                    one value: ranks are objective * scale + sum of ends
 
 Compiled code is cached next to this file (or in numba's user cache), so only the first run on a machine
 pays for compilation.
@@ -66,23 +67,30 @@ def place(order, ptr, nbr, lag, release, duration, dptr, dres, damt, capacity, a
 
 
 @njit(cache=True)
-def score(end, due, weight):  # type: ignore[no-untyped-def]
-    """Makespan plus weighted tardiness of a schedule's end times."""
+def score(end, due, weight, scale):  # type: ignore[no-untyped-def]
+    """Rank of a schedule: its objective (makespan plus weighted tardiness) times `scale[0]`, plus the
+    sum of its end times (less than `scale[0]`).
+
+    The sum of end times orders schedules of equal objective, so that the search keeps moving on a
+    plateau of equal makespans, towards schedules that leave more room to the tasks that end last.
+    """
     makespan = 0
     late = 0
+    total = 0
     for j in range(end.shape[0]):
+        total += end[j]
         if end[j] > makespan:
             makespan = end[j]
         if due[j] != NO_DUE and end[j] > due[j]:
             late += weight[j] * (end[j] - due[j])
-    return makespan + late
+    return (makespan + late) * scale[0] + total
 
 
 @njit(cache=True)
 def forward(order, a, avail, start, end):  # type: ignore[no-untyped-def]
-    """Left-justified schedule of a precedence-feasible list; returns its objective."""
+    """Left-justified schedule of a precedence-feasible list; returns its rank (see `score`)."""
     place(order, a[3], a[4], a[5], a[1], a[0], a[9], a[10], a[11], a[12], avail, start, end)
-    return score(end, a[13], a[14])
+    return score(end, a[13], a[14], a[15])
 
 
 @njit(cache=True)
@@ -107,7 +115,7 @@ def by_start(start, rank):  # type: ignore[no-untyped-def]
 def improve(order, a, avail, rounds, start, end):  # type: ignore[no-untyped-def]
     """Decode `order`, then forward-backward improve; `start`/`end` get the best schedule.
 
-    Returns the objective and the best schedule's activity list.
+    Returns the rank (see `score`) and the best schedule's activity list.
     """
     n = order.shape[0]
     best = forward(order, a, avail, start, end)
@@ -233,7 +241,7 @@ def tournament(size):  # type: ignore[no-untyped-def]
 def generation(pop, value, stamp, a, avail, rate, rounds):  # type: ignore[no-untyped-def]
     """Breed one child per member; keep the best distinct lists of parents and children.
 
-    `pop` (lists by row), `value` (objectives) and `stamp` (fingerprints) are sorted best first and
+    `pop` (lists by row), `value` (ranks, see `score`) and `stamp` (fingerprints) are sorted best first and
     are updated in place.
     """
     size, n = pop.shape
@@ -262,7 +270,7 @@ def generation(pop, value, stamp, a, avail, rate, rounds):  # type: ignore[no-un
 
 @njit(cache=True)
 def survive(pop, value, stamp, kids, kid_value, kid_stamp):  # type: ignore[no-untyped-def]
-    """Merge parents and children into `pop`: best objectives first, no list twice, parents win ties."""
+    """Merge parents and children into `pop`: best ranks first, no list twice, parents win ties."""
     size = pop.shape[0]
     all_pop = np.concatenate((pop, kids))
     all_value = np.concatenate((value, kid_value))

@@ -122,11 +122,12 @@ class PlanHandle:
         self._publish_result(result)
 
     def _hybrid(self, built: cpsat.CpModel, deadline: float) -> None:
-        """Genetic search in a child process, LNS here, and CP-SAT on the whole model for a while.
+        """Genetic search in a child process and CP-SAT on the whole model, then LNS in CP-SAT's place.
 
-        The genetic search and the LNS hand their better schedules to each other. CP-SAT proves the
-        small instances optimal early; when it has not within its share of the time, an LNS thread
-        takes over its core.
+        Each has a core of its own: the genetic search finds most of the improvements, CP-SAT gives
+        the bound and proves the small instances optimal early. When it has not within its share of
+        the time, an LNS thread takes over its core; the genetic search and the LNS hand their better
+        schedules to each other.
         """
         assert self._solution is not None
         child = GeneticProcess(self._inst.problem, deadline - time.monotonic(), start=self._solution)
@@ -138,14 +139,14 @@ class PlanHandle:
 
         search = Search(built, self._solution, deadline, self._lns_stop, from_lns)
         threads = [
-            threading.Thread(target=search.run, args=(1, 0), daemon=True),
             threading.Thread(target=self._pump, args=(child, search, deadline), daemon=True, name="genetic"),
         ]
-        for thread in threads:
-            thread.start()
+        threads[0].start()
         result = self._prove(built, PROOF_SHARE * (deadline - time.monotonic()))
         if not result.optimal and search.running():
-            threads.append(threading.Thread(target=search.run, args=(1, 1), daemon=True))
+            # every core but the genetic search's
+            workers = max(1, (os.cpu_count() or 2) - 1)
+            threads.append(threading.Thread(target=search.run, args=(workers, 0), daemon=True))
             threads[-1].start()
         for thread in threads:
             thread.join()
