@@ -20,7 +20,7 @@ MUTATION = 0.05
 # forward-backward passes per child; more rarely pay once the population has converged
 FBI_ROUNDS = 2
 # generations without a better schedule before the population is rebuilt around its best
-STALL = 12
+STALL = 30
 # the decoder allocates one availability cell per resource and time unit on every pass
 MAX_CELLS = 200_000
 
@@ -164,9 +164,13 @@ class Genetic:
         self._refill(members, None)
 
     def restart(self, best: Solution) -> None:
-        """Keep the population's best; refill the rest around `best` or, every other time, afresh."""
-        keep = [(self.best(), self.lists[0].tolist())]
-        self._refill(keep, None if self.rng.random() < 0.5 else best)
+        """Rebuild the population: around `best` keeping the population's best member or, every other
+        time, afresh from noisy latest-start lists with nothing kept, to search another region (the
+        caller keeps the best schedule found)."""
+        if self.rng.random() < 0.5:
+            self._refill([], None)
+        else:
+            self._refill([(self.best(), self.lists[0].tolist())], best)
 
     def _refill(self, members: list[tuple[Solution, list[int]]], around: Solution | None) -> None:
         """Add noisy lists until the population is full: latest-start keys, or the starts of `around`."""
