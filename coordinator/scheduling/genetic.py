@@ -19,7 +19,7 @@ POPULATION = 40
 MUTATION = 0.05
 # forward-backward passes per child; more rarely pay once the population has converged
 FBI_ROUNDS = 2
-# generations without a better schedule before the population is rebuilt around its best
+# generations without a better schedule before the population is rebuilt (see `Genetic.restart`)
 STALL = 30
 # the decoder allocates one availability cell per resource and time unit on every pass
 MAX_CELLS = 200_000

@@ -126,8 +126,8 @@ class PlanHandle:
 
         Each has a core of its own: the genetic search finds most of the improvements, CP-SAT gives
         the bound and proves the small instances optimal early. When it has not within its share of
-        the time, an LNS thread takes over its core; the genetic search and the LNS hand their better
-        schedules to each other.
+        the time, the LNS takes over every core but the genetic search's; the genetic search and the
+        LNS hand their better schedules to each other.
         """
         assert self._solution is not None
         child = GeneticProcess(self._inst.problem, deadline - time.monotonic(), start=self._solution)

@@ -62,6 +62,20 @@ def test_stop_ends_a_long_search_early(psplib_dir: Path) -> None:
     assert not child.alive
 
 
+def test_stop_without_waiting_returns_at_once_and_the_child_ends_by_itself(psplib_dir: Path) -> None:
+    problem = read_psplib(psplib_dir / "j120" / "j12011_1.sm")
+    child = GeneticProcess(problem, 60.0)
+    child.start()
+    child.receive(0.5)
+    began = time.monotonic()
+    child.stop(wait=False)
+    assert time.monotonic() - began < 0.5
+    # it may still be compiling on a new machine; then it ends after one generation
+    while child.alive and time.monotonic() - began < 60:
+        time.sleep(0.05)
+    assert not child.alive
+
+
 def test_serve_adopts_schedules_sent_to_it(psplib_dir: Path) -> None:
     problem = read_psplib(psplib_dir / "j30" / "j301_1.sm")
     inst = Instance(problem)
