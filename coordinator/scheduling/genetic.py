@@ -21,7 +21,7 @@ MUTATION = 0.05
 FBI_ROUNDS = 2
 # generations without a better schedule before the population is rebuilt (see `Genetic.restart`)
 STALL = 30
-# the decoder allocates one availability cell per resource and time unit on every pass
+# the decoder holds one availability cell per resource and time unit (and resets those a pass used)
 MAX_CELLS = 200_000
 
 
@@ -65,7 +65,6 @@ class Decoder:
         self.kernel = compiled()
         self.mode = [inst.allowed[j][0] for j in range(inst.n)]
         data = [inst.modes[j][self.mode[j]] for j in range(inst.n)]
-        self.duration = [mode.duration for mode in data]
         self.horizon = _horizon(inst)
         # ranks order schedules by objective, then by the sum of their end times (below this scale)
         self.scale = inst.n * self.horizon + 1
@@ -77,7 +76,7 @@ class Decoder:
         succs = [[(s, lags[self.mode[j]]) for s, lags in inst.succs[j]] for j in range(inst.n)]
         due = [self.kernel.NO_DUE if d is None else d for d in inst.due]
         self.arrays = (
-            _ints(self.duration),
+            _ints([mode.duration for mode in data]),
             _ints(inst.release),
             _ints(rank),
             *_rows(preds),
@@ -88,8 +87,8 @@ class Decoder:
             _ints(inst.weight),
             _ints([self.scale]),
         )
-        self.avail = np.tile(self.arrays[12], (self.horizon, 1))
-        self.rank = self.arrays[2]
+        self.avail = np.tile(self.arrays[self.kernel.CAPACITY], (self.horizon, 1))
+        self.rank = self.arrays[self.kernel.RANK]
 
     def _solution(self, start: np.ndarray, end: np.ndarray, value: int) -> Solution:
         return Solution(

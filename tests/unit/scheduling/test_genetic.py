@@ -96,7 +96,7 @@ def test_crossover_and_mutation_keep_every_predecessor_first(psplib_dir: Path) -
         mother, father = (search.lists[rng.randrange(search.size)] for _ in range(2))
         q1 = rng.randrange(inst.n)
         kernel.crossover(mother, father, q1, rng.randrange(q1, inst.n + 1), child, taken)
-        kernel.mutate(child, 0.3, arrays[3], arrays[4])
+        kernel.mutate(child, 0.3, arrays[kernel.PRED_PTR], arrays[kernel.PRED_TASK])
         assert predecessors_first(inst, child.tolist())
 
 
