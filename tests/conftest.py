@@ -6,14 +6,13 @@ Under CI (CI=true) PostgreSQL and Mosquitto are required: a missing service fail
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from tests.support.databases import scratch_postgres
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
 
 POSTGRES_ENV = "PEERFAB_TEST_POSTGRES_URL"
@@ -40,19 +39,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"peerfab_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # a configured but unreachable PostgreSQL is a failure, never a skip
-        pytest.fail(f"cannot create a test database through {POSTGRES_ENV}={admin_url}: {exc}")
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_postgres(admin_url, prefix="peerfab_test"))
+        except Exception as exc:  # a configured but unreachable PostgreSQL is a failure, never a skip
+            pytest.fail(f"cannot create a test database through {POSTGRES_ENV}={admin_url}: {exc}")
+        yield url
 
 
 @pytest.fixture

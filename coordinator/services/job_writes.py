@@ -5,25 +5,33 @@ executemany INSERT after the ORM's own statements (so the jobs they point to exi
 transaction as the transition that made them. A rollback or a session closed without commit
 drops them.
 
-Job rows: the ORM writes a row guarded by its version (`job.version`) one UPDATE at a time. The
-jobs whose changes stay within the state-machine columns are written with one executemany UPDATE
-per flush instead, each row still guarded by its version (compare and set); if any row's version
-moved since it was read, the flush fails with StaleDataError and the transaction rolls back. Any
-other change of a job goes through the ORM's own versioned UPDATE.
+Updates of loaded rows: the ORM writes an updated row one UPDATE at a time (and, for a row with a
+version column, always so). The rows whose changes stay within the columns the dispatcher moves
+(jobs' state-machine columns, attempts' state and lease, agents' sequence, machines' status; see
+BATCHED) are written before the ORM flushes instead: one statement per table and set of changed
+columns, an executemany on SQLite and one UPDATE ... FROM unnest(arrays) on PostgreSQL. Only the
+changed columns are written, so a concurrent change of another column is kept; a job row is
+still guarded by its version (compare and set). If any row's version moved or the row is gone,
+the flush fails with StaleDataError and the transaction rolls back. Tables are written in one
+order and rows sorted by key, so two writers always lock in the same order. Any other change
+goes through the ORM's own UPDATE.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, event, insert, inspect, update
+from sqlalchemy import Connection, Table, bindparam, event, func, insert, inspect, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.state import InstanceState
 
 from coordinator.models.base import utcnow
-from coordinator.models.jobs import Job, JobEvent
+from coordinator.models.jobs import AgentLink, Job, JobAttempt, JobEvent, Machine
 
 _PENDING_ROWS = "peerfab.pending_event_rows"
 
@@ -99,65 +107,160 @@ def _drop_unwritten_rows(session: OrmSession, transaction: Any) -> None:
         session.info.pop(_PENDING_ROWS, None)
 
 
-# ---- job rows ------------------------------------------------------------------------------------
+# ---- updates of loaded rows ----------------------------------------------------------------------
 
-# the columns the state machine, attempts and progress reports move
-STATE_COLUMNS = (
-    "state",
-    "attempts",
-    "attempt_id",
-    "fablab",
-    "machine_id",
-    "progress",
-    "eta_s",
-    "reason",
-    "ended_at",
-)
-_JOB = Job.__table__  # type: ignore[attr-defined]
-_UPDATE_STATE = (
-    update(_JOB)
-    .where(_JOB.c.id == bindparam("b_id"), _JOB.c.version == bindparam("b_version"))
-    .values({name: bindparam(f"b_{name}") for name in STATE_COLUMNS} | {"version": bindparam("b_next")})
-)
-_STATE_KEYS = frozenset(STATE_COLUMNS)
-_NEEDED = _STATE_KEYS | {"id", "version"}
-_ALL_KEYS = frozenset(inspect(Job).attrs.keys())
+
+@dataclass(frozen=True)
+class BatchedTable:
+    """A mapped class whose updates within `columns` are written in batches at flush."""
+
+    model: type[Any]
+    keys: tuple[str, ...]
+    columns: frozenset[str]
+    versioned: bool = False
+
+    @property
+    def table(self) -> Table:
+        return self.model.__table__  # type: ignore[no-any-return]
+
+
+# the columns the state machine, attempts, leases, progress reports and agent sequences move
+BATCHED: dict[type[Any], BatchedTable] = {
+    table.model: table
+    for table in (
+        BatchedTable(
+            Job,
+            ("id",),
+            frozenset(
+                {
+                    "state",
+                    "attempts",
+                    "attempt_id",
+                    "fablab",
+                    "machine_id",
+                    "progress",
+                    "eta_s",
+                    "reason",
+                    "ended_at",
+                }
+            ),
+            versioned=True,
+        ),
+        BatchedTable(JobAttempt, ("id",), frozenset({"state", "lease_expires_at", "ended_at", "reason"})),
+        BatchedTable(
+            AgentLink, ("fablab", "agent"), frozenset({"online", "boot_seq", "last_seq", "last_seen"})
+        ),
+        BatchedTable(Machine, ("fablab", "machine_id"), frozenset({"status", "last_seen"})),
+    )
+}
+STATE_COLUMNS = BATCHED[Job].columns
 
 
 @event.listens_for(OrmSession, "before_flush")
-def _write_job_states(session: OrmSession, _context: Any, _instances: Any) -> None:
-    """Write the state changes of loaded jobs in one guarded executemany, before the ORM flushes."""
-    changed = [
-        (job, keys) for job in session.dirty if isinstance(job, Job) and (keys := _changed_state_keys(job))
-    ]
-    if not changed:
-        return
-    params = [_update_params(job) for job, _ in changed]
-    result = session.connection().execute(_UPDATE_STATE, params)
-    if result.rowcount != len(params):
-        raise StaleDataError(
-            f"{len(params) - result.rowcount} of {len(params)} job rows were changed by someone else "
-            "since they were read"
-        )
-    for (job, keys), written in zip(changed, params, strict=True):
-        # what was written is the committed state now: the ORM has nothing left to write
-        for key in keys:
-            set_committed_value(job, key, written[f"b_{key}"])
-        set_committed_value(job, "version", written["b_next"])
+def _write_batched_updates(session: OrmSession, _context: Any, _instances: Any) -> None:
+    """Write the updates of loaded rows that stay within their batched columns, before the ORM flushes.
+
+    Rows of one class changing the same columns go out as one statement; each row keeps its
+    version guard (jobs), and a row changed or gone meanwhile fails the flush.
+    """
+    groups: dict[tuple[BatchedTable, frozenset[str]], list[Any]] = {}
+    for obj in session.dirty:
+        spec = BATCHED.get(type(obj))
+        if spec is not None and (changed := _changed_keys(obj, spec)):
+            groups.setdefault((spec, changed), []).append(obj)
+    # rows are locked in one order, tables as the ORM orders them and rows by key, as every other
+    # writer does: two transactions never wait for each other in a cycle
+    order = list(BATCHED.values())
+    for (spec, changed), objs in sorted(
+        groups.items(), key=lambda item: (order.index(item[0][0]), sorted(item[0][1]))
+    ):
+        objs.sort(key=lambda obj: tuple(getattr(obj, key) for key in spec.keys))
+        _write_group(session.connection(), session.identity_map, spec, tuple(sorted(changed)), objs)
 
 
-def _changed_state_keys(job: Job) -> frozenset[str]:
-    """The columns a persistent job really changed, when they all are state columns; else none."""
-    state = inspect(job)
-    if not state.persistent or state.unloaded & _NEEDED:
+def _changed_keys(obj: Any, spec: BatchedTable) -> frozenset[str]:
+    """The columns a persistent row really changed, when they all are batched ones; else none."""
+    state = inspect(obj)
+    if not state.persistent or not state.committed_state:
         return frozenset()
-    touched = _ALL_KEYS.difference(state.unmodified)
-    changed = frozenset(key for key in touched if state.attrs[key].history.has_changes())
-    return changed if changed <= _STATE_KEYS else frozenset()
+    values = state.dict
+    changed = frozenset(
+        key
+        for key, before in state.committed_state.items()
+        if before is NO_VALUE or values.get(key, NO_VALUE) != before
+    )
+    if not changed <= spec.columns or state.unloaded & (changed | _guard_keys(spec)):
+        return frozenset()
+    return changed
 
 
-def _update_params(job: Job) -> dict[str, Any]:
-    values = inspect(job).dict
-    params = {f"b_{name}": values.get(name) for name in STATE_COLUMNS}
-    params.update(b_id=job.id, b_version=job.version, b_next=job.version + 1)  # version is unchanged
+def _guard_keys(spec: BatchedTable) -> frozenset[str]:
+    return frozenset(spec.keys) | ({"version"} if spec.versioned else frozenset())
+
+
+def _write_group(
+    connection: Connection, identity_map: Any, spec: BatchedTable, columns: tuple[str, ...], objs: list[Any]
+) -> None:
+    statement = _update_statement(spec, columns, connection.dialect.name)
+    rows = [_update_params(obj, spec, columns) for obj in objs]
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(statement, _as_arrays(rows))
+    else:
+        result = connection.execute(statement, rows)
+    if result.rowcount != len(rows):
+        raise StaleDataError(
+            f"{len(rows) - result.rowcount} of {len(rows)} {spec.table.name} rows were changed or removed "
+            "by someone else since they were read"
+        )
+    if spec.versioned:
+        for obj, written in zip(objs, rows, strict=True):
+            inspect(obj).dict["version"] = written["b_next"]
+    # what was written is the committed state now, and these rows hold no other change: leave
+    # them out of the ORM's flush (as its own flush does with the rows it wrote)
+    states = [inspect(obj) for obj in objs]
+    InstanceState._commit_all_states([(state, state.dict) for state in states], identity_map)
+
+
+def _update_params(obj: Any, spec: BatchedTable, columns: tuple[str, ...]) -> dict[str, Any]:
+    values = inspect(obj).dict
+    params = {f"b_{name}": values.get(name) for name in (*spec.keys, *columns)}
+    if spec.versioned:
+        params.update(b_version=values["version"], b_next=values["version"] + 1)  # version is unchanged
     return params
+
+
+def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+@lru_cache(maxsize=256)
+def _update_statement(spec: BatchedTable, columns: tuple[str, ...], dialect: str) -> Any:
+    """UPDATE for one shape of change: an executemany, or on PostgreSQL one UPDATE ... FROM unnest."""
+    guards = (*spec.keys, "version") if spec.versioned else spec.keys
+    if dialect == "postgresql":
+        return _update_from_arrays(spec, guards, columns)
+    table = spec.table
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in columns}
+    if spec.versioned:
+        values["version"] = bindparam("b_next")
+    return update(table).where(*[table.c[name] == bindparam(f"b_{name}") for name in guards]).values(values)
+
+
+def _update_from_arrays(spec: BatchedTable, guards: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """One statement for all rows: each parameter is an array with one element per row.
+
+    The server runs one statement instead of one per row; the arrays are typed, so the psycopg
+    dialect casts each and the statement text is the same for any number of rows.
+    """
+    table = spec.table
+    names = (*guards, *columns, *(("next",) if spec.versioned else ()))
+    arrays = [bindparam(f"b_{name}", type_=ARRAY(_type(table, name))) for name in names]
+    source = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+    values: dict[str, Any] = {name: source.c[name] for name in columns}
+    if spec.versioned:
+        values["version"] = source.c["next"]
+    return update(table).where(*[table.c[name] == source.c[name] for name in guards]).values(values)
+
+
+def _type(table: Table, name: str) -> Any:
+    return table.c["version" if name == "next" else name].type

@@ -10,8 +10,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
-from coordinator.models.jobs import Job, JobEvent, JobState
-from coordinator.services import jobs
+from coordinator.models.jobs import AgentLink, AttemptState, Job, JobAttempt, JobEvent, JobState
+from coordinator.services import jobs, machines
 from coordinator.services.jobs import Trigger
 
 SPEC = jobs.JobSpec(file_sha256="c" * 64, file_name="clip.gcode", process="fdm_print", material="pla")
@@ -85,3 +85,69 @@ def test_an_unchanged_assignment_writes_nothing(runtime: Any) -> None:
         assert job is not None
         job.state = job.state
     assert _job(runtime, job_id).version == 1
+
+
+def _attempt(runtime: Any, attempt_id: str) -> JobAttempt:
+    with Session(runtime.engine) as session:
+        attempt = session.get(JobAttempt, attempt_id)
+        assert attempt is not None
+        return attempt
+
+
+def _offered(runtime: Any) -> tuple[str, str]:
+    (job_id,) = _submit(runtime)
+    with session_scope(runtime.engine) as session:
+        attempt = jobs.start_attempt(session, jobs.get_job(session, job_id), "lab", "agent", "m1", 60)
+        assert attempt is not None
+        return job_id, attempt.id
+
+
+def test_attempt_and_link_changes_land_in_batches(runtime: Any) -> None:
+    _, attempt_id = _offered(runtime)
+    with session_scope(runtime.engine) as session:
+        machines.ensure_fablab(session, "lab")
+        session.add(AgentLink(fablab="lab", agent="agent", boot_seq=1, last_seq=0))
+    with session_scope(runtime.engine) as session:
+        attempt = session.get(JobAttempt, attempt_id)
+        link = session.get(AgentLink, ("lab", "agent"))
+        assert attempt is not None and link is not None
+        attempt.state, attempt.reason = AttemptState.ACCEPTED, "warming up"
+        link.last_seq = 7
+    assert (_attempt(runtime, attempt_id).state, _attempt(runtime, attempt_id).reason) == (
+        "accepted",
+        "warming up",
+    )
+    with Session(runtime.engine) as session:
+        stored = session.get(AgentLink, ("lab", "agent"))
+        assert stored is not None and stored.last_seq == 7
+
+
+def test_a_concurrent_change_of_another_column_is_kept(runtime: Any) -> None:
+    _, attempt_id = _offered(runtime)
+    with Session(runtime.engine) as stale:
+        attempt = stale.get(JobAttempt, attempt_id)
+        assert attempt is not None
+        with session_scope(runtime.engine) as other:  # the API cancels meanwhile
+            fresh = other.get(JobAttempt, attempt_id)
+            assert fresh is not None
+            fresh.state = AttemptState.CANCELLING
+        jobs.renew_lease(attempt)  # the dispatcher renews the lease it had loaded
+        renewed = attempt.lease_expires_at
+        stale.commit()
+    stored = _attempt(runtime, attempt_id)
+    assert stored.state == AttemptState.CANCELLING
+    assert jobs.aware(stored.lease_expires_at) == jobs.aware(renewed)
+
+
+def test_a_row_removed_since_it_was_read_fails_the_flush(runtime: Any) -> None:
+    with session_scope(runtime.engine) as session:
+        machines.ensure_fablab(session, "lab")
+        session.add(AgentLink(fablab="lab", agent="gone"))
+    with Session(runtime.engine) as stale:
+        link = stale.get(AgentLink, ("lab", "gone"))
+        assert link is not None
+        with session_scope(runtime.engine) as other:
+            other.delete(other.get(AgentLink, ("lab", "gone")))
+        link.last_seq = 3
+        with pytest.raises(StaleDataError):
+            stale.commit()

@@ -1,0 +1,30 @@
+"""Scratch PostgreSQL databases: created empty on the server an admin URL points at, dropped after."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+@contextmanager
+def scratch_postgres(admin_url: str, prefix: str = "peerfab_scratch") -> Iterator[str]:
+    """Create an empty database beside the one `admin_url` names; yield its URL; drop it after.
+
+    Raises what the server raises when the database cannot be created.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
