@@ -151,3 +151,19 @@ def test_a_row_removed_since_it_was_read_fails_the_flush(runtime: Any) -> None:
         link.last_seq = 3
         with pytest.raises(StaleDataError):
             stale.commit()
+
+
+def test_event_rows_keep_their_payloads_and_order(runtime: Any) -> None:
+    job_id, attempt_id = _offered(runtime)
+    with session_scope(runtime.engine) as session:
+        job, attempt = jobs.get_job(session, job_id), session.get(JobAttempt, attempt_id)
+        jobs.transition(
+            session, job, Trigger.ACCEPTED, attempt=attempt, payload={"note": "ünïcode", "n": [1, 2]}
+        )
+        jobs.transition(session, job, Trigger.DONE, attempt=attempt)
+    with Session(runtime.engine) as session:
+        _, events = jobs.job_history(session, job_id)
+    assert [e.type for e in events] == ["job:submitted", "job:offered", "job:accepted", "job:done"]
+    assert events[1].payload == {"machine": "m1"} and events[1].attempt_id == attempt_id
+    assert events[2].payload == {"note": "ünïcode", "n": [1, 2]}
+    assert events[3].payload == {} and events[3].to_state == JobState.DONE
