@@ -1,0 +1,120 @@
+"""The dispatcher's own cost: its burst and round steps fed directly, with no broker in between.
+
+    python benchmarks/dispatch_steps.py [--jobs 3000] [--agents 500] [--database URL]
+
+500 agents are born, `--jobs` jobs are submitted, then dispatch rounds alternate with bursts of
+the agents' `job:accepted` and `job:done` events (500 messages a burst, as the dispatcher
+drains them) until every job is done. It reports wall time and the calling thread's CPU time per
+job lifecycle. With no MQTT in the way, the figures move less from run to run than those of
+benchmarks/dispatch.py: use it to compare changes of the dispatcher, alternating runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from coordinator.db import session_scope  # noqa: E402
+from coordinator.heap import settle_after_startup  # noqa: E402
+from coordinator.mqtt.handlers import Incoming  # noqa: E402
+from coordinator.mqtt.service import DispatchService  # noqa: E402
+from coordinator.protocol import payloads as p  # noqa: E402
+from coordinator.protocol import topics  # noqa: E402
+from coordinator.runtime import Runtime  # noqa: E402
+from coordinator.services import jobs  # noqa: E402
+from coordinator.services.jobs import Effects  # noqa: E402
+from coordinator.settings import load_settings  # noqa: E402
+from tests.support.databases import scratch_postgres  # noqa: E402
+
+FABLAB = "bench-lab"
+CAPS = p.Capabilities(process="fdm_print", build_volume_mm=(250, 210, 210), nozzle_mm=0.4, materials=("pla",))
+BURST = 500
+
+
+def births(agents: int) -> list[Incoming]:
+    messages = []
+    for index in range(agents):
+        agent = f"agent-{index}"
+        machine = p.MachineInfo(
+            id=f"m-{agent}", driver="simulated", status="idle", capabilities=CAPS, operator_confirm=False
+        )
+        state = p.AgentState(fablab=FABLAB, agent=agent, online=True, boot_seq=1, seq=0, machines=(machine,))
+        messages.append(Incoming(topics.agent_topic(FABLAB, agent, "state"), p.encode(state)))
+    return messages
+
+
+def answers(offers: list[tuple[str, str, p.JobOffer]], seqs: dict[str, int]) -> list[Incoming]:
+    """Each offer accepted and done at once, as the simulated agents of the MQTT benchmark do."""
+    messages = []
+    for fablab, agent, offer in offers:
+        ids = {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}
+        for model in (p.JobAccepted, p.JobDone):
+            seqs[agent] = seqs.get(agent, 0) + 1
+            event = model(boot_seq=1, seq=seqs[agent], **ids)
+            messages.append(Incoming(topics.agent_topic(fablab, agent, "events"), p.encode(event)))
+    return messages
+
+
+def run(rt: Runtime, agents: int, count: int) -> tuple[float, float, dict[str, int]]:
+    """(wall ms, CPU ms) per lifecycle and the dispatcher's counters."""
+    service = DispatchService(rt, lease_s=600, tick_s=0.5)  # not started: no broker, no threads
+    service._handle_burst(births(agents), Effects())
+    settle_after_startup()
+    spec = jobs.JobSpec(file_sha256="0" * 64, file_name="bench.gcode", process="fdm_print", material="pla")
+    seqs: dict[str, int] = {}
+    wall, cpu = time.perf_counter(), time.thread_time()
+    with session_scope(rt.engine) as session:
+        for first in range(0, count, jobs.MAX_QUANTITY):
+            jobs.submit_jobs(session, spec, min(jobs.MAX_QUANTITY, count - first))
+    while True:
+        effects = Effects()
+        service._round(effects)
+        offers = [(fablab, agent, c) for fablab, agent, c in effects.commands if isinstance(c, p.JobOffer)]
+        pending = answers(offers, seqs)
+        if not pending:
+            break
+        for start in range(0, len(pending), BURST):
+            service._handle_burst(pending[start : start + BURST], Effects())
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    with session_scope(rt.engine) as session:
+        done = jobs.count_by_state(session).get("done", 0)
+    if done != count:
+        raise SystemExit(f"only {done} of {count} jobs ended done")
+    return 1000 * wall / count, 1000 * cpu / count, service.stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="PostgreSQL URL of a server to create a scratch database on (default: a fresh SQLite file)",
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        database = None
+        if args.database:
+            database = stack.enter_context(scratch_postgres(args.database, "peerfab_bench"))
+        overrides = {"database": {"url": database}, "storage": {"data_dir": str(Path(tmp) / "data")}}
+        rt = Runtime.open(load_settings(env={}, overrides=overrides))
+        try:
+            wall_ms, cpu_ms, stats = run(rt, args.agents, args.jobs)
+        finally:
+            rt.engine.dispose()
+    print(f"database     {rt.engine.dialect.name}")
+    print(f"jobs/agents  {args.jobs} / {args.agents}")
+    print(f"wall         {wall_ms:.3f} ms per lifecycle")
+    print(f"CPU          {cpu_ms:.3f} ms per lifecycle")
+    print(f"dispatcher   {stats}")
+
+
+if __name__ == "__main__":
+    main()
