@@ -153,7 +153,6 @@ BATCHED: dict[type[Any], BatchedTable] = {
         BatchedTable(Machine, ("fablab", "machine_id"), frozenset({"status", "last_seen"})),
     )
 }
-STATE_COLUMNS = BATCHED[Job].columns
 
 
 @event.listens_for(OrmSession, "before_flush")
@@ -168,8 +167,8 @@ def _write_batched_updates(session: OrmSession, _context: Any, _instances: Any) 
         spec = BATCHED.get(type(obj))
         if spec is not None and (changed := _changed_keys(obj, spec)):
             groups.setdefault((spec, changed), []).append(obj)
-    # rows are locked in one order, tables as the ORM orders them and rows by key, as every other
-    # writer does: two transactions never wait for each other in a cycle
+    # rows are locked in one order, tables as BATCHED lists them (a job before its attempt, as the
+    # API's cancel writes them) and rows by key: two writers never wait for each other in a cycle
     order = list(BATCHED.values())
     for (spec, changed), objs in sorted(
         groups.items(), key=lambda item: (order.index(item[0][0]), sorted(item[0][1]))
