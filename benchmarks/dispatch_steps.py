@@ -30,7 +30,7 @@ from coordinator.runtime import Runtime  # noqa: E402
 from coordinator.services import jobs  # noqa: E402
 from coordinator.services.jobs import Effects  # noqa: E402
 from coordinator.settings import load_settings  # noqa: E402
-from tests.support.databases import scratch_postgres  # noqa: E402
+from tests.support.databases import postgres_url, scratch_postgres  # noqa: E402
 
 FABLAB = "bench-lab"
 CAPS = p.Capabilities(process="fdm_print", build_volume_mm=(250, 210, 210), nozzle_mm=0.4, materials=("pla",))
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--database",
         default=None,
+        type=postgres_url,
         help="PostgreSQL URL of a server to create a scratch database on (default: a fresh SQLite file)",
     )
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,3 +29,10 @@ def scratch_postgres(admin_url: str, prefix: str = "peerfab_scratch") -> Iterato
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def postgres_url(value: str) -> str:
+    """An argparse type: a PostgreSQL URL, or a usage error saying what was given."""
+    if make_url(value).get_backend_name() != "postgresql":
+        raise argparse.ArgumentTypeError(f"{value!r} is not a PostgreSQL URL (postgresql+psycopg://...)")
+    return value
