@@ -52,10 +52,12 @@ class MqttLink:
         client_id: str,
         on_message: Callable[[str, bytes], None],
         keepalive_s: int = 30,
+        on_connection: Callable[[bool], None] | None = None,
     ) -> None:
         self.address = address
         self.keepalive_s = keepalive_s
         self._on_message = on_message
+        self._on_connection = on_connection or (lambda _up: None)
         self._connected = threading.Event()
         self._started_at = datetime.now(UTC)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
@@ -108,10 +110,12 @@ class MqttLink:
         client.subscribe(SUBSCRIPTIONS)
         client.publish(topics.COORDINATOR_STATE, self._state(True), qos=1, retain=True)
         self._connected.set()
+        self._on_connection(True)
         log.info("connected to %s:%s", self.address.host, self.address.port)
 
     def _disconnected_cb(self, _c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
         self._connected.clear()
+        self._on_connection(False)
         log.info("disconnected from the broker (%s); reconnecting", reason)
 
     def _message_cb(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from coordinator.db import session_scope
 from coordinator.mqtt.embedded import EmbeddedBroker
 from coordinator.mqtt.handlers import Incoming, handle_burst
-from coordinator.mqtt.link import BrokerAddress, MqttLink, parse_mqtt_url
+from coordinator.mqtt.link import BrokerAddress, parse_mqtt_url
+from coordinator.mqtt.network import NetworkProcess
 from coordinator.protocol import payloads as p
 from coordinator.protocol import topics
 from coordinator.runtime import Runtime
@@ -69,7 +70,7 @@ class DispatchService:
         self.tick_s, self.burst = tick_s, burst
         self.reannounce_every_s, self.cancel_resend_s = reannounce_every_s, cancel_resend_s
         self.broker: EmbeddedBroker | None = None
-        self.link: MqttLink | None = None
+        self.link: NetworkProcess | None = None
         self._inbox: queue.Queue[Incoming | _Tick] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -82,7 +83,7 @@ class DispatchService:
 
     def start(self, wait_s: float = 5.0) -> DispatchService:
         """Connect (starting the embedded broker when no URL is set) and start the threads."""
-        self.link = MqttLink(
+        self.link = NetworkProcess(
             self._broker_address(),
             self.runtime.settings.mqtt.client_id,
             self._receive,
@@ -221,13 +222,18 @@ class DispatchService:
     def _publish(self, effects: Effects) -> None:
         if self.link is None:
             return
-        for fablab, agent, command in effects.commands:
-            self.send(fablab, agent, command)
+        outgoing = list(effects.commands)
         now = time.monotonic()
         for (fablab, agent), reason in effects.reannounce.items():
             if now - self._reannounced.get((fablab, agent), -1e9) >= self.reannounce_every_s:
                 self._reannounced[(fablab, agent)] = now
-                self.send(fablab, agent, p.Reannounce(reason=reason))
+                outgoing.append((fablab, agent, p.Reannounce(reason=reason)))
+        self.link.publish_many(
+            [
+                (topics.agent_topic(fablab, agent, "commands"), p.encode(command), False)
+                for fablab, agent, command in outgoing
+            ]
+        )
 
 
 def _merge(into: Effects, local: Effects) -> None:

@@ -5,10 +5,14 @@ Every test ends by asking the database: each job ended once (one final event row
 
 from __future__ import annotations
 
+import os
+import signal
+
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from coordinator.protocol import payloads as p
 from coordinator.protocol import topics
 from tests.support.waiting import wait_until
 
@@ -55,6 +59,37 @@ def test_coordinator_restart_recovers_from_the_database(site, start_agent):
     site.restart_dispatcher(down_s=1.0)
     wait_until(lambda: site.all_done(ids), timeout_s=90, what="all jobs done after the restart")
     _exactly_once(site, ids)
+
+
+def test_killed_network_process_is_replaced_and_loses_nothing(site, start_agent, mosquitto):
+    announced: list[bool] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda _c, _u, m: announced.append(p.decode_coordinator_state(m.payload).online)
+    watcher.connect(mosquitto.host, mosquitto.port)
+    watcher.subscribe(topics.COORDINATOR_STATE, qos=1)
+    watcher.loop_start()
+    try:
+        start_agent("agent-a")
+        start_agent("agent-b")
+        ids = site.submit(4)
+        wait_until(lambda: "running" in site.states().values(), what="a job running")
+        link = site.dispatcher.link
+        first = link.pid
+        os.kill(first, signal.SIGKILL)
+        wait_until(
+            lambda: link.pid not in (None, first) and link.connected,
+            timeout_s=30,
+            what="a new network process",
+        )
+        wait_until(
+            lambda: site.all_done(ids), timeout_s=90, what="all jobs done after the network process died"
+        )
+        _exactly_once(site, ids)
+        # the broker published the will of the killed connection, then the new one came online
+        wait_until(lambda: announced[-2:] == [False, True], what="offline (the will), then online")
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
 
 
 def test_duplicated_and_malformed_messages_change_nothing(site, start_agent, mosquitto):
