@@ -51,6 +51,7 @@ class NetworkProcess:
         self._connected = self._context.Event()
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._life = threading.Lock()  # one child at a time: a restart never races a stop
         self._process: Any = None
         self._down: Connection | None = None
         self._up: Connection | None = None
@@ -79,13 +80,18 @@ class NetworkProcess:
             self._send(("stop",))
         if self._reader is not None:
             self._reader.join(timeout_s + 2.0)
-        self._end_child(timeout_s)
+        with self._life:
+            self._end_child(timeout_s)
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         self.publish_many([(topic, payload, retain)])
 
     def publish_many(self, messages: list[tuple[str, bytes, bool]]) -> None:
-        """Hand messages to the child in one write; a dead child drops them (the caller retries)."""
+        """Hand messages to the child in one write.
+
+        While no child is running they are dropped, as a broker that is down would drop them: an
+        offer comes back when its lease runs out, and a cancel is sent again until it is confirmed.
+        """
         if not messages:
             return
         try:
@@ -119,8 +125,9 @@ class NetworkProcess:
     def _read(self) -> None:
         while True:
             up = self._up
+            if up is None:  # stopped meanwhile
+                return
             try:
-                assert up is not None
                 data = up.recv_bytes()
             except (EOFError, OSError):
                 if self._stopping.is_set():
@@ -133,15 +140,15 @@ class NetworkProcess:
                 self._on_message(topic, payload)
 
     def _restart(self) -> None:
-        log.error("the MQTT network process ended (exit code %s); starting another", self._exit_code())
-        self._connected.clear()
-        self._end_child(0.5)
+        with self._life:
+            process = self._process
+            self._end_child(0.5)
+        code = process.exitcode if process is not None else None
+        log.error("the MQTT network process ended (exit code %s); starting another", code)
         time.sleep(RESTART_DELAY_S)
-        if not self._stopping.is_set():
-            self._spawn()
-
-    def _exit_code(self) -> int | None:
-        return self._process.exitcode if self._process is not None else None
+        with self._life:
+            if not self._stopping.is_set():
+                self._spawn()
 
     def _end_child(self, timeout_s: float) -> None:
         process = self._process
