@@ -40,7 +40,7 @@ from coordinator.protocol import topics  # noqa: E402
 from coordinator.runtime import Runtime  # noqa: E402
 from coordinator.services import jobs  # noqa: E402
 from coordinator.settings import load_settings  # noqa: E402
-from tests.support.databases import postgres_url, scratch_postgres  # noqa: E402
+from tests.support.databases import add_database_option, bench_database  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 
 FABLAB = "bench-lab"
@@ -106,6 +106,20 @@ def raw_round_trips(port: int, count: int, window: int = 100) -> float:
 # ---- simulated agents --------------------------------------------------------------------------
 
 
+def birth(agent: str) -> p.AgentState:
+    """The birth of a simulated agent with one idle printer."""
+    machine = p.MachineInfo(
+        id=f"m-{agent}", driver="simulated", status="idle", capabilities=CAPS, operator_confirm=False
+    )
+    return p.AgentState(fablab=FABLAB, agent=agent, online=True, boot_seq=1, seq=0, machines=(machine,))
+
+
+def answers(offer: p.JobOffer, seq: int) -> tuple[p.JobAccepted, p.JobDone]:
+    """A simulated agent's reply to an offer: accepted at `seq`, done at `seq + 1`."""
+    ids = {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}
+    return p.JobAccepted(boot_seq=1, seq=seq, **ids), p.JobDone(boot_seq=1, seq=seq + 1, **ids)
+
+
 class _Agent:
     """One agent with one machine that accepts and finishes every offer immediately."""
 
@@ -124,23 +138,15 @@ class _Agent:
 
     def _on_connect(self, client: mqtt.Client, *_: object) -> None:
         client.subscribe(self._topic("commands"), qos=1)
-        machine = p.MachineInfo(
-            id=f"m-{self.name}", driver="simulated", status="idle", capabilities=CAPS, operator_confirm=False
-        )
-        state = p.AgentState(
-            fablab=FABLAB, agent=self.name, online=True, boot_seq=1, seq=0, machines=(machine,)
-        )
-        client.publish(self._topic("state"), p.encode(state), qos=1, retain=True)
+        client.publish(self._topic("state"), p.encode(birth(self.name)), qos=1, retain=True)
 
     def _on_message(self, client: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         offer = p.decode_command(message.payload)
         if not isinstance(offer, p.JobOffer):
             return
-        ids = {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}
-        for model in (p.JobAccepted, p.JobDone):
-            self.seq += 1
-            event = model(boot_seq=1, seq=self.seq, **ids)
+        for event in answers(offer, self.seq + 1):
             client.publish(self._topic("events"), p.encode(event), qos=1)
+        self.seq += 2
         with self.finished.get_lock():
             self.finished.value += 1
 
@@ -251,18 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--raw", type=int, default=20_000, help="raw round trips to time")
-    parser.add_argument(
-        "--database",
-        default=None,
-        type=postgres_url,
-        help="PostgreSQL URL of a server to create a scratch database on (default: a fresh SQLite file)",
-    )
+    add_database_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        database = None
-        if args.database:
-            database = stack.enter_context(scratch_postgres(args.database, "peerfab_bench"))
+        database = stack.enter_context(bench_database(args.database))
         broker = Mosquitto(workdir=Path(tmp) / "mosquitto", extra_config=UNBOUNDED_QUEUES).start()
         stack.callback(broker.stop)
         settings = load_settings(

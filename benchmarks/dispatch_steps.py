@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dispatch import FABLAB, answers, birth  # noqa: E402
 from coordinator.db import session_scope  # noqa: E402
 from coordinator.heap import settle_after_startup  # noqa: E402
 from coordinator.mqtt.handlers import Incoming  # noqa: E402
@@ -30,34 +31,26 @@ from coordinator.runtime import Runtime  # noqa: E402
 from coordinator.services import jobs  # noqa: E402
 from coordinator.services.jobs import Effects  # noqa: E402
 from coordinator.settings import load_settings  # noqa: E402
-from tests.support.databases import postgres_url, scratch_postgres  # noqa: E402
+from tests.support.databases import add_database_option, bench_database  # noqa: E402
 
-FABLAB = "bench-lab"
-CAPS = p.Capabilities(process="fdm_print", build_volume_mm=(250, 210, 210), nozzle_mm=0.4, materials=("pla",))
 BURST = 500
 
 
 def births(agents: int) -> list[Incoming]:
-    messages = []
-    for index in range(agents):
-        agent = f"agent-{index}"
-        machine = p.MachineInfo(
-            id=f"m-{agent}", driver="simulated", status="idle", capabilities=CAPS, operator_confirm=False
-        )
-        state = p.AgentState(fablab=FABLAB, agent=agent, online=True, boot_seq=1, seq=0, machines=(machine,))
-        messages.append(Incoming(topics.agent_topic(FABLAB, agent, "state"), p.encode(state)))
-    return messages
+    return [
+        Incoming(topics.agent_topic(FABLAB, f"agent-{i}", "state"), p.encode(birth(f"agent-{i}")))
+        for i in range(agents)
+    ]
 
 
-def answers(offers: list[tuple[str, str, p.JobOffer]], seqs: dict[str, int]) -> list[Incoming]:
+def replies(offers: list[tuple[str, str, p.JobOffer]], seqs: dict[str, int]) -> list[Incoming]:
     """Each offer accepted and done at once, as the simulated agents of the MQTT benchmark do."""
     messages = []
     for fablab, agent, offer in offers:
-        ids = {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}
-        for model in (p.JobAccepted, p.JobDone):
-            seqs[agent] = seqs.get(agent, 0) + 1
-            event = model(boot_seq=1, seq=seqs[agent], **ids)
-            messages.append(Incoming(topics.agent_topic(fablab, agent, "events"), p.encode(event)))
+        events = answers(offer, seqs.get(agent, 0) + 1)
+        seqs[agent] = events[-1].seq
+        topic = topics.agent_topic(fablab, agent, "events")
+        messages += [Incoming(topic, p.encode(event)) for event in events]
     return messages
 
 
@@ -76,7 +69,7 @@ def run(rt: Runtime, agents: int, count: int) -> tuple[float, float, dict[str, i
         effects = Effects()
         service._round(effects)
         offers = [(fablab, agent, c) for fablab, agent, c in effects.commands if isinstance(c, p.JobOffer)]
-        pending = answers(offers, seqs)
+        pending = replies(offers, seqs)
         if not pending:
             break
         for start in range(0, len(pending), BURST):
@@ -93,17 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--agents", type=int, default=500)
-    parser.add_argument(
-        "--database",
-        default=None,
-        type=postgres_url,
-        help="PostgreSQL URL of a server to create a scratch database on (default: a fresh SQLite file)",
-    )
+    add_database_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        database = None
-        if args.database:
-            database = stack.enter_context(scratch_postgres(args.database, "peerfab_bench"))
+        database = stack.enter_context(bench_database(args.database))
         overrides = {"database": {"url": database}, "storage": {"data_dir": str(Path(tmp) / "data")}}
         rt = Runtime.open(load_settings(env={}, overrides=overrides))
         try:

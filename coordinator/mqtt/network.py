@@ -36,7 +36,7 @@ _STOPPED = b"stopped"
 
 
 class NetworkProcess:
-    """The interface of `MqttLink` (start, stop, publish, connected), served by a child process."""
+    """An `MqttLink` served by a child process: start, stop, connected, and publish_many."""
 
     def __init__(
         self,
@@ -82,9 +82,6 @@ class NetworkProcess:
             self._reader.join(timeout_s + 2.0)
         with self._life:
             self._end_child(timeout_s)
-
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.publish_many([(topic, payload, retain)])
 
     def publish_many(self, messages: list[tuple[str, bytes, bool]]) -> None:
         """Hand messages to the child in one write.

@@ -134,7 +134,7 @@ class DispatchService:
         """Publish a command to one agent."""
         if self.link is None:
             raise RuntimeError("the dispatcher is not started")
-        self.link.publish(topics.agent_topic(fablab, agent, "commands"), p.encode(command))
+        self.link.publish_many([_command_message(fablab, agent, command)])
 
     # ---- threads -------------------------------------------------------------------------------
 
@@ -229,11 +229,13 @@ class DispatchService:
                 self._reannounced[(fablab, agent)] = now
                 outgoing.append((fablab, agent, p.Reannounce(reason=reason)))
         self.link.publish_many(
-            [
-                (topics.agent_topic(fablab, agent, "commands"), p.encode(command), False)
-                for fablab, agent, command in outgoing
-            ]
+            [_command_message(fablab, agent, command) for fablab, agent, command in outgoing]
         )
+
+
+def _command_message(fablab: str, agent: str, command: BaseModel) -> tuple[str, bytes, bool]:
+    """(topic, payload, retain) of a command to one agent."""
+    return topics.agent_topic(fablab, agent, "commands"), p.encode(command), False
 
 
 def _merge(into: Effects, local: Effects) -> None:

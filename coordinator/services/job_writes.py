@@ -123,6 +123,11 @@ class BatchedTable:
     def table(self) -> Table:
         return self.model.__table__  # type: ignore[no-any-return]
 
+    @property
+    def guards(self) -> tuple[str, ...]:
+        """The columns an UPDATE matches a row on: its key, and its version when it has one."""
+        return (*self.keys, "version") if self.versioned else self.keys
+
 
 # the columns the state machine, attempts, leases, progress reports and agent sequences move
 BATCHED: dict[type[Any], BatchedTable] = {
@@ -162,66 +167,61 @@ def _write_batched_updates(session: OrmSession, _context: Any, _instances: Any) 
     Rows of one class changing the same columns go out as one statement; each row keeps its
     version guard (jobs), and a row changed or gone meanwhile fails the flush.
     """
-    groups: dict[tuple[BatchedTable, frozenset[str]], list[Any]] = {}
+    groups: dict[tuple[BatchedTable, tuple[str, ...]], list[InstanceState[Any]]] = {}
     for obj in session.dirty:
         spec = BATCHED.get(type(obj))
-        if spec is not None and (changed := _changed_keys(obj, spec)):
-            groups.setdefault((spec, changed), []).append(obj)
+        if spec is not None and (changed := _changed_columns(state := inspect(obj), spec)):
+            groups.setdefault((spec, changed), []).append(state)
     # rows are locked in one order, tables as BATCHED lists them (a job before its attempt, as the
     # API's cancel writes them) and rows by key: two writers never wait for each other in a cycle
     order = list(BATCHED.values())
-    for (spec, changed), objs in sorted(
-        groups.items(), key=lambda item: (order.index(item[0][0]), sorted(item[0][1]))
+    for (spec, columns), states in sorted(
+        groups.items(), key=lambda item: (order.index(item[0][0]), item[0][1])
     ):
-        objs.sort(key=lambda obj: tuple(getattr(obj, key) for key in spec.keys))
-        _write_group(session.connection(), session.identity_map, spec, tuple(sorted(changed)), objs)
+        states.sort(key=lambda state: tuple(state.dict[key] for key in spec.keys))
+        _write_group(session.connection(), session.identity_map, spec, columns, states)
 
 
-def _changed_keys(obj: Any, spec: BatchedTable) -> frozenset[str]:
-    """The columns a persistent row really changed, when they all are batched ones; else none."""
-    state = inspect(obj)
+def _changed_columns(state: InstanceState[Any], spec: BatchedTable) -> tuple[str, ...]:
+    """The columns a persistent row really changed (sorted), when they all are batched ones; else none."""
     if not state.persistent or not state.committed_state:
-        return frozenset()
+        return ()
     values = state.dict
     changed = frozenset(
         key
         for key, before in state.committed_state.items()
         if before is NO_VALUE or values.get(key, NO_VALUE) != before
     )
-    if not changed <= spec.columns or state.unloaded & (changed | _guard_keys(spec)):
-        return frozenset()
-    return changed
-
-
-def _guard_keys(spec: BatchedTable) -> frozenset[str]:
-    return frozenset(spec.keys) | ({"version"} if spec.versioned else frozenset())
+    if not changed <= spec.columns or state.unloaded & changed.union(spec.guards):
+        return ()
+    return tuple(sorted(changed))
 
 
 def _write_group(
-    connection: Connection, identity_map: Any, spec: BatchedTable, columns: tuple[str, ...], objs: list[Any]
+    connection: Connection,
+    identity_map: Any,
+    spec: BatchedTable,
+    columns: tuple[str, ...],
+    states: list[InstanceState[Any]],
 ) -> None:
-    statement = _update_statement(spec, columns, connection.dialect.name)
-    rows = [_update_params(obj, spec, columns) for obj in objs]
-    if connection.dialect.name == "postgresql":
-        result = connection.execute(statement, _as_arrays(rows))
-    else:
-        result = connection.execute(statement, rows)
+    postgresql = connection.dialect.name == "postgresql"
+    statement = _update_statement(spec, columns, postgresql)
+    rows = [_update_params(state.dict, spec, columns) for state in states]
+    result = connection.execute(statement, _as_arrays(rows) if postgresql else rows)
     if result.rowcount != len(rows):
         raise StaleDataError(
             f"{len(rows) - result.rowcount} of {len(rows)} {spec.table.name} rows were changed or removed "
             "by someone else since they were read"
         )
     if spec.versioned:
-        for obj, written in zip(objs, rows, strict=True):
-            inspect(obj).dict["version"] = written["b_next"]
+        for state, written in zip(states, rows, strict=True):
+            state.dict["version"] = written["b_next"]
     # what was written is the committed state now, and these rows hold no other change: leave
     # them out of the ORM's flush (as its own flush does with the rows it wrote)
-    states = [inspect(obj) for obj in objs]
     InstanceState._commit_all_states([(state, state.dict) for state in states], identity_map)
 
 
-def _update_params(obj: Any, spec: BatchedTable, columns: tuple[str, ...]) -> dict[str, Any]:
-    values = inspect(obj).dict
+def _update_params(values: dict[str, Any], spec: BatchedTable, columns: tuple[str, ...]) -> dict[str, Any]:
     params = {f"b_{name}": values.get(name) for name in (*spec.keys, *columns)}
     if spec.versioned:
         params.update(b_version=values["version"], b_next=values["version"] + 1)  # version is unchanged
@@ -233,25 +233,26 @@ def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 @lru_cache(maxsize=256)
-def _update_statement(spec: BatchedTable, columns: tuple[str, ...], dialect: str) -> Any:
+def _update_statement(spec: BatchedTable, columns: tuple[str, ...], postgresql: bool) -> Any:
     """UPDATE for one shape of change: an executemany, or on PostgreSQL one UPDATE ... FROM unnest."""
-    guards = (*spec.keys, "version") if spec.versioned else spec.keys
-    if dialect == "postgresql":
-        return _update_from_arrays(spec, guards, columns)
+    if postgresql:
+        return _update_from_arrays(spec, columns)
     table = spec.table
     values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in columns}
     if spec.versioned:
         values["version"] = bindparam("b_next")
-    return update(table).where(*[table.c[name] == bindparam(f"b_{name}") for name in guards]).values(values)
+    return (
+        update(table).where(*[table.c[name] == bindparam(f"b_{name}") for name in spec.guards]).values(values)
+    )
 
 
-def _update_from_arrays(spec: BatchedTable, guards: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+def _update_from_arrays(spec: BatchedTable, columns: tuple[str, ...]) -> Any:
     """One statement for all rows: each parameter is an array with one element per row.
 
     The server runs one statement instead of one per row; the arrays are typed, so the psycopg
     dialect casts each and the statement text is the same for any number of rows.
     """
-    table = spec.table
+    table, guards = spec.table, spec.guards
     names = (*guards, *columns, *(("next",) if spec.versioned else ()))
     arrays = [bindparam(f"b_{name}", type_=ARRAY(_type(table, name))) for name in names]
     source = func.unnest(*arrays).table_valued(*names).render_derived(name="v")

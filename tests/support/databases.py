@@ -36,3 +36,23 @@ def postgres_url(value: str) -> str:
     if make_url(value).get_backend_name() != "postgresql":
         raise argparse.ArgumentTypeError(f"{value!r} is not a PostgreSQL URL (postgresql+psycopg://...)")
     return value
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's --database: the PostgreSQL server to run on, or none for a fresh SQLite file."""
+    parser.add_argument(
+        "--database",
+        default=None,
+        type=postgres_url,
+        help="PostgreSQL URL of a server to create a scratch database on (default: a fresh SQLite file)",
+    )
+
+
+@contextmanager
+def bench_database(server_url: str | None) -> Iterator[str | None]:
+    """A scratch database on `server_url` for one benchmark run, or None (the default SQLite file)."""
+    if server_url is None:
+        yield None
+        return
+    with scratch_postgres(server_url, "peerfab_bench") as url:
+        yield url
