@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, String, any_, bindparam, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -49,6 +51,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def one_of(session: Session, column: Any, keys: Collection[str]) -> ColumnElement[bool]:
+    """`column IN keys` for a long list of string keys, as one parameter where the database allows.
+
+    Expanded, an IN list of n keys is a statement of n parameters whose text changes with n: on
+    PostgreSQL, psycopg parses and converts every new text and the server plans it afresh. As
+    `column = ANY(array)` it is one parameter and one text, which for 200-500 keys took 2.2 times
+    less CPU and wall time (docs/benchmarks-dispatch.md). SQLite has no arrays and keeps the IN list.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(keys), type_=ARRAY(String()), unique=True)
+        return column == any_(array)  # type: ignore[no-any-return]
+    return column.in_(list(keys))  # type: ignore[no-any-return]
 
 
 def alembic_config(engine: Engine) -> Config:

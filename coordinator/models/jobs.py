@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from coordinator.models.base import created_at_field, json_field
@@ -98,7 +98,8 @@ _JOB_VERSION = Column("version", Integer, nullable=False, default=1)
 
 
 class Job(SQLModel, table=True):
-    __table_args__ = (Index("ix_job_state_priority_created", "state", "priority", "created_at"),)
+    # the queue in dispatch order (see services/dispatch.queued_jobs), read without sorting
+    __table_args__ = (Index("ix_job_queue_order", "state", text("priority DESC"), "created_at", "id"),)
     __mapper_args__ = {"version_id_col": _JOB_VERSION}
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

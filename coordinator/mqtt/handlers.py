@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from coordinator.db import one_of
 from coordinator.errors import InvalidInput
 from coordinator.models.jobs import JobEvent
 from coordinator.protocol import payloads as p
@@ -97,7 +98,8 @@ def _recorded_msg_ids(session: Session, decoded: list[Decoded]) -> set[tuple[str
     if not ids:
         return set()
     # ix_job_event_msg_id: without it this scanned every event row ever written, once per burst
-    query = select(JobEvent.fablab, JobEvent.agent, JobEvent.msg_id).where(col(JobEvent.msg_id).in_(ids))
+    seen = one_of(session, col(JobEvent.msg_id), ids)
+    query = select(JobEvent.fablab, JobEvent.agent, JobEvent.msg_id).where(seen)
     return {(f, a, m) for f, a, m in session.exec(query).all() if f and a and m}
 
 

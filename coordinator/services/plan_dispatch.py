@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from coordinator.db import one_of
 from coordinator.models.builds import Build, BuildState, BuildTask, PurchaseItem, PurchaseState
 from coordinator.models.jobs import Job, JobState
 from coordinator.services.dispatch import FifoPolicy, IdleMachine, QueuedJob
@@ -53,7 +54,7 @@ class PlanPolicy:
 def _split(session: Session, queued: Sequence[QueuedJob]) -> tuple[list[_Planned], list[QueuedJob]]:
     """Ready build jobs with their plan, and jobs that belong to no build."""
     by_id = {j.id: j for j in queued}
-    tasks = session.exec(select(BuildTask).where(col(BuildTask.job_id).in_(list(by_id)))).all()
+    tasks = session.exec(select(BuildTask).where(one_of(session, col(BuildTask.job_id), list(by_id)))).all()
     in_builds = {t.job_id for t in tasks}
     ready = _ready_tasks(session, tasks)
     planned = [

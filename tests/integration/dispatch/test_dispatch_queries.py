@@ -1,0 +1,88 @@
+"""The dispatcher's reads: what a burst loads, and the queue in order, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from coordinator.db import one_of, session_scope
+from coordinator.models.jobs import AgentLink, Job, JobState, Machine
+from coordinator.services import jobs, machines
+from coordinator.services.dispatch import queue_query, queued_jobs
+
+SPEC = jobs.JobSpec(file_sha256="d" * 64, file_name="bracket.gcode", process="fdm_print", material="pla")
+LABS, AGENTS = ("lab-north", "lab-south"), ("agent-1", "agent-2", "agent-3")
+
+
+def _fleet(runtime: Any) -> None:
+    """Every agent name at every fablab, each with one machine."""
+    with session_scope(runtime.engine) as session:
+        for lab in LABS:
+            machines.ensure_fablab(session, lab)
+            for agent in AGENTS:
+                session.add(AgentLink(fablab=lab, agent=agent, online=True))
+                session.add(Machine(fablab=lab, machine_id=f"{agent}-m", agent=agent, status="idle"))
+
+
+def test_a_burst_loads_exactly_its_agents_even_where_names_repeat_across_fablabs(runtime: Any) -> None:
+    _fleet(runtime)
+    wanted = {("lab-north", "agent-1"), ("lab-north", "agent-3"), ("lab-south", "agent-2")}
+    with Session(runtime.engine) as session:
+        loaded = machines.prefetch(session, wanted, set())
+    links = {(row.fablab, row.agent) for row in loaded if isinstance(row, AgentLink)}
+    owners = {(row.fablab, row.agent) for row in loaded if isinstance(row, Machine)}
+    assert links == wanted
+    assert owners == wanted
+
+
+def test_the_queue_comes_in_priority_then_age_order(runtime: Any) -> None:
+    with session_scope(runtime.engine) as session:
+        low = [j.id for j in jobs.submit_jobs(session, SPEC, 3)]
+    with session_scope(runtime.engine) as session:
+        high = [j.id for j in jobs.submit_jobs(session, dataclasses.replace(SPEC, priority=5), 2)]
+    with session_scope(runtime.engine) as session:
+        done = session.get(Job, low[0])
+        assert done is not None
+        done.state = JobState.CANCELLED
+    with Session(runtime.engine) as session:
+        created = dict(session.exec(select(Job.id, Job.created_at)).all())
+        order = [job.id for job in queued_jobs(session, 10)]
+    assert set(order[:2]) == set(high)
+    assert order[2:] == sorted(low[1:], key=lambda job_id: (created[job_id], job_id))
+
+
+def test_the_queue_is_read_from_its_index_without_a_sort(runtime: Any) -> None:
+    with session_scope(runtime.engine) as session:
+        jobs.submit_jobs(session, SPEC, 50)
+    with Session(runtime.engine) as session:
+        connection = session.connection()
+        sql = str(queue_query(100).compile(connection, compile_kwargs={"literal_binds": True}))
+        if connection.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            assert "ix_job_queue_order" in plan and "TEMP B-TREE" not in plan, plan
+        else:  # how the planner weighs a sort depends on table statistics: ask for the index's order
+            connection.execute(text("SET LOCAL enable_sort = off"))
+            plan = " ".join(str(row[0]) for row in connection.execute(text(f"EXPLAIN {sql}")))
+            assert "ix_job_queue_order" in plan and "Sort" not in plan, plan
+
+
+def test_one_of_finds_exactly_the_keys_with_one_statement_text_for_any_count(runtime: Any) -> None:
+    with session_scope(runtime.engine) as session:
+        ids = [j.id for j in jobs.submit_jobs(session, SPEC, 6)]
+    with Session(runtime.engine) as session:
+
+        def found(keys: list[str]) -> set[str]:
+            return set(session.exec(select(Job.id).where(one_of(session, col(Job.id), keys))).all())
+
+        assert found(ids[:2]) == set(ids[:2])
+        assert found([*ids[3:], "no-such-job"]) == set(ids[3:])
+        assert found([]) == set()
+        texts = {
+            str(select(Job.id).where(one_of(session, col(Job.id), ids[:n])).compile(session.get_bind()))
+            for n in (1, 5)
+        }
+        if session.get_bind().dialect.name == "postgresql":  # one array parameter: one text to parse and plan
+            assert len(texts) == 1 and "ANY" in texts.pop()
