@@ -1,8 +1,8 @@
 """How job changes reach the database when a session flushes: in batches, each still checked.
 
-Event rows skip the ORM: `add_row` queues them in the session, and they are written with one
-executemany INSERT after the ORM's own statements (so the jobs they point to exist), in the same
-transaction as the transition that made them. A rollback or a session closed without commit
+Event rows skip the ORM: `add_row` queues them in the session, and they are written in one go
+(COPY on PostgreSQL, an executemany INSERT on SQLite) after the ORM's own statements (so the jobs
+they point to exist), in the same transaction as the transition that made them. A rollback or a session closed without commit
 drops them.
 
 Updates of loaded rows: the ORM writes an updated row one UPDATE at a time (and, for a row with a
@@ -19,12 +19,15 @@ goes through the ORM's own UPDATE.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table, bindparam, event, func, insert, inspect, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
@@ -85,7 +88,33 @@ def add_row(session: OrmSession, row: dict[str, Any]) -> None:
 def _write_rows(session: OrmSession, _context: Any = None) -> None:
     rows = session.info.pop(_PENDING_ROWS, None)
     if rows:
-        session.connection().execute(insert(JobEvent), rows)
+        insert_event_rows(session.connection(), rows)
+
+
+def insert_event_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows in the connection's transaction: COPY on PostgreSQL, executemany elsewhere.
+
+    Through psycopg's pipelined executemany an event row cost 14 µs of the dispatcher's CPU (each
+    row a statement's parameters to convert and send); COPY streams the rows in psycopg's C code at
+    3 µs, and the server inserts them faster too (docs/benchmarks-dispatch.md). Constraints hold as
+    for INSERT: a duplicate message id or a missing job fails the statement, as IntegrityError.
+    """
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(JobEvent), rows)
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[c]) if c == "payload" else row[c] for c in _EVENT_COLUMNS])
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(_COPY_EVENTS, None, exc) from exc
+
+
+# every column but the generated id: the keys of `event_row`
+_EVENT_COLUMNS = tuple(c.name for c in JobEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+_COPY_EVENTS = f"COPY job_event ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
 
 
 @event.listens_for(OrmSession, "before_commit")

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
 from coordinator.models.jobs import AgentLink, AttemptState, Job, JobAttempt, JobEvent, JobState
 from coordinator.services import jobs, machines
+from coordinator.services.job_writes import Source, add_row, event_row
 from coordinator.services.jobs import Trigger
 
 SPEC = jobs.JobSpec(file_sha256="c" * 64, file_name="clip.gcode", process="fdm_print", material="pla")
@@ -157,13 +159,23 @@ def test_event_rows_keep_their_payloads_and_order(runtime: Any) -> None:
     job_id, attempt_id = _offered(runtime)
     with session_scope(runtime.engine) as session:
         job, attempt = jobs.get_job(session, job_id), session.get(JobAttempt, attempt_id)
-        jobs.transition(
-            session, job, Trigger.ACCEPTED, attempt=attempt, payload={"note": "ünïcode", "n": [1, 2]}
-        )
+        note = {"note": "ünïcode\ttab\nline \\ slash", "n": [1, 2]}  # COPY's own separators
+        jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt, payload=note)
         jobs.transition(session, job, Trigger.DONE, attempt=attempt)
     with Session(runtime.engine) as session:
         _, events = jobs.job_history(session, job_id)
     assert [e.type for e in events] == ["job:submitted", "job:offered", "job:accepted", "job:done"]
     assert events[1].payload == {"machine": "m1"} and events[1].attempt_id == attempt_id
-    assert events[2].payload == {"note": "ünïcode", "n": [1, 2]}
+    assert events[2].payload == {"note": "ünïcode\ttab\nline \\ slash", "n": [1, 2]}
     assert events[3].payload == {} and events[3].to_state == JobState.DONE
+
+
+def test_a_message_recorded_twice_fails_the_unit_of_work_and_writes_nothing(runtime: Any) -> None:
+    job_id, attempt_id = _offered(runtime)
+    source = Source("lab", "agent", "msg-1")
+    before = _events(runtime, job_id)
+    with pytest.raises(IntegrityError), session_scope(runtime.engine) as session:
+        for trigger in ("job:accepted", "job:progress"):
+            row = event_row(job_id, trigger, "assigned", "accepted", attempt_id=attempt_id, source=source)
+            add_row(session, row)
+    assert _events(runtime, job_id) == before
