@@ -63,6 +63,7 @@ def keep_loaded(session: Session, rows: Iterable[Any]) -> None:
     A burst looks each of its jobs, attempts, links and machines up several times; Session.get
     does that through the identity map at about 4 % of the dispatcher's time. The index lives in
     the session's info, so it ends with the session and holds the very objects the map holds.
+    Nothing the dispatcher does deletes these rows; code that deletes one must use Session.get.
     """
     index = session.info.setdefault(_LOADED, {})
     for row in rows:
