@@ -48,7 +48,6 @@ class Context:
     effects: Effects
     links: LinkCache
     seen: set[tuple[str, str, str]] = field(default_factory=set)
-    loaded: list[Any] = field(default_factory=list)
 
     def first_time(self, address: AgentAddress, msg_id: str) -> bool:
         key = (address.fablab, address.agent, msg_id)
@@ -64,7 +63,7 @@ def handle_burst(session: Session, effects: Effects, burst: Iterable[Incoming]) 
     ctx = Context(session=session, effects=effects, links=LinkCache(session))
     ctx.seen = _recorded_msg_ids(session, decoded)
     attempts = {d.message.attempt_id for d in decoded if hasattr(d.message, "attempt_id")}
-    ctx.loaded = machines.prefetch(session, {(d.address.fablab, d.address.agent) for d in decoded}, attempts)
+    machines.prefetch(session, {(d.address.fablab, d.address.agent) for d in decoded}, attempts)
     with session.no_autoflush:  # one flush at commit: inserts and updates go out batched
         for item in decoded:
             apply(ctx, item)

@@ -107,9 +107,9 @@ def _write_rows(session: OrmSession, _context: Any = None) -> None:
 def insert_event_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert event rows in the connection's transaction: COPY on PostgreSQL, executemany elsewhere.
 
-    Through psycopg's pipelined executemany an event row cost 14 µs of the dispatcher's CPU (each
+    Through psycopg's pipelined executemany an event row cost 17 µs of the dispatcher's CPU (each
     row a statement's parameters to convert and send); COPY streams the rows in psycopg's C code at
-    3 µs, and the server inserts them faster too (docs/benchmarks-dispatch.md). Constraints hold as
+    6 µs, and the wall time per row fell from 24 to 17 µs (docs/benchmarks-dispatch.md). Constraints hold as
     for INSERT: a duplicate message id or a missing job fails the statement, as IntegrityError.
     """
     if connection.dialect.name != "postgresql":
@@ -282,7 +282,7 @@ def _json_value(value: Any) -> str:
 
 @lru_cache(maxsize=256)
 def _update_statement(spec: BatchedTable, columns: tuple[str, ...], postgresql: bool) -> Any:
-    """UPDATE for one shape of change: an executemany, or on PostgreSQL one UPDATE ... FROM unnest."""
+    """UPDATE for one shape of change: an executemany, or on PostgreSQL one UPDATE ... FROM JSON rows."""
     if postgresql:
         return _update_from_json(spec, columns)
     table = spec.table

@@ -83,7 +83,8 @@ def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
 def prefetch(session: Session, agents: set[tuple[str, str]], attempt_ids: set[str]) -> list[Any]:
     """Load what a burst of messages touches in a few queries, so the burst runs from memory.
 
-    The session's identity map holds objects weakly: keep the returned list while the burst runs.
+    The session's identity map holds objects weakly; `jobs.keep_loaded` indexes the rows in the
+    session, which keeps them alive for the rest of the unit of work.
     JSON columns no agent message reads are left unloaded, so they are not decoded.
     """
     loaded: list[Any] = []
