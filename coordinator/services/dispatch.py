@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_
+from sqlalchemy import Select, and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -123,12 +123,10 @@ def dispatch_round(
     machines = idle_machines(session)
     if not machines:
         return 0
-    # a few jobs per idle machine leave room to skip those no idle machine can take
-    queued = queued_jobs(session, min(settings.max_jobs, 4 * len(machines) + 16))
-    if not queued:
+    pairs = choose_in_pages(session, policy, machines, settings.max_jobs)
+    if not pairs:
         return 0
     offers = 0
-    pairs = policy.choose(session, queued, machines)
     chosen = _load_jobs(session, [candidate.id for candidate, _ in pairs])
     for candidate, machine in pairs:
         job = chosen.get(candidate.id)
@@ -142,6 +140,40 @@ def dispatch_round(
             effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings, speed))
             offers += 1
     return offers
+
+
+# a page holds a job per machine still free and this many more; each further page is twice as long
+PAGE_SLACK = 16
+
+
+def choose_in_pages(
+    session: Session, policy: DispatchPolicy, machines: Sequence[IdleMachine], max_jobs: int
+) -> list[tuple[QueuedJob, IdleMachine]]:
+    """The policy's pairs, reading the queue in its order a page at a time, up to `max_jobs` jobs.
+
+    The next page is read only while machines are left over and the queue goes on: jobs that no
+    free machine could take (another process, a planned machine that is busy) are passed over, and
+    the jobs behind them still reach the free machines. Most rounds read one page. Pages grow
+    twice as long each time, so a long run of jobs no free machine can take costs a few queries.
+    """
+    pairs: list[tuple[QueuedJob, IdleMachine]] = []
+    free = list(machines)
+    last: QueuedJob | None = None
+    size, read = len(free) + PAGE_SLACK, 0
+    while free and read < max_jobs:
+        wanted = min(size, max_jobs - read)
+        page = queued_jobs(session, wanted, after=last)
+        if not page:
+            break
+        read += len(page)
+        found = policy.choose(session, page, free)
+        pairs += found
+        taken = {machine.key for _, machine in found}
+        free = [machine for machine in free if machine.key not in taken]
+        if len(page) < wanted:
+            break  # the queue ended
+        last, size = page[-1], 2 * size
+    return pairs
 
 
 def _load_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
@@ -177,10 +209,10 @@ def idle_machines(session: Session) -> list[IdleMachine]:
     ]
 
 
-def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
-    """The queue in policy order, up to `limit` jobs, with the machines each should avoid."""
+def queued_jobs(session: Session, limit: int, after: QueuedJob | None = None) -> list[QueuedJob]:
+    """The queue in policy order, up to `limit` jobs (behind `after`), with the machines each should avoid."""
     # plain columns, not Job objects: most of these rows are only looked at
-    rows = session.execute(queue_query(limit)).all()
+    rows = session.execute(queue_query(limit, after)).all()
     avoid = _rejections(session, [job_id for job_id, *_, attempts, _params in rows if attempts])
     return [
         QueuedJob(
@@ -198,14 +230,25 @@ def queued_jobs(session: Session, limit: int) -> list[QueuedJob]:
     ]
 
 
-def queue_query(limit: int) -> Select[Any]:
-    """The first `limit` queued jobs, highest priority then oldest: the order of ix_job_queue_order."""
-    return (
-        sa_select(*_QUEUED_COLUMNS)
-        .where(col(Job.state) == JobState.QUEUED)
-        .order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id))
-        .limit(limit)
-    )
+def queue_query(limit: int, after: QueuedJob | None = None) -> Select[Any]:
+    """The first `limit` queued jobs, highest priority then oldest: the order of ix_job_queue_order.
+
+    With `after`, the jobs behind that one in this order (a keyset page, so a job submitted or
+    taken between two pages moves no other job from one page to the next).
+    """
+    query = sa_select(*_QUEUED_COLUMNS).where(col(Job.state) == JobState.QUEUED)
+    if after is not None:
+        query = query.where(_behind(after))
+    return query.order_by(col(Job.priority).desc(), col(Job.created_at), col(Job.id)).limit(limit)
+
+
+def _behind(job: QueuedJob) -> Any:
+    """Jobs after `job` in queue order: lower priority, or the same priority and newer, or the same
+    time and a greater id (priority descends while the other two ascend, so no row-value compare)."""
+    priority, created_at, job_id = col(Job.priority), col(Job.created_at), col(Job.id)
+    same_time_later = and_(created_at == job.created_at, job_id > job.id)
+    same_priority_later = and_(priority == job.priority, or_(created_at > job.created_at, same_time_later))
+    return or_(priority < job.priority, same_priority_later)
 
 
 _QUEUED_COLUMNS = (

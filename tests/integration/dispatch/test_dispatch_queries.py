@@ -11,7 +11,18 @@ from sqlmodel import Session, col, select
 from coordinator.db import one_of, session_scope
 from coordinator.models.jobs import AgentLink, Job, JobState, Machine
 from coordinator.services import jobs, machines
-from coordinator.services.dispatch import queue_query, queued_jobs
+from coordinator.services.dispatch import (
+    FifoPolicy,
+    IdleMachine,
+    OfferSettings,
+    QueuedJob,
+    choose_in_pages,
+    dispatch_round,
+    idle_machines,
+    queue_query,
+    queued_jobs,
+)
+from coordinator.services.jobs import Effects
 
 SPEC = jobs.JobSpec(file_sha256="d" * 64, file_name="bracket.gcode", process="fdm_print", material="pla")
 LABS, AGENTS = ("lab-north", "lab-south"), ("agent-1", "agent-2", "agent-3")
@@ -86,3 +97,74 @@ def test_one_of_finds_exactly_the_keys_with_one_statement_text_for_any_count(run
         }
         if session.get_bind().dialect.name == "postgresql":  # one array parameter: one text to parse and plan
             assert len(texts) == 1 and "ANY" in texts.pop()
+
+
+PRINTER = {"process": "fdm_print", "materials": ["pla"], "build_volume_mm": [250, 210, 210], "nozzle_mm": 0.4}
+
+
+class _Recording(FifoPolicy):
+    """FIFO, noting the pages it was shown."""
+
+    def __init__(self) -> None:
+        self.pages: list[list[str]] = []
+
+    def choose(self, session: Session, queued: Any, idle: Any) -> list[tuple[QueuedJob, IdleMachine]]:
+        self.pages.append([job.id for job in queued])
+        return super().choose(session, queued, idle)
+
+
+def _one_printer(runtime: Any) -> None:
+    with session_scope(runtime.engine) as session:
+        machines.ensure_fablab(session, "lab-north")
+        session.add(AgentLink(fablab="lab-north", agent="agent-1", online=True))
+        printer = Machine(fablab="lab-north", machine_id="mk3s", agent="agent-1", capabilities=PRINTER)
+        printer.status = "idle"
+        session.add(printer)
+
+
+def test_jobs_behind_a_long_run_no_free_machine_can_take_still_reach_it(runtime: Any) -> None:
+    _one_printer(runtime)
+    milling = dataclasses.replace(SPEC, process="cnc_mill", material="birch plywood")
+    with session_scope(runtime.engine) as session:
+        jobs.submit_jobs(session, milling, 60)  # older: ahead in the queue, and no printer can take them
+    with session_scope(runtime.engine) as session:
+        (printable,) = [j.id for j in jobs.submit_jobs(session, SPEC, 1)]
+    policy = _Recording()
+    with Session(runtime.engine) as session:
+        pairs = choose_in_pages(session, policy, idle_machines(session), max_jobs=2000)
+    assert [(job.id, machine.machine_id) for job, machine in pairs] == [(printable, "mk3s")]
+    # one free machine: pages of 17, 34, then what is left; no job is shown twice
+    assert [len(page) for page in policy.pages] == [17, 34, 10]
+    seen = [job_id for page in policy.pages for job_id in page]
+    assert len(seen) == len(set(seen)) == 61
+    effects = Effects()
+    with session_scope(runtime.engine) as session:
+        assert dispatch_round(session, FifoPolicy(), effects, OfferSettings()) == 1
+    assert [(agent, command.job_id) for _lab, agent, command in effects.commands] == [("agent-1", printable)]
+
+
+def test_a_round_reads_no_more_than_max_jobs_of_the_queue(runtime: Any) -> None:
+    _one_printer(runtime)
+    with session_scope(runtime.engine) as session:
+        jobs.submit_jobs(session, dataclasses.replace(SPEC, process="laser_cut"), 60)
+        jobs.submit_jobs(session, SPEC, 1)
+    policy = _Recording()
+    with Session(runtime.engine) as session:
+        assert choose_in_pages(session, policy, idle_machines(session), max_jobs=40) == []
+    assert [len(page) for page in policy.pages] == [17, 23]
+
+
+def test_queue_pages_follow_one_another_in_queue_order(runtime: Any) -> None:
+    # several jobs per submission share a creation time: the id breaks the tie, across priorities
+    with session_scope(runtime.engine) as session:
+        for priority in (0, 3, 0, 7, 3):
+            jobs.submit_jobs(session, dataclasses.replace(SPEC, priority=priority), 4)
+    with Session(runtime.engine) as session:
+        whole = [job.id for job in queued_jobs(session, 100)]
+        paged: list[str] = []
+        last = None
+        while page := queued_jobs(session, 3, after=last):
+            paged += [job.id for job in page]
+            last = page[-1]
+    assert len(whole) == 20
+    assert paged == whole
