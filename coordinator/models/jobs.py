@@ -152,7 +152,8 @@ class JobEvent(SQLModel, table=True):
     """One row per transition (written in the same transaction), plus ignored-message notes."""
 
     __tablename__ = "job_event"
-    __table_args__ = (UniqueConstraint("fablab", "agent", "msg_id"),)
+    # One index serves both the uniqueness of a message per agent and the replay check by msg_id.
+    __table_args__ = (UniqueConstraint("msg_id", "fablab", "agent", name="uq_job_event_msg_source"),)
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="job.id", max_length=32, index=True)
@@ -163,5 +164,5 @@ class JobEvent(SQLModel, table=True):
     payload: dict[str, Any] = json_field(dict)
     fablab: str | None = Field(default=None, max_length=63)
     agent: str | None = Field(default=None, max_length=63)
-    msg_id: str | None = Field(default=None, max_length=64, index=True)  # replay check by msg_id
+    msg_id: str | None = Field(default=None, max_length=64)
     at: datetime = created_at_field()

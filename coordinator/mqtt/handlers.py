@@ -96,7 +96,7 @@ def _recorded_msg_ids(session: Session, decoded: list[Decoded]) -> set[tuple[str
     ids = [d.message.msg_id for d in decoded if d.address.channel == "events"]
     if not ids:
         return set()
-    # ix_job_event_msg_id: without it this scanned every event row ever written, once per burst
+    # uq_job_event_msg_source leads with msg_id: without it this scanned every event row ever written
     seen = one_of(session, col(JobEvent.msg_id), ids)
     query = select(JobEvent.fablab, JobEvent.agent, JobEvent.msg_id).where(seen)
     return {(f, a, m) for f, a, m in session.exec(query).all() if f and a and m}
