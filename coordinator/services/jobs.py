@@ -183,7 +183,8 @@ def transition(
         payload=payload or ({"reason": reason} if reason else {}),
         source=source,
     )
-    session.add(job)
+    if job not in session:  # add() walks the job's cascades even when the session holds it already
+        session.add(job)
     add_row(session, row)
     return row
 
