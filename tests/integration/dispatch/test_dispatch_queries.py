@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Column, MetaData, String, Table, text
 from sqlmodel import Session, col, select
 
 from coordinator.db import one_of, session_scope
@@ -98,6 +98,20 @@ def test_one_of_finds_exactly_the_keys_with_one_statement_text_for_any_count(run
         if session.get_bind().dialect.name == "postgresql":  # one array parameter: one text to parse and plan
             assert len(texts) == 1 and "ANY" in texts.pop()
 
+
+
+AWKWARD_KEYS = ['quote"d', "back\\slash", "com,ma", "{braced}", " spaced ", "NULL", "", "ümlaut"]
+
+
+def test_one_of_matches_keys_with_quotes_commas_and_braces(runtime: Any) -> None:
+    keys = Table("awkward_keys", MetaData(), Column("key", String(32)), prefixes=["TEMPORARY"])
+    with runtime.engine.connect() as connection:
+        keys.create(connection)
+        connection.execute(keys.insert(), [{"key": k} for k in [*AWKWARD_KEYS, "plain", "quote"]])
+        with Session(bind=connection) as session:
+            found = session.exec(select(keys.c.key).where(one_of(session, keys.c.key, AWKWARD_KEYS))).all()
+        assert sorted(found) == sorted(AWKWARD_KEYS)
+        connection.rollback()
 
 PRINTER = {"process": "fdm_print", "materials": ["pla"], "build_volume_mm": [250, 210, 210], "nozzle_mm": 0.4}
 
