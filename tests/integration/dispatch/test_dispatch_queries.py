@@ -99,7 +99,6 @@ def test_one_of_finds_exactly_the_keys_with_one_statement_text_for_any_count(run
             assert len(texts) == 1 and "ANY" in texts.pop()
 
 
-
 AWKWARD_KEYS = ['quote"d', "back\\slash", "com,ma", "{braced}", " spaced ", "NULL", "", "ümlaut"]
 
 
@@ -112,6 +111,7 @@ def test_one_of_matches_keys_with_quotes_commas_and_braces(runtime: Any) -> None
             found = session.exec(select(keys.c.key).where(one_of(session, keys.c.key, AWKWARD_KEYS))).all()
         assert sorted(found) == sorted(AWKWARD_KEYS)
         connection.rollback()
+
 
 PRINTER = {"process": "fdm_print", "materials": ["pla"], "build_volume_mm": [250, 210, 210], "nozzle_mm": 0.4}
 
