@@ -98,7 +98,7 @@ def _submit_file() -> list[dict[str, Any]]:
                 max_attempts=form.max_attempts,
             )
             created = jobs.submit_jobs(session, spec, form.quantity, current_token_name())
-            return [job_summary(j) for j in created]
+            return [job_summary(j) for j in jobs.get_jobs(session, created)]
 
 
 def _submit_part() -> list[dict[str, Any]]:
@@ -111,7 +111,7 @@ def _submit_part() -> list[dict[str, Any]]:
             session, req.design, req.version, req.part, priority=req.priority, max_attempts=req.max_attempts
         )
         created = jobs.submit_jobs(session, spec, req.quantity, current_token_name())
-        return [job_summary(j) for j in created]
+        return [job_summary(j) for j in jobs.get_jobs(session, created)]
 
 
 def _parse(model: type[Any], data: dict[str, Any]) -> Any:

@@ -102,10 +102,10 @@ def _add_fab_task(session: Session, build: Build, fab: FabTask, bom: Bom, files:
     )  # fmt: skip
     if fab.requirement.nozzle_mm:
         spec = JobSpec(**{**spec.__dict__, "nozzle_mm": fab.requirement.nozzle_mm})
-    job = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")[0]
+    (job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
     session.add(
         BuildTask(build_id=build.id, task_id=fab.id, kind=TaskKind.FAB, part_id=fab.part_id,
-                  copies=fab.copies, minutes=fab.minutes, job_id=job.id)
+                  copies=fab.copies, minutes=fab.minutes, job_id=job_id)
     )  # fmt: skip
 
 
@@ -127,11 +127,11 @@ def _add_assembly_task(
         part_id=asm.part_id, priority=build.priority,
         params=_job_params(build, asm.id, 1, asm.minutes, site=build.site),
     )  # fmt: skip
-    job = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")[0]
+    (job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
     session.add(
         BuildTask(build_id=build.id, task_id=asm.id, kind=TaskKind.ASSEMBLY, part_id=asm.part_id,
                   minutes=asm.minutes, depends_on=list(asm.children), needs_purchases=purchased,
-                  job_id=job.id)
+                  job_id=job_id)
     )  # fmt: skip
 
 
@@ -287,7 +287,7 @@ def _replace_failed(session: Session, build: Build, task: BuildTask, job: Job) -
         nozzle_mm=job.nozzle_mm, design=job.design, design_version=job.design_version, part_id=job.part_id,
         priority=job.priority, params={**job.params, "replacement": replaced + 1},
     )  # fmt: skip
-    task.job_id = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")[0].id
+    (task.job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
     task.actual_start = None
     log.info("build %s: task %s failed (%s); queued a new job", build.id, task.task_id, job.reason)
     return True

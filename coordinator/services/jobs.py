@@ -37,7 +37,14 @@ from coordinator.models.jobs import (
     new_id,
 )
 from coordinator.protocol import payloads as p
-from coordinator.services.job_writes import COORDINATOR, Source, add_row, event_row
+from coordinator.services.job_writes import (
+    COORDINATOR,
+    Source,
+    add_row,
+    event_row,
+    insert_event_rows,
+    insert_job_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -239,44 +246,56 @@ class JobSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def submit_jobs(session: Session, spec: JobSpec, quantity: int = 1, submitted_by: str = "") -> list[Job]:
-    """Queue `quantity` identical jobs as one group; each has its own life."""
+def submit_jobs(session: Session, spec: JobSpec, quantity: int = 1, submitted_by: str = "") -> list[str]:
+    """Queue `quantity` identical jobs as one group, each with its own life; return their ids.
+
+    The jobs and their `job:submitted` rows are written at once, in the session's transaction,
+    as plain rows: no Job object is built (`get_job` loads one).
+    """
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidInput(f"quantity must be between 1 and {MAX_QUANTITY}, got {quantity}")
     if spec.max_attempts < 1:
         raise InvalidInput(f"max_attempts must be at least 1, got {spec.max_attempts}")
     group = new_id()
-    jobs = [_new_job(spec, group, submitted_by) for _ in range(quantity)]
-    session.add_all(jobs)
-    for job in jobs:
-        add_row(session, event_row(job.id, Trigger.SUBMITTED.value, None, JobState.QUEUED))
-    session.flush()
-    return jobs
+    rows = [job_row(spec, group, submitted_by) for _ in range(quantity)]
+    connection = session.connection()
+    insert_job_rows(connection, rows)
+    submitted = Trigger.SUBMITTED.value
+    insert_event_rows(connection, [event_row(row["id"], submitted, None, JobState.QUEUED) for row in rows])
+    return [row["id"] for row in rows]
 
 
-def _new_job(spec: JobSpec, group: str, submitted_by: str) -> Job:
-    box = sorted(spec.min_box_mm, reverse=True) if spec.min_box_mm else None
-    # values for the columns with default factories: pydantic inspects a factory on every call,
-    # and passing them roughly halves the cost of building the object
-    return Job(
-        id=new_id(),
-        group_id=group,
-        created_at=utcnow(),
-        process=spec.process,
-        material=spec.material,
-        min_box_mm=box,
-        nozzle_mm=spec.nozzle_mm,
-        file_sha256=spec.file_sha256,
-        file_name=spec.file_name,
-        file_size=spec.file_size,
-        design=spec.design,
-        design_version=spec.design_version,
-        part_id=spec.part_id,
-        priority=spec.priority,
-        max_attempts=spec.max_attempts,
-        params=dict(spec.params),
-        submitted_by=submitted_by,
-    )
+def job_row(spec: JobSpec, group: str, submitted_by: str) -> dict[str, Any]:
+    """A new queued job as plain values: every column of `job`."""
+    return {
+        "id": new_id(),
+        "group_id": group,
+        "state": JobState.QUEUED.value,
+        "process": spec.process,
+        "material": spec.material,
+        "min_box_mm": sorted(spec.min_box_mm, reverse=True) if spec.min_box_mm else None,
+        "nozzle_mm": spec.nozzle_mm,
+        "file_sha256": spec.file_sha256,
+        "file_name": spec.file_name,
+        "file_size": spec.file_size,
+        "design": spec.design,
+        "design_version": spec.design_version,
+        "part_id": spec.part_id,
+        "params": dict(spec.params),
+        "priority": spec.priority,
+        "submitted_by": submitted_by,
+        "created_at": utcnow(),
+        "attempts": 0,
+        "max_attempts": spec.max_attempts,
+        "attempt_id": None,
+        "fablab": None,
+        "machine_id": None,
+        "progress": 0.0,
+        "eta_s": None,
+        "reason": "",
+        "ended_at": None,
+        "version": 1,
+    }
 
 
 def store_upload(session: Session, store: FileStore, path: Path) -> tuple[str, int]:
@@ -527,6 +546,12 @@ def get_job(session: Session, job_id: str) -> Job:
     if job is None:
         raise NotFound(f"no job {job_id!r}")
     return job
+
+
+def get_jobs(session: Session, job_ids: list[str]) -> list[Job]:
+    """The jobs of `job_ids`, in that order (one query)."""
+    found = {job.id: job for job in session.exec(select(Job).where(col(Job.id).in_(job_ids)))}
+    return [found[job_id] for job_id in job_ids if job_id in found]
 
 
 def list_jobs(session: Session, state: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:

@@ -66,7 +66,7 @@ class Site:
                 process="fdm_print",
                 material="pla",
             )
-            ids = [j.id for j in jobs.submit_jobs(session, spec, quantity)]
+            ids = jobs.submit_jobs(session, spec, quantity)
         self.dispatcher.wake()
         return ids
 

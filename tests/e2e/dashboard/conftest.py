@@ -90,7 +90,7 @@ class Site:
             file_sha256="b" * 64, file_name="bracket.gcode", process="fdm_print", material="pla"
         )
         with session_scope(self.runtime.engine) as session:
-            job = jobs.submit_jobs(session, spec)[0]
+            job = jobs.get_job(session, jobs.submit_jobs(session, spec)[0])
             attempt = jobs.start_attempt(session, job, FABLAB, agent, machine_id, 600)
             assert attempt is not None
             jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)

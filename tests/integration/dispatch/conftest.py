@@ -34,7 +34,7 @@ def submit(runtime: Any, quantity: int = 1, **spec: Any) -> list[str]:
     fields: dict[str, Any] = {"file_sha256": GCODE_SHA, "file_name": "part.gcode", "process": "fdm_print"}
     fields.update(spec)
     with session_scope(runtime.engine) as session:
-        return [j.id for j in jobs.submit_jobs(session, jobs.JobSpec(**fields), quantity)]
+        return jobs.submit_jobs(session, jobs.JobSpec(**fields), quantity)
 
 
 def job(runtime: Any, job_id: str) -> Job:

@@ -51,9 +51,9 @@ def test_a_burst_loads_exactly_its_agents_even_where_names_repeat_across_fablabs
 
 def test_the_queue_comes_in_priority_then_age_order(runtime: Any) -> None:
     with session_scope(runtime.engine) as session:
-        low = [j.id for j in jobs.submit_jobs(session, SPEC, 3)]
+        low = jobs.submit_jobs(session, SPEC, 3)
     with session_scope(runtime.engine) as session:
-        high = [j.id for j in jobs.submit_jobs(session, dataclasses.replace(SPEC, priority=5), 2)]
+        high = jobs.submit_jobs(session, dataclasses.replace(SPEC, priority=5), 2)
     with session_scope(runtime.engine) as session:
         done = session.get(Job, low[0])
         assert done is not None
@@ -82,7 +82,7 @@ def test_the_queue_is_read_from_its_index_without_a_sort(runtime: Any) -> None:
 
 def test_one_of_finds_exactly_the_keys_with_one_statement_text_for_any_count(runtime: Any) -> None:
     with session_scope(runtime.engine) as session:
-        ids = [j.id for j in jobs.submit_jobs(session, SPEC, 6)]
+        ids = jobs.submit_jobs(session, SPEC, 6)
     with Session(runtime.engine) as session:
 
         def found(keys: list[str]) -> set[str]:
@@ -142,7 +142,7 @@ def test_jobs_behind_a_long_run_no_free_machine_can_take_still_reach_it(runtime:
     with session_scope(runtime.engine) as session:
         jobs.submit_jobs(session, milling, 60)  # older: ahead in the queue, and no printer can take them
     with session_scope(runtime.engine) as session:
-        (printable,) = [j.id for j in jobs.submit_jobs(session, SPEC, 1)]
+        (printable,) = jobs.submit_jobs(session, SPEC, 1)
     policy = _Recording()
     with Session(runtime.engine) as session:
         pairs = choose_in_pages(session, policy, idle_machines(session), max_jobs=2000)

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
+from coordinator.errors import InvalidInput
 from coordinator.models.jobs import AgentLink, AttemptState, Job, JobAttempt, JobEvent, JobState
 from coordinator.services import jobs, machines
 from coordinator.services.job_writes import Source, add_row, event_row
@@ -21,7 +22,7 @@ SPEC = jobs.JobSpec(file_sha256="c" * 64, file_name="clip.gcode", process="fdm_p
 
 def _submit(runtime: Any, count: int = 1) -> list[str]:
     with session_scope(runtime.engine) as session:
-        return [job.id for job in jobs.submit_jobs(session, SPEC, count)]
+        return jobs.submit_jobs(session, SPEC, count)
 
 
 def _events(runtime: Any, job_id: str) -> int:
@@ -179,3 +180,66 @@ def test_a_message_recorded_twice_fails_the_unit_of_work_and_writes_nothing(runt
             row = event_row(job_id, trigger, "assigned", "accepted", attempt_id=attempt_id, source=source)
             add_row(session, row)
     assert _events(runtime, job_id) == before
+
+
+def test_submitted_jobs_are_written_whole_as_rows(runtime: Any) -> None:
+    spec = jobs.JobSpec(
+        file_sha256="d" * 64,
+        file_name="gear 'big'.gcode",
+        file_size=4096,
+        process="fdm_print",
+        material="petg",
+        min_box_mm=(20.0, 80.5, 40.0),
+        nozzle_mm=0.6,
+        design="press",
+        design_version="1.2.0",
+        part_id="gear",
+        priority=3,
+        max_attempts=5,
+        params={"build": "b1", "note": "tab\there, line\nbreak \\ ünï"},  # COPY's own separators
+    )
+    with session_scope(runtime.engine) as session:
+        ids = jobs.submit_jobs(session, spec, 3, submitted_by="alice")
+    assert len(set(ids)) == 3
+    with Session(runtime.engine) as session:
+        loaded = jobs.get_jobs(session, ids)
+        assert [job.id for job in loaded] == ids
+        assert len({job.group_id for job in loaded}) == 1
+        for job in loaded:
+            assert (job.state, job.attempts, job.max_attempts, job.version) == (JobState.QUEUED, 0, 5, 1)
+            assert (job.file_name, job.file_size, job.material, job.nozzle_mm) == (
+                "gear 'big'.gcode",
+                4096,
+                "petg",
+                0.6,
+            )
+            assert job.min_box_mm == [80.5, 40.0, 20.0]  # longest side first, as eligibility compares them
+            assert (job.design, job.design_version, job.part_id, job.priority) == (
+                "press",
+                "1.2.0",
+                "gear",
+                3,
+            )
+            assert job.params == {"build": "b1", "note": "tab\there, line\nbreak \\ ünï"}
+            assert (job.submitted_by, job.progress, job.reason, job.attempt_id) == ("alice", 0.0, "", None)
+            _, events = jobs.job_history(session, job.id)
+            assert [(e.type, e.from_state, e.to_state) for e in events] == [("job:submitted", None, "queued")]
+    # the ORM's own version check holds on a submitted row
+    with Session(runtime.engine) as stale:
+        job = jobs.get_job(stale, ids[0])
+        with session_scope(runtime.engine) as other:
+            jobs.transition(other, jobs.get_job(other, ids[0]), Trigger.CANCEL)
+        job.priority = 9
+        with pytest.raises(StaleDataError):
+            stale.commit()
+
+
+def test_a_submission_rolled_back_leaves_no_job_and_no_event(runtime: Any) -> None:
+    with Session(runtime.engine) as session:
+        ids = jobs.submit_jobs(session, SPEC, 4)
+        with pytest.raises(InvalidInput):
+            jobs.submit_jobs(session, SPEC, jobs.MAX_QUANTITY + 1)
+        session.rollback()
+    with Session(runtime.engine) as session:
+        assert jobs.get_jobs(session, ids) == []
+        assert session.exec(select(func.count()).select_from(JobEvent)).one() == 0

@@ -47,7 +47,7 @@ def running_job(runtime: Any, machine_id: str, progress: float = 0.4) -> str:
     """A job printing on `machine_id` at `progress`."""
     spec = jobs.JobSpec(file_sha256="a" * 64, file_name="bracket.gcode", process="fdm_print", material="pla")
     with session_scope(runtime.engine) as session:
-        job = jobs.submit_jobs(session, spec)[0]
+        job = jobs.get_job(session, jobs.submit_jobs(session, spec)[0])
         attempt = jobs.start_attempt(session, job, FABLAB, AGENT, machine_id, 60)
         assert attempt is not None
         jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)
