@@ -126,20 +126,13 @@ def dispatch_round(
     pairs = choose_in_pages(session, policy, machines, settings.max_jobs)
     if not pairs:
         return 0
-    offers = 0
-    chosen = _load_jobs(session, [candidate.id for candidate, _ in pairs])
-    for candidate, machine in pairs:
-        job = chosen.get(candidate.id)
-        if job is None:
-            continue
-        attempt = jobs.start_attempt(
-            session, job, machine.fablab, machine.agent, machine.machine_id, settings.lease_s
-        )
-        if attempt is not None:
-            speed = float(machine.capabilities.get("speed_factor") or 1.0)
-            effects.send(machine.fablab, machine.agent, offer_command(job, attempt, settings, speed))
-            offers += 1
-    return offers
+    wanted = [jobs.Offer(candidate.id, m.fablab, m.agent, m.machine_id) for candidate, m in pairs]
+    speeds = {m.key: float(m.capabilities.get("speed_factor") or 1.0) for _, m in pairs}
+    offered = jobs.offer_jobs(session, wanted, settings.lease_s)
+    for job in offered:
+        speed = speeds[(job.fablab, job.machine_id)]
+        effects.send(job.fablab, job.agent, offer_command(job, settings, speed))
+    return len(offered)
 
 
 # a page holds a job per machine still free and this many more; each further page is twice as long
@@ -174,13 +167,6 @@ def choose_in_pages(
             break  # the queue ended
         last, size = page[-1], 2 * size
     return pairs
-
-
-def _load_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
-    """The chosen jobs in one query; the dict keeps them alive in the session's (weak) identity map."""
-    if not job_ids:
-        return {}
-    return {job.id: job for job in session.exec(select(Job).where(one_of(session, col(Job.id), job_ids)))}
 
 
 def idle_machines(session: Session) -> list[IdleMachine]:
@@ -279,10 +265,8 @@ def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str
     return result
 
 
-def offer_command(
-    job: Job, attempt: JobAttempt, settings: OfferSettings, speed_factor: float = 1.0
-) -> p.JobOffer:
-    """The job:offer command for an attempt."""
+def offer_command(job: jobs.OfferedJob, settings: OfferSettings, speed_factor: float = 1.0) -> p.JobOffer:
+    """The job:offer command for a job's new attempt."""
     requirements = {
         "process": job.process,
         "material": job.material,
@@ -291,9 +275,9 @@ def offer_command(
     }
     return p.JobOffer(
         job_id=job.id,
-        attempt_id=attempt.id,
-        machine_id=attempt.machine_id,
-        lease_s=attempt.lease_s,
+        attempt_id=job.attempt_id,
+        machine_id=job.machine_id,
+        lease_s=job.lease_s,
         file=p.FileRef(
             url=f"{settings.files_url}/{job.file_sha256}",
             sha256=job.file_sha256,
@@ -306,7 +290,7 @@ def offer_command(
     )
 
 
-def _estimated_s(job: Job, speed_factor: float) -> float | None:
+def _estimated_s(job: jobs.OfferedJob, speed_factor: float) -> float | None:
     """The job's estimate (minutes at speed 1, from the build breakdown) at this machine's speed."""
     minutes = job.params.get("estimated_min")
     if not isinstance(minutes, int | float) or minutes <= 0:

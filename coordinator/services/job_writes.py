@@ -3,7 +3,9 @@
 Event rows skip the ORM: `add_row` queues them in the session, and they are written in one go
 (COPY on PostgreSQL, an executemany INSERT on SQLite) after the ORM's own statements (so the jobs
 they point to exist), in the same transaction as the transition that made them. A rollback or a
-session closed without commit drops them.
+session closed without commit drops them. New jobs and the dispatch round's attempts are written
+from plain rows the same way, at once (`insert_job_rows`, `insert_attempt_rows`), and the round
+assigns its jobs in one set-based statement (`assign_jobs`).
 
 Updates of loaded rows: the ORM writes an updated row one UPDATE at a time (and, for a row with a
 version column, always so). The rows whose changes stay within the columns the dispatcher moves
@@ -38,6 +40,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSON as PG_JSON
@@ -125,6 +128,11 @@ def insert_job_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     insert_rows(connection, _JOBS, rows)
 
 
+def insert_attempt_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new attempt rows (every column given), as `insert_event_rows` does."""
+    insert_rows(connection, _ATTEMPTS, rows)
+
+
 @dataclass(frozen=True)
 class RowTable:
     """A table written from plain rows: its columns in COPY order, those holding JSON, the statement."""
@@ -161,6 +169,7 @@ def insert_rows(connection: Connection, target: RowTable, rows: list[dict[str, A
 # every column but the generated id: the keys of `event_row`
 _EVENTS = _row_table(JobEvent, skip=("id",))
 _JOBS = _row_table(Job)
+_ATTEMPTS = _row_table(JobAttempt)
 
 
 @event.listens_for(OrmSession, "before_commit")
@@ -350,3 +359,82 @@ def _update_from_json(spec: BatchedTable, columns: tuple[str, ...]) -> Any:
 
 def _type(table: Table, name: str) -> Any:
     return table.c["version" if name == "next" else name].type
+
+
+# ---- offers: queued jobs assigned in one statement -----------------------------------------------
+
+# what an offer needs of its job, read back by the statement that assigns it
+OFFER_COLUMNS = (
+    "id",
+    "process",
+    "material",
+    "min_box_mm",
+    "nozzle_mm",
+    "file_sha256",
+    "file_name",
+    "file_size",
+    "params",
+)
+
+
+def assign_jobs(
+    connection: Connection, rows: list[dict[str, Any]], from_state: str, to_state: str
+) -> list[Any]:
+    """Assign each job of `rows` (id, attempt_id, fablab, machine_id) to its attempt if it is still in
+    `from_state`; return the `OFFER_COLUMNS` of the jobs assigned, in no particular order.
+
+    The state is the compare-and-set guard: a job taken or cancelled since it was read is left as it
+    is and not returned. The version moves as the ORM's own update moves it, so a session holding an
+    older copy of the job fails its flush. On PostgreSQL one UPDATE ... FROM JSON rows RETURNING;
+    elsewhere one UPDATE ... RETURNING per job.
+    """
+    if not rows:
+        return []
+    params = [{f"b_{key}": value for key, value in row.items()} for row in rows]
+    if connection.dialect.name == "postgresql":
+        statement = _assign_from_json(from_state, to_state)
+        return list(connection.execute(statement, {"b_rows": _as_json(params)}).all())
+    statement = _assign_one(from_state, to_state)
+    taken: list[Any] = []
+    for one in params:
+        taken += connection.execute(statement, one).all()
+    return taken
+
+
+_ASSIGNED = ("attempt_id", "fablab", "machine_id")
+
+
+@lru_cache(maxsize=8)
+def _assign_from_json(from_state: str, to_state: str) -> Any:
+    table = Job.__table__  # type: ignore[attr-defined]
+    record = [column(f"b_{name}", table.c[name].type) for name in ("id", *_ASSIGNED)]
+    source = (
+        func.json_to_recordset(cast(bindparam("b_rows", type_=String()), PG_JSON))
+        .table_valued(*record)
+        .render_derived(name="v", with_types=True)
+    )
+    return _assignment(
+        table, from_state, to_state, table.c.id == source.c.b_id, {n: source.c[f"b_{n}"] for n in _ASSIGNED}
+    )
+
+
+@lru_cache(maxsize=8)
+def _assign_one(from_state: str, to_state: str) -> Any:
+    table = Job.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in _ASSIGNED}
+    return _assignment(table, from_state, to_state, table.c.id == bindparam("b_id"), values)
+
+
+def _assignment(table: Table, from_state: str, to_state: str, match: Any, values: dict[str, Any]) -> Any:
+    # the states are rendered as literals: they are fixed by the state machine, not input
+    return (
+        update(table)
+        .where(match, table.c.state == literal(from_state, literal_execute=True))
+        .values(
+            state=to_state,
+            attempts=table.c.attempts + 1,
+            version=table.c.version + 1,
+            **values,
+        )
+        .returning(*[table.c[name] for name in OFFER_COLUMNS])
+    )

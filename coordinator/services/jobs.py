@@ -2,6 +2,8 @@
 
 Every change of a job's state goes through `transition`, which queues the job event row in the
 same session; callers commit once per unit of work, so a transition and its row land together.
+The one exception is `offer_jobs`: the dispatch round's offers, the same queued -> assigned move
+for many jobs in one statement, with their attempt and event rows in the same transaction.
 How job and event rows are written in batches at flush time is in job_writes.
 """
 
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from coordinator.errors import InvalidInput, NotFound
@@ -41,7 +44,9 @@ from coordinator.services.job_writes import (
     COORDINATOR,
     Source,
     add_row,
+    assign_jobs,
     event_row,
+    insert_attempt_rows,
     insert_event_rows,
     insert_job_rows,
 )
@@ -370,6 +375,116 @@ def start_attempt(
     session.add(attempt)
     transition(session, job, Trigger.OFFERED, attempt=attempt, payload={"machine": machine_id})
     return attempt
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A queued job the dispatch round offers to a machine."""
+
+    job_id: str
+    fablab: str
+    agent: str
+    machine_id: str
+
+
+@dataclass(frozen=True)
+class OfferedJob:
+    """A job assigned to a new attempt: what its job:offer command carries."""
+
+    id: str
+    attempt_id: str
+    fablab: str
+    agent: str
+    machine_id: str
+    lease_s: float
+    process: str
+    material: str | None
+    min_box_mm: list[float] | None
+    nozzle_mm: float | None
+    file_sha256: str
+    file_name: str
+    file_size: int
+    params: dict[str, Any]
+
+
+def offer_jobs(session: Session, offers: list[Offer], lease_s: float) -> list[OfferedJob]:
+    """Offer many queued jobs at once: each gets a new attempt with its lease, as `start_attempt` does.
+
+    One statement assigns every job still queued (a job taken or cancelled since the queue was read
+    is skipped), then the attempts and the `job:offered` rows are written, all in the session's
+    transaction; no Job or JobAttempt object is built. Pending changes of the session are flushed
+    first, and a copy of an offered job that the session holds is expired, so it reloads.
+    """
+    allowed, target = TRANSITIONS[Trigger.OFFERED]
+    (source,) = allowed
+    session.flush()
+    by_job = {offer.job_id: (offer, new_id()) for offer in offers}
+    connection = session.connection()
+    assignments = [
+        {"id": job_id, "attempt_id": attempt_id, "fablab": offer.fablab, "machine_id": offer.machine_id}
+        for job_id, (offer, attempt_id) in by_job.items()
+    ]
+    taken = {row.id: row for row in assign_jobs(connection, assignments, source, target)}
+    _expire_held(session, Job, taken)
+    offered = [_offered(row, *by_job[job_id], lease_s) for job_id in by_job if (row := taken.get(job_id))]
+    now = utcnow()
+    insert_attempt_rows(connection, [_attempt_row(job, now) for job in offered])
+    event = Trigger.OFFERED.value
+    insert_event_rows(
+        connection,
+        [
+            event_row(
+                job.id, event, source, target, attempt_id=job.attempt_id, payload={"machine": job.machine_id}
+            )
+            for job in offered
+        ],
+    )
+    return offered
+
+
+def _offered(row: Any, offer: Offer, attempt_id: str, lease_s: float) -> OfferedJob:
+    return OfferedJob(
+        id=row.id,
+        attempt_id=attempt_id,
+        fablab=offer.fablab,
+        agent=offer.agent,
+        machine_id=offer.machine_id,
+        lease_s=lease_s,
+        process=row.process,
+        material=row.material,
+        min_box_mm=row.min_box_mm,
+        nozzle_mm=row.nozzle_mm,
+        file_sha256=row.file_sha256,
+        file_name=row.file_name,
+        file_size=row.file_size,
+        params=dict(row.params or {}),
+    )
+
+
+def _attempt_row(job: OfferedJob, now: datetime) -> dict[str, Any]:
+    return {
+        "id": job.attempt_id,
+        "job_id": job.id,
+        "fablab": job.fablab,
+        "agent": job.agent,
+        "machine_id": job.machine_id,
+        "state": AttemptState.OFFERED.value,
+        "lease_s": job.lease_s,
+        "lease_expires_at": now + timedelta(seconds=job.lease_s),
+        "created_at": now,
+        "ended_at": None,
+        "reason": "",
+    }
+
+
+def _expire_held(session: Session, model: type[Any], keys: Iterable[Any]) -> None:
+    """Expire the session's copies of rows just changed by a statement, so they reload when read."""
+    index = session.info.get(_LOADED, {})
+    for key in keys:
+        held = session.identity_map.get(identity_key(model, key))
+        if held is not None:
+            index.pop((model, key), None)
+            session.expire(held)
 
 
 def renew_lease(attempt: JobAttempt, now: datetime | None = None) -> None:

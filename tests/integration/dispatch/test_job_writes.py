@@ -243,3 +243,82 @@ def test_a_submission_rolled_back_leaves_no_job_and_no_event(runtime: Any) -> No
     with Session(runtime.engine) as session:
         assert jobs.get_jobs(session, ids) == []
         assert session.exec(select(func.count()).select_from(JobEvent)).one() == 0
+
+
+def _offers(ids: list[str]) -> list[jobs.Offer]:
+    return [jobs.Offer(job_id, "lab", "agent", f"m{i}") for i, job_id in enumerate(ids)]
+
+
+def test_offered_jobs_get_their_attempt_and_event_in_one_transaction(runtime: Any) -> None:
+    spec = jobs.JobSpec(
+        file_sha256="e" * 64, file_name="hinge.gcode", file_size=77, process="fdm_print",
+        min_box_mm=(10.0, 30.0, 20.0), params={"estimated_min": 12, "build": "b2"},
+    )  # fmt: skip
+    with session_scope(runtime.engine) as session:
+        ids = jobs.submit_jobs(session, spec, 3)
+    with session_scope(runtime.engine) as session:
+        offered = jobs.offer_jobs(session, _offers(ids), lease_s=90)
+    assert [job.id for job in offered] == ids
+    first = offered[0]
+    assert (first.machine_id, first.lease_s, first.file_size, first.min_box_mm) == (
+        "m0",
+        90,
+        77,
+        [30.0, 20.0, 10.0],
+    )
+    assert first.params == {"estimated_min": 12, "build": "b2"}
+    with Session(runtime.engine) as session:
+        for job_id, offer in zip(ids, offered, strict=True):
+            job = jobs.get_job(session, job_id)
+            assert (job.state, job.attempts, job.attempt_id, job.version) == (
+                JobState.ASSIGNED,
+                1,
+                offer.attempt_id,
+                2,
+            )
+            attempts, events = jobs.job_history(session, job_id)
+            (attempt,) = attempts
+            assert (attempt.id, attempt.state, attempt.machine_id, attempt.agent) == (
+                offer.attempt_id, AttemptState.OFFERED, offer.machine_id, "agent",
+            )  # fmt: skip
+            lease = jobs.aware(attempt.lease_expires_at) - jobs.aware(attempt.created_at)
+            assert lease.total_seconds() == 90
+            assert [(e.type, e.from_state, e.to_state, e.attempt_id, e.payload) for e in events][1:] == [
+                ("job:offered", "queued", "assigned", offer.attempt_id, {"machine": offer.machine_id})
+            ]
+
+
+def test_a_job_taken_since_the_queue_was_read_is_not_offered(runtime: Any) -> None:
+    ids = _submit(runtime, 3)
+    with session_scope(runtime.engine) as other:
+        jobs.cancel_job(other, ids[1], by="alice")
+    with session_scope(runtime.engine) as session:
+        offered = jobs.offer_jobs(session, _offers(ids), lease_s=60)
+    assert [job.id for job in offered] == [ids[0], ids[2]]
+    with Session(runtime.engine) as session:
+        attempts, events = jobs.job_history(session, ids[1])
+        assert attempts == [] and [e.type for e in events] == ["job:submitted", "job:cancel"]
+        assert jobs.get_job(session, ids[1]).state == JobState.CANCELLED
+
+
+def test_an_offer_expires_the_sessions_copy_and_fails_an_older_one(runtime: Any) -> None:
+    (job_id,) = _submit(runtime)
+    with Session(runtime.engine) as stale, session_scope(runtime.engine) as session:
+        older = jobs.get_job(stale, job_id)
+        held = jobs.get_job(session, job_id)
+        (offer,) = jobs.offer_jobs(session, _offers([job_id]), lease_s=60)
+        assert (held.state, held.attempt_id) == (JobState.ASSIGNED, offer.attempt_id)  # reloaded
+        session.commit()
+        older.priority = 4
+        with pytest.raises(StaleDataError):
+            stale.commit()
+
+
+def test_an_offer_rolled_back_leaves_the_job_queued_and_no_attempt(runtime: Any) -> None:
+    (job_id,) = _submit(runtime)
+    with Session(runtime.engine) as session:
+        assert len(jobs.offer_jobs(session, _offers([job_id]), lease_s=60)) == 1
+        session.rollback()
+    with Session(runtime.engine) as session:
+        attempts, events = jobs.job_history(session, job_id)
+        assert (jobs.get_job(session, job_id).state, attempts, len(events)) == (JobState.QUEUED, [], 1)
