@@ -22,6 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
+from coordinator.db import one_of
 from coordinator.errors import InvalidInput, NotFound
 from coordinator.filestore import FileStore
 from coordinator.models.base import new_row, utcnow
@@ -665,7 +666,7 @@ def get_job(session: Session, job_id: str) -> Job:
 
 def get_jobs(session: Session, job_ids: list[str]) -> list[Job]:
     """The jobs of `job_ids`, in that order (one query)."""
-    found = {job.id: job for job in session.exec(select(Job).where(col(Job.id).in_(job_ids)))}
+    found = {job.id: job for job in session.exec(select(Job).where(one_of(session, col(Job.id), job_ids)))}
     return [found[job_id] for job_id in job_ids if job_id in found]
 
 
