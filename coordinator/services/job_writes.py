@@ -152,6 +152,8 @@ def _row_table(model: type[Any], skip: tuple[str, ...] = ()) -> RowTable:
 
 def insert_rows(connection: Connection, target: RowTable, rows: list[dict[str, Any]]) -> None:
     """COPY the rows on PostgreSQL (a constraint broken raises IntegrityError); executemany elsewhere."""
+    if not rows:
+        return  # an empty parameter list would make SQLAlchemy insert one row of defaults
     if connection.dialect.name != "postgresql":
         connection.execute(insert(target.table), rows)
         return

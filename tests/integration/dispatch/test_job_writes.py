@@ -301,6 +301,18 @@ def test_a_job_taken_since_the_queue_was_read_is_not_offered(runtime: Any) -> No
         assert jobs.get_job(session, ids[1]).state == JobState.CANCELLED
 
 
+def test_a_round_whose_jobs_were_all_taken_offers_nothing_and_writes_nothing(runtime: Any) -> None:
+    ids = _submit(runtime, 2)
+    with session_scope(runtime.engine) as other:
+        for job_id in ids:
+            jobs.cancel_job(other, job_id)
+    with session_scope(runtime.engine) as session:
+        assert jobs.offer_jobs(session, _offers(ids), lease_s=60) == []
+    with Session(runtime.engine) as session:
+        assert session.exec(select(func.count()).select_from(JobAttempt)).one() == 0
+        assert session.exec(select(func.count()).select_from(JobEvent)).one() == 4  # submitted, cancel
+
+
 def test_an_offer_expires_the_sessions_copy_and_fails_an_older_one(runtime: Any) -> None:
     (job_id,) = _submit(runtime)
     with Session(runtime.engine) as stale, session_scope(runtime.engine) as session:
