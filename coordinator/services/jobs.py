@@ -413,13 +413,15 @@ def offer_jobs(session: Session, offers: list[Offer], lease_s: float) -> list[Of
 
     One statement assigns every job still queued (a job taken or cancelled since the queue was read
     is skipped), then the attempts and the `job:offered` rows are written, all in the session's
-    transaction; no Job or JobAttempt object is built. Pending changes of the session are flushed
-    first, and a copy of an offered job that the session holds is expired, so it reloads.
+    transaction; no Job or JobAttempt object is built. A copy of an offered job that the session
+    holds is expired, so it reloads; a job the session holds with changes not yet flushed is left
+    for a later round. Nothing is flushed here: the session's own changes go out at its commit, so
+    its row locks still follow job_writes' one order (jobs before attempts).
     """
     allowed, target = TRANSITIONS[Trigger.OFFERED]
     (source,) = allowed
-    session.flush()
-    by_job = {offer.job_id: (offer, new_id()) for offer in offers}
+    changing = {job.id for job in session.dirty if isinstance(job, Job)}
+    by_job = {offer.job_id: (offer, new_id()) for offer in offers if offer.job_id not in changing}
     connection = session.connection()
     assignments = [
         {"id": job_id, "attempt_id": attempt_id, "fablab": offer.fablab, "machine_id": offer.machine_id}

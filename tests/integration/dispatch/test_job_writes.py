@@ -326,6 +326,18 @@ def test_an_offer_expires_the_sessions_copy_and_fails_an_older_one(runtime: Any)
             stale.commit()
 
 
+def test_a_job_with_changes_in_the_session_is_left_for_a_later_round(runtime: Any) -> None:
+    first, second = _submit(runtime, 2)
+    with session_scope(runtime.engine) as session:
+        jobs.get_job(session, first).priority = 7  # not flushed yet
+        offered = jobs.offer_jobs(session, _offers([first, second]), lease_s=60)
+        assert [job.id for job in offered] == [second]
+    with Session(runtime.engine) as session:
+        kept = jobs.get_job(session, first)
+        assert (kept.state, kept.priority, kept.attempts) == (JobState.QUEUED, 7, 0)
+        assert jobs.get_job(session, second).state == JobState.ASSIGNED
+
+
 def test_an_offer_rolled_back_leaves_the_job_queued_and_no_attempt(runtime: Any) -> None:
     (job_id,) = _submit(runtime)
     with Session(runtime.engine) as session:
