@@ -347,16 +347,21 @@ def _update_from_json(spec: BatchedTable, columns: tuple[str, ...]) -> Any:
     """
     table, guards = spec.table, spec.guards
     names = (*guards, *columns, *(("next",) if spec.versioned else ()))
-    record = [column(f"b_{name}", _type(table, name)) for name in names]
-    source = (
-        func.json_to_recordset(cast(bindparam("b_rows", type_=String()), PG_JSON))
-        .table_valued(*record)
-        .render_derived(name="v", with_types=True)
-    )
+    source = _json_rows(table, names)
     values: dict[str, Any] = {name: source.c[f"b_{name}"] for name in columns}
     if spec.versioned:
         values["version"] = source.c["b_next"]
     return update(table).where(*[table.c[name] == source.c[f"b_{name}"] for name in guards]).values(values)
+
+
+def _json_rows(table: Table, names: tuple[str, ...]) -> Any:
+    """The `b_rows` parameter, one JSON array of objects keyed `b_<name>`, as a table `v` of typed columns."""
+    record = [column(f"b_{name}", _type(table, name)) for name in names]
+    return (
+        func.json_to_recordset(cast(bindparam("b_rows", type_=String()), PG_JSON))
+        .table_valued(*record)
+        .render_derived(name="v", with_types=True)
+    )
 
 
 def _type(table: Table, name: str) -> Any:
@@ -409,12 +414,7 @@ _ASSIGNED = ("attempt_id", "fablab", "machine_id")
 @lru_cache(maxsize=8)
 def _assign_from_json(from_state: str, to_state: str) -> Any:
     table = Job.__table__  # type: ignore[attr-defined]
-    record = [column(f"b_{name}", table.c[name].type) for name in ("id", *_ASSIGNED)]
-    source = (
-        func.json_to_recordset(cast(bindparam("b_rows", type_=String()), PG_JSON))
-        .table_valued(*record)
-        .render_derived(name="v", with_types=True)
-    )
+    source = _json_rows(table, ("id", *_ASSIGNED))
     return _assignment(
         table, from_state, to_state, table.c.id == source.c.b_id, {n: source.c[f"b_{n}"] for n in _ASSIGNED}
     )

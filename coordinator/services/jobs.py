@@ -356,20 +356,8 @@ def start_attempt(
     """Offer `job` to a machine: a new attempt with its lease, and the job assigned to it."""
     if job.state != JobState.QUEUED:
         return None
-    now = utcnow()
     attempt = new_row(
-        JobAttempt,
-        id=new_id(),
-        job_id=job.id,
-        fablab=fablab,
-        agent=agent,
-        machine_id=machine_id,
-        state=AttemptState.OFFERED,
-        lease_s=lease_s,
-        lease_expires_at=now + timedelta(seconds=lease_s),
-        created_at=now,
-        ended_at=None,
-        reason="",
+        JobAttempt, **attempt_row(new_id(), job.id, fablab, agent, machine_id, lease_s, utcnow())
     )
     job.attempts += 1
     job.attempt_id, job.fablab, job.machine_id = attempt.id, fablab, machine_id
@@ -431,7 +419,13 @@ def offer_jobs(session: Session, offers: list[Offer], lease_s: float) -> list[Of
     _expire_held(session, Job, taken)
     offered = [_offered(row, *by_job[job_id], lease_s) for job_id in by_job if (row := taken.get(job_id))]
     now = utcnow()
-    insert_attempt_rows(connection, [_attempt_row(job, now) for job in offered])
+    insert_attempt_rows(
+        connection,
+        [
+            attempt_row(job.attempt_id, job.id, job.fablab, job.agent, job.machine_id, job.lease_s, now)
+            for job in offered
+        ],
+    )
     event = Trigger.OFFERED.value
     insert_event_rows(
         connection,
@@ -464,16 +458,19 @@ def _offered(row: Any, offer: Offer, attempt_id: str, lease_s: float) -> Offered
     )
 
 
-def _attempt_row(job: OfferedJob, now: datetime) -> dict[str, Any]:
+def attempt_row(
+    attempt_id: str, job_id: str, fablab: str, agent: str, machine_id: str, lease_s: float, now: datetime
+) -> dict[str, Any]:
+    """A new offered attempt as plain values: every column of `job_attempt`."""
     return {
-        "id": job.attempt_id,
-        "job_id": job.id,
-        "fablab": job.fablab,
-        "agent": job.agent,
-        "machine_id": job.machine_id,
+        "id": attempt_id,
+        "job_id": job_id,
+        "fablab": fablab,
+        "agent": agent,
+        "machine_id": machine_id,
         "state": AttemptState.OFFERED.value,
-        "lease_s": job.lease_s,
-        "lease_expires_at": now + timedelta(seconds=job.lease_s),
+        "lease_s": lease_s,
+        "lease_expires_at": now + timedelta(seconds=lease_s),
         "created_at": now,
         "ended_at": None,
         "reason": "",

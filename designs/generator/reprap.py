@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from manifold3d import Manifold
 
@@ -243,7 +244,7 @@ def _purchased(pkg: Package, version: str) -> None:
 def build(version: str = "1.0.0") -> Package:
     """The printer package at version 1.0.0, or the 1.1.0 revision."""
     folder = "reprap-printer" if version == "1.0.0" else f"reprap-printer-{version}"
-    design = {
+    design: dict[str, Any] = {
         "name": "RepRap-style desktop printer",
         "slug": "reprap-printer",
         "version": version,
