@@ -62,11 +62,25 @@ def handle_burst(session: Session, effects: Effects, burst: Iterable[Incoming]) 
     decoded = [d for d in (decode(m) for m in burst) if d is not None]
     ctx = Context(session=session, effects=effects, links=LinkCache(session))
     ctx.seen = _recorded_msg_ids(session, decoded)
-    attempts = {d.message.attempt_id for d in decoded if hasattr(d.message, "attempt_id")}
-    machines.prefetch(session, {(d.address.fablab, d.address.agent) for d in decoded}, attempts)
+    agents = {(d.address.fablab, d.address.agent) for d in decoded}
+    # a birth or death queries its agent's jobs and machines through the ORM: then no records
+    as_records = not any(d.address.channel == "state" for d in decoded)
+    machines.prefetch(session, agents, _attempt_ids(decoded), as_records)
     with session.no_autoflush:  # one flush at commit: inserts and updates go out batched
         for item in decoded:
             apply(ctx, item)
+
+
+def _attempt_ids(decoded: list[Decoded]) -> set[str]:
+    """The attempts a burst's job events and heartbeats name."""
+    ids: set[str] = set()
+    for item in decoded:
+        message = item.message
+        if isinstance(message, p.Heartbeat):
+            ids.update(entry.attempt_id for entry in message.jobs)
+        elif hasattr(message, "attempt_id"):
+            ids.add(message.attempt_id)
+    return ids
 
 
 # the same few topics arrive over and over; a bad topic raises and is not cached

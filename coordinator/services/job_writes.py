@@ -44,7 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSON as PG_JSON
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
@@ -52,6 +52,7 @@ from sqlalchemy.orm.state import InstanceState
 
 from coordinator.models.base import utcnow
 from coordinator.models.jobs import AgentLink, Job, JobAttempt, JobEvent, Machine
+from coordinator.services.records import Record, changed_records, has_records
 
 _PENDING_ROWS = "peerfab.pending_event_rows"
 
@@ -176,9 +177,11 @@ _ATTEMPTS = _row_table(JobAttempt)
 
 @event.listens_for(OrmSession, "before_commit")
 def _write_rows_before_commit(session: OrmSession) -> None:
-    if session.info.get(_PENDING_ROWS):
+    if session.info.get(_PENDING_ROWS) or has_records(session):
         session.flush()
-        _write_rows(session)  # a flush with nothing else to write does not fire after_flush
+        # a flush with no ORM change to write fires neither before_flush nor after_flush
+        _write_batched_updates(session)
+        _write_rows(session)
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
@@ -247,25 +250,43 @@ BATCHED: dict[type[Any], BatchedTable] = {
 
 
 @event.listens_for(OrmSession, "before_flush")
-def _write_batched_updates(session: OrmSession, _context: Any, _instances: Any) -> None:
+def _write_batched_updates(session: OrmSession, _context: Any = None, _instances: Any = None) -> None:
     """Write the updates of loaded rows that stay within their batched columns, before the ORM flushes.
 
-    Rows of one class changing the same columns go out as one statement; each row keeps its
-    version guard (jobs), and a row changed or gone meanwhile fails the flush.
+    Rows of one class changing the same columns go out as one statement, whether they were loaded
+    as ORM objects or as records; each row keeps its version guard (jobs), and a row changed or
+    gone meanwhile fails the flush.
     """
-    groups: dict[tuple[BatchedTable, tuple[str, ...]], list[InstanceState[Any]]] = {}
+    groups: dict[tuple[BatchedTable, tuple[str, ...]], list[_Change]] = {}
     for obj in session.dirty:
         spec = BATCHED.get(type(obj))
         if spec is not None and (changed := _changed_columns(state := inspect(obj), spec)):
-            groups.setdefault((spec, changed), []).append(state)
+            groups.setdefault((spec, changed), []).append(_Change(state.dict, state))
+    for record in changed_records(session):
+        spec = BATCHED[record.model]
+        if changed := record.changed_columns():
+            if not set(changed) <= spec.columns:
+                allowed = ", ".join(sorted(spec.columns))
+                raise InvalidRequestError(f"{record!r} changed {changed}; a record writes only {allowed}")
+            groups.setdefault((spec, changed), []).append(_Change(record.__dict__, record))
+        else:
+            record.written()  # set back to what it was read as: nothing to write
     # rows are locked in one order, tables as BATCHED lists them (a job before its attempt, as the
     # API's cancel writes them) and rows by key: two writers never wait for each other in a cycle
     order = list(BATCHED.values())
-    for (spec, columns), states in sorted(
+    for (spec, columns), changes in sorted(
         groups.items(), key=lambda item: (order.index(item[0][0]), item[0][1])
     ):
-        states.sort(key=lambda state: tuple(state.dict[key] for key in spec.keys))
-        _write_group(session.connection(), session.identity_map, spec, columns, states)
+        changes.sort(key=lambda change: tuple(change.values[key] for key in spec.keys))
+        _write_group(session.connection(), session.identity_map, spec, columns, changes)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A row to update: its current values, and the ORM state or record that holds them."""
+
+    values: dict[str, Any]
+    owner: InstanceState[Any] | Record
 
 
 def _changed_columns(state: InstanceState[Any], spec: BatchedTable) -> tuple[str, ...]:
@@ -288,11 +309,11 @@ def _write_group(
     identity_map: Any,
     spec: BatchedTable,
     columns: tuple[str, ...],
-    states: list[InstanceState[Any]],
+    changes: list[_Change],
 ) -> None:
     postgresql = connection.dialect.name == "postgresql"
     statement = _update_statement(spec, columns, postgresql)
-    rows = [_update_params(state.dict, spec, columns) for state in states]
+    rows = [_update_params(change.values, spec, columns) for change in changes]
     result = connection.execute(statement, {"b_rows": _as_json(rows)} if postgresql else rows)
     if result.rowcount != len(rows):
         raise StaleDataError(
@@ -300,11 +321,16 @@ def _write_group(
             "by someone else since they were read"
         )
     if spec.versioned:
-        for state, written in zip(states, rows, strict=True):
-            state.dict["version"] = written["b_next"]
+        for change, written in zip(changes, rows, strict=True):
+            change.values["version"] = written["b_next"]
     # what was written is the committed state now, and these rows hold no other change: leave
     # them out of the ORM's flush (as its own flush does with the rows it wrote)
-    InstanceState._commit_all_states([(state, state.dict) for state in states], identity_map)
+    states = [(c.owner, c.values) for c in changes if isinstance(c.owner, InstanceState)]
+    if states:
+        InstanceState._commit_all_states(states, identity_map)
+    for change in changes:
+        if isinstance(change.owner, Record):
+            change.owner.written()
 
 
 def _update_params(values: dict[str, Any], spec: BatchedTable, columns: tuple[str, ...]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from coordinator.services.job_writes import (
     insert_event_rows,
     insert_job_rows,
 )
+from coordinator.services.records import LOADED, track
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ MAX_QUANTITY = 1000
 
 
 RowT = TypeVar("RowT")
-
-_LOADED = "peerfab.loaded_rows"
 
 # primary key of each row kind a burst prefetches, as Session.get takes it
 _ROW_KEYS: dict[type[Any], Callable[[Any], Any]] = {
@@ -78,7 +77,7 @@ def keep_loaded(session: Session, rows: Iterable[Any]) -> None:
     the session's info, so it ends with the session and holds the very objects the map holds.
     Nothing the dispatcher does deletes these rows; code that deletes one must use Session.get.
     """
-    index = session.info.setdefault(_LOADED, {})
+    index = session.info.setdefault(LOADED, {})
     for row in rows:
         key_of = _ROW_KEYS.get(type(row))
         if key_of is not None:
@@ -87,7 +86,7 @@ def keep_loaded(session: Session, rows: Iterable[Any]) -> None:
 
 def row_by_key(session: Session, model: type[RowT], key: Any) -> RowT | None:
     """Session.get, answered from the rows `keep_loaded` indexed when it can."""
-    row = session.info.get(_LOADED, {}).get((model, key))
+    row = session.info.get(LOADED, {}).get((model, key))
     return row if row is not None else session.get(model, key)
 
 
@@ -196,8 +195,7 @@ def transition(
         payload=payload or ({"reason": reason} if reason else {}),
         source=source,
     )
-    if job not in session:  # add() walks the job's cascades even when the session holds it already
-        session.add(job)
+    track(session, job)
     add_row(session, row)
     return row
 
@@ -479,7 +477,7 @@ def attempt_row(
 
 def _expire_held(session: Session, model: type[Any], keys: Iterable[Any]) -> None:
     """Expire the session's copies of rows just changed by a statement, so they reload when read."""
-    index = session.info.get(_LOADED, {})
+    index = session.info.get(LOADED, {})
     for key in keys:
         held = session.identity_map.get(identity_key(model, key))
         if held is not None:
@@ -570,7 +568,7 @@ def _assume_machine_status(session: Session, attempt: JobAttempt, job: Job) -> N
     machine = row_by_key(session, Machine, (attempt.fablab, attempt.machine_id))
     if machine is not None and machine.operator_confirm:
         machine.status = "waiting_operator"
-        session.add(machine)
+        track(session, machine)
 
 
 def _close_cancelled_attempt(attempt: JobAttempt, trigger: Trigger) -> None:

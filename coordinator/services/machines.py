@@ -24,6 +24,7 @@ from coordinator.models.jobs import (
 from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects, Source, Trigger, utcnow
+from coordinator.services.records import load_records, track
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +81,40 @@ def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
     return link
 
 
-def prefetch(session: Session, agents: set[tuple[str, str]], attempt_ids: set[str]) -> list[Any]:
+def prefetch(
+    session: Session, agents: set[tuple[str, str]], attempt_ids: set[str], as_records: bool = True
+) -> list[Any]:
     """Load what a burst of messages touches in a few queries, so the burst runs from memory.
 
-    The session's identity map holds objects weakly; `jobs.keep_loaded` indexes the rows in the
+    The agents' links and machines, the attempts named and their jobs: as records (plain values,
+    see `records`), or as ORM objects when `as_records` is false, for a burst whose births and
+    deaths query the same rows through the ORM. JSON columns no agent message reads are left out.
+    The session's identity map holds ORM objects weakly; `jobs.keep_loaded` indexes them in the
     session, which keeps them alive for the rest of the unit of work.
-    JSON columns no agent message reads are left unloaded, so they are not decoded.
     """
+    load = _load_records if as_records else _load_objects
     loaded: list[Any] = []
     if agents:
-        loaded += session.exec(select(AgentLink).where(of_agents(session, AgentLink, agents)))
-        machines = select(Machine).options(_unloaded(Machine.capabilities))
-        loaded += session.exec(machines.where(of_agents(session, Machine, agents)))
+        loaded += load(session, AgentLink, of_agents(session, AgentLink, agents))
+        loaded += load(session, Machine, of_agents(session, Machine, agents), ("capabilities",))
     if attempt_ids:
-        found = list(session.exec(select(JobAttempt).where(one_of(session, col(JobAttempt.id), attempt_ids))))
+        found = load(session, JobAttempt, one_of(session, col(JobAttempt.id), attempt_ids))
         job_ids = list({a.job_id for a in found})
         loaded += found
         if job_ids:
-            unread = (_unloaded(Job.params), _unloaded(Job.min_box_mm))
-            loaded += session.exec(select(Job).options(*unread).where(one_of(session, col(Job.id), job_ids)))
-    jobs.keep_loaded(session, loaded)
+            loaded += load(session, Job, one_of(session, col(Job.id), job_ids), ("params", "min_box_mm"))
     return loaded
+
+
+def _load_records(session: Session, model: type[Any], where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
+    return load_records(session, model, where, skip)
+
+
+def _load_objects(session: Session, model: type[Any], where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
+    query = select(model).options(*[_unloaded(getattr(model, name)) for name in skip]).where(where)
+    rows = list(session.exec(query))
+    jobs.keep_loaded(session, rows)
+    return rows
 
 
 def of_agents(session: Session, model: Any, agents: set[tuple[str, str]]) -> Any:
@@ -268,7 +282,7 @@ def record_status(session: Session, fablab: str, agent: str, event: p.MachineSta
         return False
     freed = event.status == "idle" and machine.status != "idle"
     machine.status, machine.last_seen = event.status, utcnow()
-    session.add(machine)
+    track(session, machine)
     return freed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from sqlalchemy import Column, MetaData, String, Table, text
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,7 @@ from coordinator.services.dispatch import (
     queued_jobs,
 )
 from coordinator.services.jobs import Effects
+from coordinator.services.records import Record
 
 SPEC = jobs.JobSpec(file_sha256="d" * 64, file_name="bracket.gcode", process="fdm_print", material="pla")
 LABS, AGENTS = ("lab-north", "lab-south"), ("agent-1", "agent-2", "agent-3")
@@ -38,15 +40,23 @@ def _fleet(runtime: Any) -> None:
                 session.add(Machine(fablab=lab, machine_id=f"{agent}-m", agent=agent, status="idle"))
 
 
-def test_a_burst_loads_exactly_its_agents_even_where_names_repeat_across_fablabs(runtime: Any) -> None:
+@pytest.mark.parametrize("as_records", [True, False], ids=["records", "orm"])
+def test_a_burst_loads_exactly_its_agents_even_where_names_repeat_across_fablabs(
+    runtime: Any, as_records: bool
+) -> None:
     _fleet(runtime)
     wanted = {("lab-north", "agent-1"), ("lab-north", "agent-3"), ("lab-south", "agent-2")}
     with Session(runtime.engine) as session:
-        loaded = machines.prefetch(session, wanted, set())
-    links = {(row.fablab, row.agent) for row in loaded if isinstance(row, AgentLink)}
-    owners = {(row.fablab, row.agent) for row in loaded if isinstance(row, Machine)}
+        loaded = machines.prefetch(session, wanted, set(), as_records)
+    assert all(isinstance(row, Record) == as_records for row in loaded)
+    links = {(row.fablab, row.agent) for row in loaded if _model(row) is AgentLink}
+    owners = {(row.fablab, row.agent) for row in loaded if _model(row) is Machine}
     assert links == wanted
     assert owners == wanted
+
+
+def _model(row: Any) -> type[Any]:
+    return row.model if isinstance(row, Record) else type(row)
 
 
 def test_the_queue_comes_in_priority_then_age_order(runtime: Any) -> None:
