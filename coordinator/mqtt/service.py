@@ -9,6 +9,7 @@ so one bad message never takes others with it. Commands go out only after their 
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -77,6 +78,7 @@ class DispatchService:
         self._reannounced: dict[tuple[str, str], float] = {}
         self._cancels_sent: dict[str, float] = {}
         self._round_wanted = True
+        self._housekept_at = -math.inf
         self.stats = {"messages": 0, "bursts": 0, "fallbacks": 0, "offers": 0}
 
     # ---- life cycle ----------------------------------------------------------------------------
@@ -199,15 +201,28 @@ class DispatchService:
         _merge(effects, local)
 
     def _round(self, effects: Effects) -> None:
-        """Expire leases, resend pending cancels, then offer queued jobs to idle machines."""
+        """Offer queued jobs to idle machines; once a tick, expire leases, resend cancels and plan first."""
         local = Effects()
         with session_scope(self.runtime.engine) as session, session.no_autoflush:
-            jobs.expire_leases(session, local)
-            self._resend_cancels(session, local)
-            if self.planner is not None:
-                self.planner.tick(session)
+            if self._housekeeping_due():
+                jobs.expire_leases(session, local)
+                self._resend_cancels(session, local)
+                if self.planner is not None:
+                    self.planner.tick(session)
             self.stats["offers"] += dispatch_round(session, self.policy, local, self.offers)
         _merge(effects, local)
+
+    def _housekeeping_due(self) -> bool:
+        """Whether a tick has passed since leases, cancels and the plan were last looked at.
+
+        Under load a round follows every burst, many a second; none of the three needs noticing
+        sooner than a tick, and together they cost the round about a sixth of its time.
+        """
+        now = time.monotonic()
+        if now - self._housekept_at < self.tick_s:
+            return False
+        self._housekept_at = now
+        return True
 
     def _resend_cancels(self, session: Any, effects: Effects) -> None:
         now = time.monotonic()
