@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 from pathlib import Path, PurePosixPath
 
 import requests
@@ -37,18 +38,20 @@ def fetch(
         raise DownloadError(f"file is {ref.size} bytes, above the agent's limit of {max_bytes}")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{ref.sha256}{safe_suffix(ref.name)}"
-    if target.exists() and sha256_of(target) == ref.sha256:
+    if target.is_file() and sha256_of(target) == ref.sha256:
         return target
-    partial = folder / f"{ref.sha256}.part"
+    # each download writes its own partial file: two machines of one agent may fetch the same
+    # part at once, and the second to finish then replaces the first's copy with the same bytes
+    partial = folder / f"{ref.sha256}.{secrets.token_hex(4)}.part"
     try:
         digest = _stream(ref.url, partial, max_bytes=max_bytes, timeout_s=timeout_s, token=token)
-    except BaseException:
+        if digest != ref.sha256:
+            raise DownloadError(f"sha256 mismatch: offered {ref.sha256}, downloaded {digest}")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise DownloadError(f"could not store the file in {folder}: {exc}") from exc
+    finally:
         partial.unlink(missing_ok=True)
-        raise
-    if digest != ref.sha256:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(f"sha256 mismatch: offered {ref.sha256}, downloaded {digest}")
-    os.replace(partial, target)
     return target
 
 

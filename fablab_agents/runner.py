@@ -195,11 +195,11 @@ class MachineSlot:
         try:
             path = self._verified_file(offer)
         except (Refused, DownloadError) as exc:
-            with self._lock:
-                if self._still_current(offer):
-                    self.job = None
-                    self._set_status("idle")
-                    self._reject(offer, str(exc))
+            self._give_back(offer, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 -- a job that cannot be prepared must not hold the machine
+            log.exception("preparing job %s on %s failed", offer.job_id, self.id)
+            self._give_back(offer, f"could not prepare the job: {exc}")
             return
         with self._lock:
             if self._detached or not self._still_current(offer):
@@ -210,6 +210,14 @@ class MachineSlot:
             self._remember(JobAccepted(**self._ids(offer), eta_s=offer.estimated_s))
             self._save()
         self._start_driver(offer, path)
+
+    def _give_back(self, offer: JobOffer, reason: str) -> None:
+        """Reject an offer the machine will not run, and free the machine for the next."""
+        with self._lock:
+            if self._still_current(offer):
+                self.job = None
+                self._set_status("idle")
+                self._reject(offer, reason)
 
     def _verified_file(self, offer: JobOffer) -> Path:
         assert offer.file is not None

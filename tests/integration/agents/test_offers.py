@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from coordinator.cli import cli
 from coordinator.protocol.payloads import FileRef, JobControl, JobOffer
+from fablab_agents import runner
 from fablab_agents.agent import Agent
 from tests.integration.agents.conftest import Broker, Coordinator, FileServer, agent_config, wait_until
 
@@ -104,6 +105,22 @@ def test_unsafe_gcode_is_rejected_naming_the_line(
     reason = coordinator.wait_event("job:rejected", attempt_id=offer.attempt_id)["reason"]
     for word in words:
         assert word in reason
+    assert spy.started == []
+    assert agent.machines["printer-1"].status == "idle"
+
+
+def test_an_offer_that_fails_to_prepare_is_rejected_and_frees_the_machine(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_check(*_: Any) -> list[str]:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(runner, "check_file", broken_check)
+    spy = Spy(agent)
+    offer = offer_for(file_server.add(GOOD_GCODE), GOOD_GCODE)
+    coordinator.command("agent-1", offer)
+    reason = coordinator.wait_event("job:rejected", attempt_id=offer.attempt_id)["reason"]
+    assert reason.startswith("could not prepare the job:") and "invalid start byte" in reason
     assert spy.started == []
     assert agent.machines["printer-1"].status == "idle"
 
