@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,7 @@ def prefetch(
     The session's identity map holds ORM objects weakly; `jobs.keep_loaded` indexes them in the
     session, which keeps them alive for the rest of the unit of work.
     """
-    load = _load_records if as_records else _load_objects
+    load: Callable[..., list[Any]] = load_records if as_records else _load_objects
     loaded: list[Any] = []
     if agents:
         loaded += load(session, AgentLink, of_agents(session, AgentLink, agents))
@@ -104,10 +105,6 @@ def prefetch(
         if job_ids:
             loaded += load(session, Job, one_of(session, col(Job.id), job_ids), ("params", "min_box_mm"))
     return loaded
-
-
-def _load_records(session: Session, model: type[Any], where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
-    return load_records(session, model, where, skip)
 
 
 def _load_objects(session: Session, model: type[Any], where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
