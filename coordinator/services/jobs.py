@@ -10,12 +10,12 @@ How job and event rows are written in batches at flush time is in job_writes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func
@@ -31,7 +31,6 @@ from coordinator.models.jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
     LIVE_ATTEMPT_STATES,
-    AgentLink,
     AttemptState,
     Job,
     JobAttempt,
@@ -51,43 +50,11 @@ from coordinator.services.job_writes import (
     insert_event_rows,
     insert_job_rows,
 )
-from coordinator.services.records import LOADED, track
+from coordinator.services.records import LOADED, row_by_key, track
 
 log = logging.getLogger(__name__)
 
 MAX_QUANTITY = 1000
-
-
-RowT = TypeVar("RowT")
-
-# primary key of each row kind a burst prefetches, as Session.get takes it
-_ROW_KEYS: dict[type[Any], Callable[[Any], Any]] = {
-    Job: lambda row: row.id,
-    JobAttempt: lambda row: row.id,
-    AgentLink: lambda row: (row.fablab, row.agent),
-    Machine: lambda row: (row.fablab, row.machine_id),
-}
-
-
-def keep_loaded(session: Session, rows: Iterable[Any]) -> None:
-    """Index rows just loaded into the session by primary key, for `row_by_key` to find.
-
-    A burst looks each of its jobs, attempts, links and machines up several times; Session.get
-    does that through the identity map at about 4 % of the dispatcher's time. The index lives in
-    the session's info, so it ends with the session and holds the very objects the map holds.
-    Nothing the dispatcher does deletes these rows; code that deletes one must use Session.get.
-    """
-    index = session.info.setdefault(LOADED, {})
-    for row in rows:
-        key_of = _ROW_KEYS.get(type(row))
-        if key_of is not None:
-            index[(type(row), key_of(row))] = row
-
-
-def row_by_key(session: Session, model: type[RowT], key: Any) -> RowT | None:
-    """Session.get, answered from the rows `keep_loaded` indexed when it can."""
-    row = session.info.get(LOADED, {}).get((model, key))
-    return row if row is not None else session.get(model, key)
 
 
 class Trigger(StrEnum):

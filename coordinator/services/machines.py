@@ -25,7 +25,7 @@ from coordinator.models.jobs import (
 from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects, Source, Trigger, utcnow
-from coordinator.services.records import load_records, track
+from coordinator.services.records import keep_loaded, load_records, row_by_key, track
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class LinkCache:
 
 
 def _load_link(session: Session, fablab: str, agent: str) -> AgentLink:
-    link = jobs.row_by_key(session, AgentLink, (fablab, agent))
+    link = row_by_key(session, AgentLink, (fablab, agent))
     if link is None:
         ensure_fablab(session, fablab)
         link = AgentLink(fablab=fablab, agent=agent)
@@ -90,7 +90,7 @@ def prefetch(
     The agents' links and machines, the attempts named and their jobs: as records (plain values,
     see `records`), or as ORM objects when `as_records` is false, for a burst whose births and
     deaths query the same rows through the ORM. JSON columns no agent message reads are left out.
-    The session's identity map holds ORM objects weakly; `jobs.keep_loaded` indexes them in the
+    The session's identity map holds ORM objects weakly; `records.keep_loaded` indexes them in the
     session, which keeps them alive for the rest of the unit of work.
     """
     load: Callable[..., list[Any]] = load_records if as_records else _load_objects
@@ -110,7 +110,7 @@ def prefetch(
 def _load_objects(session: Session, model: type[Any], where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
     query = select(model).options(*[_unloaded(getattr(model, name)) for name in skip]).where(where)
     rows = list(session.exec(query))
-    jobs.keep_loaded(session, rows)
+    keep_loaded(session, rows)
     return rows
 
 
@@ -273,7 +273,7 @@ def _already(job: Job, trigger: Trigger) -> bool:
 
 def record_status(session: Session, fablab: str, agent: str, event: p.MachineStatusEvent) -> bool:
     """A machine reports its status; return whether it just became idle."""
-    machine = jobs.row_by_key(session, Machine, (fablab, event.machine_id))
+    machine = row_by_key(session, Machine, (fablab, event.machine_id))
     if machine is None or machine.agent != agent:
         log.warning("%s/%s: status for unknown machine %s", fablab, agent, event.machine_id)
         return False
