@@ -35,11 +35,11 @@ from coordinator.heap import settle_after_startup  # noqa: E402
 from coordinator.models.jobs import Job, JobState, Machine  # noqa: E402
 from coordinator.mqtt.network import READER_THREAD  # noqa: E402
 from coordinator.mqtt.service import DispatchService  # noqa: E402
-from coordinator.protocol import payloads as p  # noqa: E402
-from coordinator.protocol import topics  # noqa: E402
 from coordinator.runtime import Runtime  # noqa: E402
 from coordinator.services import jobs  # noqa: E402
 from coordinator.settings import load_settings  # noqa: E402
+from protocol import payloads as p  # noqa: E402
+from protocol import topics  # noqa: E402
 from tests.support.databases import add_database_option, bench_database  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that agents can import coordinator.protocol without pulling in Flask.
+    # Lazy, so that agents can import protocol without pulling in Flask.
     if name == "create_app":
         from coordinator.app import create_app
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 ENV_PREFIX = "PEERFAB_"
 

@@ -8,8 +8,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from coordinator.errors import NotFound
-from coordinator.protocol.payloads import (
+from fablab_agents.config import AgentConfig
+from fablab_agents.journal import Journal
+from fablab_agents.link import MqttLink
+from fablab_agents.machines import open_driver
+from fablab_agents.operator import OperatorEndpoint
+from fablab_agents.runner import MachineSlot
+from protocol.errors import NotFound
+from protocol.payloads import (
     AgentEnvelope,
     ConfirmClear,
     Heartbeat,
@@ -19,12 +25,6 @@ from coordinator.protocol.payloads import (
     MachineInfo,
     Reannounce,
 )
-from fablab_agents.config import AgentConfig
-from fablab_agents.journal import Journal
-from fablab_agents.link import MqttLink
-from fablab_agents.machines import open_driver
-from fablab_agents.operator import OperatorEndpoint
-from fablab_agents.runner import MachineSlot
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 import click
 import requests
 
-from coordinator.errors import InvalidInput, PeerfabError
 from fablab_agents import credentials
 from fablab_agents.config import load_agent_config, with_simulated
+from protocol.errors import InvalidInput, PeerfabError
 
 DEFAULT_AGENT_URL = "http://127.0.0.1:8410"
 HTTP_TIMEOUT_S = 5.0

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from coordinator.errors import InvalidInput
-from coordinator.protocol.payloads import Capabilities
-from coordinator.protocol.topics import ID_PATTERN
+from protocol.errors import InvalidInput
+from protocol.payloads import Capabilities
+from protocol.topics import ID_PATTERN
 
 # `[machine prusa-1]` is not TOML; it is rewritten to the quoted key `["machine prusa-1"]`.
 _NAMED_HEADER = re.compile(r'^\s*\[\s*([a-z_]+)\s+([^\]"\s]+)\s*\]\s*(#.*)?$')

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
-from coordinator.errors import InvalidInput
-from coordinator.protocol import topics
+from protocol import topics
+from protocol.errors import InvalidInput
 
 COORDINATOR_USER = "peerfab-coordinator"
 # Mosquitto 2's defaults for its "$7$" format: PBKDF2-HMAC-SHA512, 12-byte salt, 101 iterations.

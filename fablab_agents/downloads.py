@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import requests
 
-from coordinator.protocol.payloads import FileRef
+from protocol.payloads import FileRef
 
 SUFFIX_RE = re.compile(r"^\.[a-z0-9]{1,8}$")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coordinator.protocol.payloads import AgentEnvelope
+from protocol.payloads import AgentEnvelope
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (

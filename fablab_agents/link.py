@@ -17,18 +17,18 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from coordinator.errors import InvalidInput
-from coordinator.protocol import topics
-from coordinator.protocol.payloads import (
+from fablab_agents import SOFTWARE
+from fablab_agents.config import AgentConfig
+from fablab_agents.journal import Journal
+from protocol import topics
+from protocol.errors import InvalidInput
+from protocol.payloads import (
     AgentState,
     MachineInfo,
     decode_command,
     decode_coordinator_state,
     encode,
 )
-from fablab_agents import SOFTWARE
-from fablab_agents.config import AgentConfig
-from fablab_agents.journal import Journal
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from coordinator.errors import InvalidInput
 from fablab_agents.config import MachineConfig
+from protocol.errors import InvalidInput
 
 Outcome = Literal["done", "failed", "cancelled"]
 OnProgress = Callable[[float, float | None], None]

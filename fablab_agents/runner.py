@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coordinator.protocol.payloads import (
+from fablab_agents.config import AgentConfig, MachineConfig
+from fablab_agents.downloads import DownloadError, fetch
+from fablab_agents.machines import Driver, Outcome, check_file
+from protocol.payloads import (
     AgentEnvelope,
     HeartbeatJob,
     JobAccepted,
@@ -32,9 +35,6 @@ from coordinator.protocol.payloads import (
     MachineStatus,
     MachineStatusEvent,
 )
-from fablab_agents.config import AgentConfig, MachineConfig
-from fablab_agents.downloads import DownloadError, fetch
-from fablab_agents.machines import Driver, Outcome, check_file
 
 log = logging.getLogger(__name__)
 

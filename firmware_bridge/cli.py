@@ -9,7 +9,6 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import Event, Failed, Finished, MachineMessage
 from firmware_bridge.events import Progress as JobProgress
 from firmware_bridge.gcode import SourceLine, read_job
@@ -17,6 +16,7 @@ from firmware_bridge.gcode_check import Limits, check_gcode
 from firmware_bridge.grbl import GrblConfig, GrblEngine
 from firmware_bridge.marlin import MarlinConfig, MarlinEngine
 from firmware_bridge.serial_transport import Engine, StreamRunner, open_port
+from protocol.errors import InvalidInput
 
 
 @click.group("bridge")

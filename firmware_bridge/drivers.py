@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from coordinator.errors import Conflict, InvalidInput
 from firmware_bridge import events as ev
 from firmware_bridge.gcode import is_gcode_file, read_job
 from firmware_bridge.grbl import GrblConfig, GrblEngine
@@ -25,6 +24,7 @@ from firmware_bridge.moonraker import MoonrakerClient, MoonrakerError, PrintStat
 from firmware_bridge.options import Options
 from firmware_bridge.serial_transport import StreamRunner, open_port
 from firmware_bridge.simulator import Fault, SimulatedJob, estimate_duration
+from protocol.errors import Conflict, InvalidInput
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress callbacks; the last one always goes out
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 _CODE = re.compile(r"([GMT])(\d+)(\.\d+)?")

@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import (
     TERMINAL_STATES,
     Event,
@@ -27,6 +26,7 @@ from firmware_bridge.events import (
 from firmware_bridge.gcode import SourceLine
 from firmware_bridge.grbl_codes import describe_alarm, describe_error
 from firmware_bridge.reports import first_int
+from protocol.errors import InvalidInput
 
 STATUS_REQUEST = b"?"
 FEED_HOLD = b"!"

@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import (
     TERMINAL_STATES,
     Event,
@@ -26,6 +25,7 @@ from firmware_bridge.events import (
 )
 from firmware_bridge.gcode import SourceLine, command_code, number_line
 from firmware_bridge.reports import first_int, parse_temperatures
+from protocol.errors import InvalidInput
 
 # Commands that may legitimately keep the firmware silent for long (heating, homing, probing).
 LONG_COMMANDS = frozenset({"M109", "M190", "M191", "M116", "G28", "G29", "G4", "M400", "M600"})

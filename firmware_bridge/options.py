@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 _MISSING = object()
 

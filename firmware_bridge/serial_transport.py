@@ -9,8 +9,8 @@ from typing import Protocol
 
 import serial
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import Event, Failed
+from protocol.errors import InvalidInput
 
 READ_TIMEOUT = 0.02  # seconds a read may block; bounds the latency of timeouts and pause/cancel
 

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import Event, Failed, Finished, Paused, Progress, Resumed, StreamState
 from firmware_bridge.gcode import SourceLine
+from protocol.errors import InvalidInput
 
 _WORD = re.compile(r"([A-Z])([-+]?(?:\d+\.?\d*|\.\d+))")
 DEFAULT_FEED = 1500.0  # mm/min, used until the file sets one

@@ -11,12 +11,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from coordinator.api.auth import auth, current_token_name, roles
 from coordinator.db import session_scope
-from coordinator.errors import Conflict
 from coordinator.models.auth import Role
-from coordinator.protocol.topics import validate_id
 from coordinator.runtime import runtime
 from coordinator.services import builds, network, planner
 from coordinator.services.jobs import Effects
+from protocol.errors import Conflict
+from protocol.topics import validate_id
 
 bp = APIBlueprint("builds", __name__, tag="Builds")
 CANCEL_TRIES = 3

@@ -14,10 +14,10 @@ from coordinator.api.auth import auth, current_token_name, roles
 from coordinator.bom import graph
 from coordinator.bom.archive import archive_kind
 from coordinator.db import session_scope
-from coordinator.errors import InvalidInput
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
 from coordinator.services import designs
+from protocol.errors import InvalidInput
 
 bp = APIBlueprint("designs", __name__, tag="Designs")
 

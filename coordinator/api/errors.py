@@ -9,7 +9,7 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from werkzeug.exceptions import HTTPException
 
-from coordinator.errors import PeerfabError
+from protocol.errors import PeerfabError
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from coordinator.api.auth import auth, current_token_name, roles
 from coordinator.db import session_scope
-from coordinator.errors import Conflict, InvalidInput
 from coordinator.models.auth import Role
 from coordinator.models.jobs import Job, JobAttempt, JobEvent, JobState
 from coordinator.runtime import runtime
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects
+from protocol.errors import Conflict, InvalidInput
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
 

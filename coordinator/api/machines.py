@@ -8,14 +8,14 @@ from apiflask import APIBlueprint
 
 from coordinator.api.auth import auth, roles
 from coordinator.db import session_scope
-from coordinator.errors import Conflict
 from coordinator.models.auth import Role
 from coordinator.models.jobs import Machine
-from coordinator.protocol import payloads as p
-from coordinator.protocol.topics import validate_id
 from coordinator.runtime import runtime
 from coordinator.services import machines
 from coordinator.services.jobs import aware
+from protocol import payloads as p
+from protocol.errors import Conflict
+from protocol.topics import validate_id
 
 bp = APIBlueprint("machines", __name__, tag="Machines")
 

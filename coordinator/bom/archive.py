@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from coordinator.errors import InvalidInput, PayloadTooLarge
+from protocol.errors import InvalidInput, PayloadTooLarge
 
 CHUNK = 1 << 20
 

@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from coordinator.bom.manifest import AssemblyPart, FabricatedPart, PurchasedPart
-from coordinator.errors import InvalidInput, NotFound
+from protocol.errors import InvalidInput, NotFound
 
 Part = FabricatedPart | PurchasedPart | AssemblyPart
 

@@ -13,7 +13,7 @@ from coordinator.bom.archive import ArchiveLimits, extract_archive, package_root
 from coordinator.bom.checks import CheckResult, Problem, check_manifest
 from coordinator.bom.graph import Bom
 from coordinator.bom.manifest import DesignInfo
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 MANIFEST = "design.toml"
 DEFAULT_LIMITS = ArchiveLimits(max_unpacked_bytes=1_000_000_000, max_members=5000)

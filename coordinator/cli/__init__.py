@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from coordinator.errors import PeerfabError
+from protocol.errors import PeerfabError
 
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
@@ -42,9 +42,8 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(module_name.split(".")[0]):
-                return None  # not built yet in this checkout
-            raise
+            # an agent-only install (`pip install peerfab`) lacks the coordinator's libraries
+            return _needs_coordinator(cmd_name, exc.name or "a library")
         command: click.Command = getattr(module, attr)
         return command
 
@@ -54,6 +53,18 @@ class LazyGroup(click.Group):
         except PeerfabError as exc:
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(2)
+
+
+def _needs_coordinator(name: str, missing: str) -> click.Command:
+    """A stand-in for a command whose libraries are not installed: it says what to install."""
+
+    def explain() -> None:
+        raise PeerfabError(
+            f"'peerfab {name}' needs the coordinator's libraries ({missing} is missing): "
+            "pip install 'peerfab[coordinator]'"
+        )
+
+    return click.Command(name, callback=explain, help="(needs: pip install 'peerfab[coordinator]')")
 
 
 @click.group(cls=LazyGroup)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from coordinator.bom.package import open_package
 from coordinator.cli.common import echo_json
-from coordinator.errors import InvalidInput, PeerfabError
+from protocol.errors import InvalidInput, PeerfabError
 
 # Importers live in their own module; they are attached below when present.
 IMPORT_COMMANDS = {

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from coordinator.errors import InvalidInput, PeerfabError
 from coordinator.importers import (
     ImportedDesign,
     PurchasedPart,
@@ -19,6 +18,7 @@ from coordinator.importers import (
     read_kitspace_bom,
     write_package,
 )
+from protocol.errors import InvalidInput, PeerfabError
 
 _READERS: dict[str, Callable[..., list[PurchasedPart]]] = {
     "kicad": read_kicad_bom,

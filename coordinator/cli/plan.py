@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.model import Schedule
+from protocol.errors import InvalidInput
 
 FORMATS = {".json": "json", ".sm": "psplib", ".mm": "psplib"}
 

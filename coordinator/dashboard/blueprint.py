@@ -12,8 +12,8 @@ from sqlmodel import Session
 from werkzeug.exceptions import HTTPException
 
 from coordinator.db import session_scope
-from coordinator.errors import PeerfabError
 from coordinator.runtime import runtime
+from protocol.errors import PeerfabError
 
 bp = Blueprint(
     "dashboard",

@@ -17,12 +17,12 @@ from coordinator.dashboard import access, queries
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.dashboard.present import Badge, iso
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
-from coordinator.errors import Conflict, InvalidInput, PeerfabError
 from coordinator.models.builds import Build
 from coordinator.models.jobs import ACTIVE_STATES
 from coordinator.runtime import runtime
 from coordinator.services import builds, designs, planner
 from coordinator.services.jobs import Effects, utcnow
+from protocol.errors import Conflict, InvalidInput, PeerfabError
 
 LIST_LIMIT = 200
 LOG_LIMIT = 50

@@ -12,10 +12,10 @@ from coordinator.bom import graph
 from coordinator.bom.manifest import FabricatedPart
 from coordinator.dashboard import previews
 from coordinator.dashboard.blueprint import bp, db, page
-from coordinator.errors import InvalidInput, NotFound
 from coordinator.models.designs import DesignVersion
 from coordinator.runtime import runtime
 from coordinator.services import designs
+from protocol.errors import InvalidInput, NotFound
 
 MAX_UNITS = 10_000
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import request
 
 from coordinator.dashboard.blueprint import bp, db, page
-from coordinator.errors import InvalidInput
 from coordinator.models.jobs import JobState
 from coordinator.services import jobs as job_service
+from protocol.errors import InvalidInput
 
 PAGE_SIZE = 100
 

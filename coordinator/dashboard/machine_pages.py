@@ -11,11 +11,11 @@ from sqlmodel import Session
 from coordinator.dashboard import queries
 from coordinator.dashboard.access import current_person, operator_required
 from coordinator.dashboard.blueprint import bp, db, page
-from coordinator.errors import Conflict, PeerfabError
 from coordinator.models.jobs import Job
 from coordinator.runtime import runtime
 from coordinator.services import jobs, operator
 from coordinator.services.jobs import Effects
+from protocol.errors import Conflict, PeerfabError
 
 
 @bp.get("/dashboard/machines")

@@ -9,10 +9,10 @@ from pathlib import Path, PurePosixPath
 from sqlmodel import Session, col, select
 
 from coordinator.dashboard.svg_mesh import render_mesh_svg
-from coordinator.errors import NotFound
 from coordinator.filestore import FileStore
 from coordinator.mesh.analysis import MESH_TYPES, load_mesh
 from coordinator.models.designs import VersionFile
+from protocol.errors import NotFound
 
 # bump when the renderer's output changes, so cached previews are redrawn
 RENDER_VERSION = 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.bom_csv import read_csv_bom, read_kicad_bom, read_kitspace_bom
 from coordinator.importers.model import ImportedDesign, PurchasedPart
 from coordinator.importers.okh_toml import import_losh
 from coordinator.importers.okh_yaml import import_okh_v1, load_yaml
 from coordinator.importers.package import package_purchased, write_package
+from protocol.errors import InvalidInput
 
 __all__ = [
     "ImportedDesign",

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.model import PurchasedPart, quantity_value
 from coordinator.importers.naming import IdAllocator, name_id, part_id
 from coordinator.importers.tables import (
@@ -18,6 +17,7 @@ from coordinator.importers.tables import (
     parse_quantity,
     read_table,
 )
+from protocol.errors import InvalidInput
 
 QUANTITY = ("qty", "quantity", "count", "qnty", "quantity per pcb", "units", "amount", "pcs")
 DESIGNATORS = ("designators", "designator", "references", "refdes", "parts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{2,64}$")
 SEMVER_RE = re.compile(

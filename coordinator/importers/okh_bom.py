@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.model import quantity_value
 from coordinator.importers.naming import name_id, part_id
 from coordinator.importers.package import PartsBuilder
 from coordinator.importers.sbom import BomLine, StructuredBom, read_structured_bom
+from protocol.errors import InvalidInput
 
 BOM_SUFFIXES = (".csv", ".tsv", ".txt")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.naming import design_slug, design_version, spdx_license
 from coordinator.importers.okh_bom import is_url
 from coordinator.importers.package import DesignInfo
+from protocol.errors import InvalidInput
 
 # Keys of a licence table, hardware first: the design's own licence leads the list.
 _LICENSE_KEYS = ("spdx", "spdx-license", "hardware", "documentation", "software")

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coordinator.errors import InvalidInput
 from coordinator.importers import fabrication
 from coordinator.importers.model import ImportedDesign
 from coordinator.importers.naming import name_id
@@ -15,6 +14,7 @@ from coordinator.importers.okh_bom import BomImport, find_bom, is_url, read_bom,
 from coordinator.importers.okh_meta import design_info, physical_notes
 from coordinator.importers.package import PartsBuilder, file_sha256, package_files_path
 from coordinator.importers.sbom import BomLine
+from protocol.errors import InvalidInput
 
 REQUIRED = ("name", "license", "licensor")
 

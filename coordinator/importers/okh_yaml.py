@@ -7,12 +7,12 @@ from typing import Any
 
 import yaml
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.model import ImportedDesign
 from coordinator.importers.naming import design_slug, design_version
 from coordinator.importers.okh_bom import BomImport, find_bom, is_url, read_bom, require_parts
 from coordinator.importers.okh_meta import licenses, persons
 from coordinator.importers.package import DesignInfo, PartsBuilder
+from protocol.errors import InvalidInput
 
 REQUIRED = ("title", "description", "license", "licensor")
 

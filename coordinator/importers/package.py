@@ -13,9 +13,9 @@ from typing import Any
 
 import tomli_w
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.model import ImportedDesign, PurchasedPart
 from coordinator.importers.naming import IdAllocator, design_slug, design_version
+from protocol.errors import InvalidInput
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
 from coordinator.importers.bom_csv import (
     CSV_FIELDS,
     NAME,
@@ -16,6 +15,7 @@ from coordinator.importers.bom_csv import (
     row_value,
 )
 from coordinator.importers.tables import Row, Table, read_table
+from protocol.errors import InvalidInput
 
 POS = ("pos", "position", "item no", "item number", "line")
 TYPE = ("type", "class")

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 _SEPARATORS = ",;\t"
 _EMPTY_VALUES = {"", "n/a", "na", "-", "--", "none", "~"}

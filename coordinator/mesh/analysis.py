@@ -13,7 +13,6 @@ import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from coordinator.errors import InvalidInput
 from coordinator.mesh.bounds import min_box_extents
 from coordinator.mesh.materials import get_material
 from coordinator.mesh.printtime import (
@@ -22,6 +21,7 @@ from coordinator.mesh.printtime import (
     ShellGeometry,
     estimate_print_time_s,
 )
+from protocol.errors import InvalidInput
 
 MESH_TYPES = ("stl", "obj", "3mf", "ply")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 
 @dataclass(frozen=True)

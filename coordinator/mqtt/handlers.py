@@ -15,13 +15,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.db import one_of
-from coordinator.errors import InvalidInput
 from coordinator.models.jobs import JobEvent
-from coordinator.protocol import payloads as p
-from coordinator.protocol.topics import AgentAddress, AgentChannel, parse_agent_topic
 from coordinator.services import jobs, machines
 from coordinator.services.jobs import Effects, utcnow
 from coordinator.services.machines import LinkCache, Order
+from protocol import payloads as p
+from protocol.errors import InvalidInput
+from protocol.topics import AgentAddress, AgentChannel, parse_agent_topic
 
 log = logging.getLogger(__name__)
 

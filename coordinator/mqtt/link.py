@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from coordinator.errors import InvalidInput
-from coordinator.protocol import payloads as p
-from coordinator.protocol import topics
+from protocol import payloads as p
+from protocol import topics
+from protocol.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from coordinator.mqtt.embedded import EmbeddedBroker
 from coordinator.mqtt.handlers import Incoming, handle_burst
 from coordinator.mqtt.link import BrokerAddress, parse_mqtt_url
 from coordinator.mqtt.network import NetworkProcess
-from coordinator.protocol import payloads as p
-from coordinator.protocol import topics
 from coordinator.runtime import Runtime
 from coordinator.services import jobs
 from coordinator.services.dispatch import DispatchPolicy, OfferSettings, dispatch_round
 from coordinator.services.jobs import Effects
 from coordinator.services.plan_dispatch import PlanPolicy
 from coordinator.services.planner import Planner
+from protocol import payloads as p
+from protocol import topics
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.model import Calendar, Problem, Resource, Task
+from protocol.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.model import (
     Calendar,
     FixedTask,
@@ -17,6 +16,7 @@ from coordinator.scheduling.model import (
     ScheduledTask,
     Task,
 )
+from protocol.errors import InvalidInput
 
 
 class _Reader:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.model import Mode, Precedence, Problem, Resource, Task
+from protocol.errors import InvalidInput
 
 _COUNT = re.compile(r"^\s*-\s*(renewable|nonrenewable|doubly constrained)\s*:\s*(\d+)", re.I)
 _JOBS = re.compile(r"^\s*jobs \(incl\. supersource/sink \)\s*:\s*(\d+)", re.I)

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.bounds import tails
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.profile import NEVER, Profile, earliest_start
+from protocol.errors import InvalidInput
 
 RULES = ("fifo", "lst", "mts", "grpw")
 # how a rule picks a mode: first free machine, earliest finish, earliest ready at the next step

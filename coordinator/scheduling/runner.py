@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling import cpsat, genetic
 from coordinator.scheduling.bounds import lower_bound
 from coordinator.scheduling.instance import Instance
@@ -16,6 +15,7 @@ from coordinator.scheduling.lns import Search, improve_with_lns
 from coordinator.scheduling.model import FixedTask, Problem, Schedule, ScheduledTask, ScheduleStatus
 from coordinator.scheduling.process import GeneticProcess
 from coordinator.scheduling.rules import RULES, Solution, better, improve, justify, run_rule
+from protocol.errors import InvalidInput
 
 POLICIES = ("cpsat", "sampling", *RULES)
 OnSchedule = Callable[[Schedule], None]

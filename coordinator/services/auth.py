@@ -7,8 +7,8 @@ import secrets
 
 from sqlmodel import Session, select
 
-from coordinator.errors import InvalidInput
 from coordinator.models.auth import ApiToken, Role
+from protocol.errors import InvalidInput
 
 TOKEN_PREFIX = "pf_"
 

@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.bom.graph import Bom
-from coordinator.errors import Conflict, InvalidInput, NotFound
 from coordinator.filestore import FileStore
 from coordinator.models.builds import (
     Build,
@@ -30,6 +29,7 @@ from coordinator.planning.problem import ASSEMBLY_PROCESS
 from coordinator.services import designs, jobs
 from coordinator.services.jobs import JobSpec, aware, utcnow
 from coordinator.services.network import machine_views
+from protocol.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 

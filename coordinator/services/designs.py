@@ -14,7 +14,6 @@ from coordinator.bom import graph
 from coordinator.bom.graph import Bom
 from coordinator.bom.manifest import SEMVER_RE, AnyPart, FabricatedPart
 from coordinator.bom.package import DesignPackage
-from coordinator.errors import Conflict, InvalidInput, NotFound
 from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.models.designs import (
     BomEdge,
@@ -26,6 +25,7 @@ from coordinator.models.designs import (
     VersionFile,
 )
 from coordinator.services.meshes import MESH_SUFFIXES, analyse_for_publish
+from protocol.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 _PART: TypeAdapter[Any] = TypeAdapter(AnyPart)

@@ -22,10 +22,10 @@ from coordinator.models.jobs import (
     Machine,
 )
 from coordinator.planning.matching import MachineView, Requirement, shortcomings
-from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects
 from coordinator.services.network import view_from_capabilities
+from protocol import payloads as p
 
 log = logging.getLogger(__name__)
 

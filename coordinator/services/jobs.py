@@ -23,7 +23,6 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from coordinator.db import one_of
-from coordinator.errors import InvalidInput, NotFound
 from coordinator.filestore import FileStore
 from coordinator.models.base import new_row, utcnow
 from coordinator.models.designs import MeshAnalysis, StoredFile
@@ -39,7 +38,6 @@ from coordinator.models.jobs import (
     Machine,
     new_id,
 )
-from coordinator.protocol import payloads as p
 from coordinator.services.job_writes import (
     COORDINATOR,
     Source,
@@ -51,6 +49,8 @@ from coordinator.services.job_writes import (
     insert_job_rows,
 )
 from coordinator.services.records import LOADED, row_by_key, track
+from protocol import payloads as p
+from protocol.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from coordinator.db import one_of
-from coordinator.errors import NotFound
 from coordinator.models.jobs import (
     ACTIVE_STATES,
     AgentLink,
@@ -22,10 +21,11 @@ from coordinator.models.jobs import (
     JobState,
     Machine,
 )
-from coordinator.protocol import payloads as p
 from coordinator.services import jobs
 from coordinator.services.jobs import Effects, Source, Trigger, utcnow
 from coordinator.services.records import keep_loaded, load_records, row_by_key, track
+from protocol import payloads as p
+from protocol.errors import NotFound
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from coordinator.bom.manifest import FabricatedPart
 from coordinator.bom.package import DesignPackage
-from coordinator.errors import PayloadTooLarge
+from protocol.errors import PayloadTooLarge
 
 MESH_SUFFIXES = {".stl", ".obj", ".3mf", ".ply", ".off", ".glb"}
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from coordinator.errors import InvalidInput, NotFound
 from coordinator.models.builds import FablabProfile
 from coordinator.models.jobs import AgentLink, Fablab, Machine
 from coordinator.planning.matching import MachineView
 from coordinator.planning.network import parse_opening_hours, start_calendar, transport_table
 from coordinator.planning.problem import Network
+from protocol.errors import InvalidInput, NotFound
 
 MACHINE_KEY_SEPARATOR = "/"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from coordinator.errors import Conflict, InvalidInput
 from coordinator.models.jobs import LIVE_ATTEMPT_STATES, Job, JobAttempt, JobEvent, JobState
-from coordinator.protocol import payloads as p
-from coordinator.protocol.topics import validate_id
 from coordinator.services import jobs, machines
 from coordinator.services.jobs import Effects, Trigger
+from protocol import payloads as p
+from protocol.errors import Conflict, InvalidInput
+from protocol.topics import validate_id
 
 MAX_REASON = 500
 

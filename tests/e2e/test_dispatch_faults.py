@@ -12,8 +12,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from coordinator.protocol import payloads as p
-from coordinator.protocol import topics
+from protocol import payloads as p
+from protocol import topics
 from tests.support.waiting import wait_until
 
 from .conftest import FABLAB

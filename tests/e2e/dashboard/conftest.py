@@ -13,9 +13,9 @@ import pytest
 
 from coordinator.db import session_scope
 from coordinator.models.jobs import Job
-from coordinator.protocol import payloads as p
 from coordinator.services import auth, jobs, machines
 from coordinator.services.jobs import Effects, Trigger
+from protocol import payloads as p
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

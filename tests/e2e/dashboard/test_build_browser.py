@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from coordinator.db import session_scope
 from coordinator.models.builds import Build, BuildTask
-from coordinator.protocol import payloads as p
 from coordinator.services import builds, designs, jobs, machines
 from coordinator.services.jobs import Effects, Trigger
+from protocol import payloads as p
 from tests.support.packages import write_package
 
 from .conftest import FABLAB, Site, shoot

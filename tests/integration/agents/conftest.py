@@ -17,10 +17,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from coordinator.protocol import topics
-from coordinator.protocol.payloads import CoordinatorState, encode
 from fablab_agents import credentials
 from fablab_agents.config import AgentConfig, load_agent_config
+from protocol import topics
+from protocol.payloads import CoordinatorState, encode
 from tests.conftest import UNDER_CI
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
 from tests.support.waiting import wait_until as _wait_until

@@ -8,8 +8,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from coordinator.protocol import topics
 from fablab_agents.config import parse_mqtt_url
+from protocol import topics
 from tests.integration.agents.conftest import FABLAB, Broker, Coordinator, wait_until
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.protocol.payloads import JobProgress, decode_agent_state, decode_event
 from fablab_agents.agent import Agent
+from protocol.payloads import JobProgress, decode_agent_state, decode_event
 from tests.integration.agents.conftest import Broker, Coordinator, FileServer, agent_config, wait_until
 from tests.integration.agents.fakes import GatedMachine
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
-from coordinator.protocol.payloads import FileRef, JobControl, JobOffer
 from fablab_agents import runner
 from fablab_agents.agent import Agent
+from protocol.payloads import FileRef, JobControl, JobOffer
 from tests.integration.agents.conftest import Broker, Coordinator, FileServer, agent_config, wait_until
 
 pytest.importorskip("firmware_bridge.drivers", reason="firmware_bridge drivers are not built yet")

@@ -10,8 +10,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from coordinator.protocol import payloads as p
-from coordinator.protocol import topics
+from protocol import payloads as p
+from protocol import topics
 
 FDM = p.Capabilities(
     process="fdm_print",

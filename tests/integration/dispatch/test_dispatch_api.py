@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from coordinator.protocol import payloads as p
+from protocol import payloads as p
 
 from .conftest import job_state, wait_until
 from .fake_agent import machine

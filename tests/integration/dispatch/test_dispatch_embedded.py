@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from coordinator.mqtt.service import DispatchService
-from coordinator.protocol import payloads as p
+from protocol import payloads as p
 from tests.support.mosquitto import free_port
 
 from .conftest import final_events, job_state, submit, wait_until

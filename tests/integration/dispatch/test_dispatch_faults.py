@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from coordinator.db import session_scope
 from coordinator.models.jobs import AgentLink
-from coordinator.protocol import payloads as p
 from coordinator.services import jobs
+from protocol import payloads as p
 
 from .conftest import attempts, final_events, job, job_state, submit, wait_until
 from .fake_agent import machine

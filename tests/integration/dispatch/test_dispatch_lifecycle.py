@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coordinator.protocol import payloads as p
+from protocol import payloads as p
 
 from .conftest import attempts, final_events, job, job_state, submit, wait_until
 from .fake_agent import machine

@@ -11,11 +11,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
-from coordinator.errors import InvalidInput
 from coordinator.models.jobs import AgentLink, AttemptState, Job, JobAttempt, JobEvent, JobState
 from coordinator.services import jobs, machines
 from coordinator.services.job_writes import Source, add_row, event_row
 from coordinator.services.jobs import Trigger
+from protocol.errors import InvalidInput
 
 SPEC = jobs.JobSpec(file_sha256="c" * 64, file_name="clip.gcode", process="fdm_print", material="pla")
 

@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 from coordinator.db import one_of, session_scope
 from coordinator.models.jobs import AgentLink, AttemptState, Job, JobAttempt, JobEvent, JobState, Machine
 from coordinator.mqtt.handlers import Incoming, handle_burst
-from coordinator.protocol import payloads as p
-from coordinator.protocol.topics import agent_topic
 from coordinator.services import jobs, machines
 from coordinator.services.jobs import Effects, Trigger
 from coordinator.services.records import Record, load_records
+from protocol import payloads as p
+from protocol.topics import agent_topic
 
 SPEC = jobs.JobSpec(file_sha256="e" * 64, file_name="hinge.gcode", process="fdm_print", material="pla")
 LAB, AGENT, MACHINE = "lab-east", "agent-7", "printer-1"

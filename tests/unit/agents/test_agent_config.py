@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
-from coordinator.errors import InvalidInput
 from fablab_agents.config import load_agent_config, parse_mqtt_url, with_simulated
+from protocol.errors import InvalidInput
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "agent.example.toml"
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
-from coordinator.errors import InvalidInput
 from fablab_agents import credentials
+from protocol.errors import InvalidInput
 
 
 def test_hash_matches_mosquitto_format_and_verifies() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from coordinator.protocol.payloads import JobDone, JobProgress, decode_event
 from fablab_agents.journal import Journal
+from protocol.payloads import JobDone, JobProgress, decode_event
 
 
 def progress(value: float) -> JobProgress:

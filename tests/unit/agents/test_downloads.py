@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.protocol.payloads import FileRef
 from fablab_agents.downloads import DownloadError, fetch
+from protocol.payloads import FileRef
 
 BODY = b"G28\nG1 X10 Y10 F3000\n" * 2000
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -9,7 +9,7 @@ import pytest
 
 from coordinator.bom.archive import ArchiveLimits, extract_archive
 from coordinator.bom.package import open_package
-from coordinator.errors import InvalidInput, PayloadTooLarge
+from protocol.errors import InvalidInput, PayloadTooLarge
 from tests.support.packages import tar_gz, write_package, zip_bytes
 
 LIMITS = ArchiveLimits(max_unpacked_bytes=1_000_000, max_members=50)

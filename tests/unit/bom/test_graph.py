@@ -6,7 +6,7 @@ import pytest
 
 from coordinator.bom import graph
 from coordinator.bom.package import load_package
-from coordinator.errors import InvalidInput, NotFound
+from protocol.errors import InvalidInput, NotFound
 from tests.support.packages import default_parts, write_package
 
 

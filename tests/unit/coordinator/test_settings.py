@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.settings import load_settings
+from protocol.errors import InvalidInput
 
 CONFIG = Path(__file__).resolve().parents[3] / "config" / "coordinator.toml"
 

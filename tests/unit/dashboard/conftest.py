@@ -10,11 +10,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from coordinator.db import session_scope
-from coordinator.protocol import payloads as p
 from coordinator.services import jobs, machines
 from coordinator.services.designs import publish_path
 from coordinator.services.jobs import Effects, Trigger
 from designs import EXAMPLES_DIR
+from protocol import payloads as p
 
 FABLAB, AGENT = "fablab-a", "agent-1"
 

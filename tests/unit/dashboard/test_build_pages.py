@@ -18,10 +18,10 @@ from coordinator.dashboard import build_pages
 from coordinator.db import session_scope
 from coordinator.models.builds import Build, BuildTask, PurchaseItem
 from coordinator.models.jobs import Job, JobState
-from coordinator.protocol import payloads as p
 from coordinator.services import builds, designs, jobs
 from coordinator.services.jobs import Trigger
 from coordinator.services.planner import Planner
+from protocol import payloads as p
 from tests.support.network import add_machine
 from tests.support.packages import write_package
 

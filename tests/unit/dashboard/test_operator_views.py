@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from coordinator.models.jobs import Job, JobEvent
-from coordinator.protocol import payloads as p
+from protocol import payloads as p
 
 from .conftest import FABLAB, FakeDispatcher, Workshop, csrf_of
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.drivers import (
     DRIVERS,
     DriverState,
@@ -20,6 +19,7 @@ from firmware_bridge.drivers import (
 from firmware_bridge.events import Failed, Finished, Progress
 from firmware_bridge.gcode import prepare_lines
 from firmware_bridge.simulator import Fault, SimulatedJob, estimate_duration
+from protocol.errors import InvalidInput
 
 
 @pytest.fixture

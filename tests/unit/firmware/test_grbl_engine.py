@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import Failed, Finished, StreamState
 from firmware_bridge.gcode import prepare_lines
 from firmware_bridge.grbl import GrblConfig, GrblEngine, parse_status
 from firmware_bridge.grbl_codes import describe_error
+from protocol.errors import InvalidInput
 
 BANNER = b"\r\nGrbl 1.1h ['$' for help]\r\n"
 

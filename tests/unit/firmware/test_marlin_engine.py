@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from firmware_bridge.events import Failed, Finished, Paused, Progress, StreamState, Temperatures
 from firmware_bridge.gcode import checksum, number_line, prepare_lines, strip_comment
 from firmware_bridge.marlin import MarlinConfig, MarlinEngine
+from protocol.errors import InvalidInput
 
 
 def job(*commands: str) -> list:

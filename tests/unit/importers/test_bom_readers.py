@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.importers import read_csv_bom, read_kicad_bom, read_kitspace_bom
+from protocol.errors import InvalidInput
 
 
 def _by_id(parts):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from coordinator.bom.graph import explode
-from coordinator.errors import InvalidInput
 from coordinator.importers import import_okh
+from protocol.errors import InvalidInput
 
 
 def _copy_design(fixtures: Path, tmp_path: Path) -> Path:

@@ -6,8 +6,8 @@ import tomllib
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.importers import import_okh, load_yaml
+from protocol.errors import InvalidInput
 
 
 def test_duplicate_key_is_refused_with_both_lines(fixtures):

@@ -8,8 +8,8 @@ import pytest
 
 from coordinator.bom.graph import explode
 from coordinator.bom.package import load_package
-from coordinator.errors import InvalidInput
 from coordinator.importers import import_okh, package_purchased, read_kicad_bom, write_package
+from protocol.errors import InvalidInput
 
 
 def test_purchased_list_becomes_one_assembly(fixtures, valid_package):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from coordinator.errors import InvalidInput
 from coordinator.mesh.analysis import analyze_mesh
 from coordinator.mesh.printtime import PrinterProfile
+from protocol.errors import InvalidInput
 from tests.unit.mesh.meshes import cube, stl
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.mesh.materials import density_g_cm3, get_material, known_materials
+from protocol.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.mesh.printtime import (
     PrinterProfile,
     ShellGeometry,
@@ -8,6 +7,7 @@ from coordinator.mesh.printtime import (
     extrusion_volume_mm3,
     layer_count,
 )
+from protocol.errors import InvalidInput
 
 CUBE_20 = ShellGeometry(8000.0, 1600.0, 400.0, 400.0, 20.0)
 

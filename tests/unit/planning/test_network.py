@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.planning.network import (
     HANDLING_MIN,
     distance_km,
@@ -12,6 +11,7 @@ from coordinator.planning.network import (
     start_calendar,
     transport_minutes,
 )
+from protocol.errors import InvalidInput
 
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.jsonformat import problem_from_dict, problem_to_dict, read_problem
+from protocol.errors import InvalidInput
 from tests.unit.scheduling.samples import small_shop, transport
 
 Change = Callable[[dict[str, Any]], object]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.psplib import read_psplib
+from protocol.errors import InvalidInput
 from tests.unit.scheduling.samples import MULTI_MODE
 
 

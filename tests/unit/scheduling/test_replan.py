@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.errors import InvalidInput
 from coordinator.scheduling.feasibility import check_schedule
 from coordinator.scheduling.model import FixedTask, Mode, Problem, Resource, ScheduledTask, Task
 from coordinator.scheduling.runner import plan, replan
+from protocol.errors import InvalidInput
 from tests.unit.scheduling.samples import small_shop
 
 

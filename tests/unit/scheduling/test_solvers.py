@@ -70,7 +70,7 @@ def test_j301_1_reaches_its_optimum(psplib_dir: Path) -> None:
 
 
 def test_unknown_policy_is_invalid_input() -> None:
-    from coordinator.errors import InvalidInput
+    from protocol.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="unknown policy"):
         plan(transport(), "fastest")

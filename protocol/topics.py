@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from coordinator.errors import InvalidInput
+from protocol.errors import InvalidInput
 
 ROOT = "peerfab/v1"
 COORDINATOR_STATE = f"{ROOT}/coordinator/state"

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from coordinator.errors import InvalidInput
-from coordinator.protocol import PROTOCOL_VERSION
-from coordinator.protocol.topics import ID_PATTERN
+from protocol import PROTOCOL_VERSION
+from protocol.errors import InvalidInput
+from protocol.topics import ID_PATTERN
 
 MachineStatus = Literal["idle", "busy", "waiting_operator", "paused", "offline", "error"]
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
