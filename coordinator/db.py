@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import psycopg
 from alembic import command
 from alembic.config import Config
-from psycopg.adapt import Dumper
-from sqlalchemy import ColumnElement, Dialect, any_, bindparam, event
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.types import UserDefinedType
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -53,60 +49,6 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-def one_of(session: Session, column: Any, keys: Collection[str]) -> ColumnElement[bool]:
-    """`column IN keys` for a long list of string keys, as one parameter where the database allows.
-
-    Expanded, an IN list of n keys is a statement of n parameters whose text changes with n: on
-    PostgreSQL, psycopg parses and converts every new text and the server plans it afresh. As
-    `column = ANY(array)` it is one parameter and one text, which for 200-500 keys took 2.2 times
-    less CPU and wall time (docs/benchmarks-dispatch.md). SQLite has no arrays and keeps the IN list.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, keys, type_=KeyArray(), unique=True)
-        return column == any_(array)  # type: ignore[no-any-return]
-    return column.in_(list(keys))  # type: ignore[no-any-return]
-
-
-class ArrayText(str):
-    """The text of a PostgreSQL `varchar[]` value, sent as that type (see `VarcharArrayDumper`)."""
-
-
-class VarcharArrayDumper(Dumper):
-    """Sends `ArrayText` as it is, typed `varchar[]`.
-
-    psycopg's list dumper adapts a list of keys element by element in Python (2.3 % of the
-    dispatcher's CPU). The value must still arrive as an array: cast from a text parameter inside
-    the statement instead, it hid the array's length from the planner, and the dispatcher's
-    lookups then waited on the server for most of its time, at half the lifecycle rate.
-    """
-
-    oid = psycopg.postgres.types["varchar"].array_oid
-
-    def dump(self, obj: Any) -> bytes:
-        return obj.encode()  # type: ignore[no-any-return]
-
-
-psycopg.adapters.register_dumper(ArrayText, VarcharArrayDumper)
-
-
-class KeyArray(UserDefinedType[Collection[str]]):
-    """Keys bound as one `varchar[]` parameter, written as its quoted text in one join."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **_: Any) -> str:
-        return "VARCHAR[]"
-
-    def bind_processor(self, dialect: Dialect) -> Any:
-        return array_text
-
-
-def array_text(keys: Collection[str]) -> ArrayText:
-    """The text of a `varchar[]` value holding `keys`, every element quoted: `{"a","b\\"c"}`."""
-    quoted = (key.replace("\\", "\\\\").replace('"', '\\"') for key in keys)
-    return ArrayText("{" + ",".join(f'"{key}"' for key in quoted) + "}")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from coordinator.db import session_scope
+from coordinator.jobs.commands import Actor, ReceivePurchases, StartBuild
 from coordinator.models.builds import Build, BuildState
 from coordinator.models.jobs import AgentLink
 from coordinator.planning.breakdown import break_down
@@ -32,6 +33,8 @@ from coordinator.services.network import view_from_capabilities
 from coordinator.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
+DEMO = Actor("demo-builder", frozenset({"builder"}))  # the builder whose token the demo prints
+DEMO_ROLES = ("designer", "builder", "operator")
 TARGET_S = 120.0
 PRINTER = {"process": "fdm_print", "make": "Prusa", "model": "i3 MK3S+", "build_volume_mm": [250, 210, 210],
            "nozzle_mm": 0.4, "materials": ["pla", "petg"], "max_hotend_c": 285, "max_bed_c": 120}  # fmt: skip
@@ -147,6 +150,7 @@ class Demo:
         self.build_id = ""
         self.time_scale = 1.0
         self.published: list[str] = []
+        self.tokens: dict[str, str] = {}
 
     def start(self, say: Callable[[str], None] = print) -> Demo:
         self.process.start()
@@ -154,6 +158,7 @@ class Demo:
         self.published = publish_examples(self.process.runtime)
         say(f"published {len(self.published)} example designs: {', '.join(self.published)}")
         self._set_profiles()
+        self.tokens = self._make_tokens()
         makespan = estimate_makespan_min(self.process, self.design, self.units, self.site)
         self.time_scale = max(1.0, makespan * 60.0 / self.target_s)
         say(f"planned {self.design} on paper: {makespan} min of work; running {self.time_scale:.0f}x faster")
@@ -169,6 +174,15 @@ class Demo:
             for lab in FABLABS:
                 network.set_profile(session, lab.id, {"name": lab.name, "latitude": lab.place[0],
                                                       "longitude": lab.place[1]})  # fmt: skip
+
+    def _make_tokens(self) -> dict[str, str]:
+        """A token for each person of the demo (shown once), so anyone can sign in and act."""
+        from coordinator.services.auth import create_token
+
+        rt = self.process.runtime
+        assert rt is not None
+        with session_scope(rt.engine) as session:
+            return {role: create_token(session, role, name=f"demo-{role}")[1] for role in DEMO_ROLES}
 
     def _start_agents(self) -> None:
         from fablab_agents.agent import Agent
@@ -195,14 +209,8 @@ class Demo:
     def _start_build(self) -> str:
         rt = self.process.runtime
         assert rt is not None
-        with session_scope(rt.engine) as session:
-            build = builds.start_build(session, rt.store, design=self.design, units=self.units,
-                                       site=self.site, by="demo")  # fmt: skip
-            builds.receive_purchases(session, build.id)  # the builder ordered the hardware ahead
-            build_id = build.id
-        dispatcher = rt.services.get("dispatch")
-        if dispatcher is not None:
-            dispatcher.wake()
+        build_id: str = rt.bus.handle(StartBuild(self.design, "latest", self.units, self.site, 0, None, DEMO))
+        rt.bus.handle(ReceivePurchases(build_id, None, DEMO))  # the builder ordered the hardware ahead
         return build_id
 
     def build_state(self) -> tuple[str, str, dict[str, int]]:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 from typing import Any
@@ -43,7 +42,8 @@ class CoordinatorProcess:
             app,
             host=self.settings.server.host,
             port=self.settings.server.port,
-            threads=16,
+            # each open live page holds a thread: room for all of them beside the requests
+            threads=self.settings.server.threads + self.settings.server.event_streams,
             channel_request_lookahead=1,  # notice closed event streams without waiting for a write
         )
         if not self.settings.server.public_url:
@@ -79,11 +79,6 @@ class CoordinatorProcess:
 
 
 def _start_dispatcher(rt: Runtime) -> Any:
-    try:
-        module = importlib.import_module("coordinator.mqtt.service")
-    except ModuleNotFoundError:
-        log.warning("dispatcher not available in this build; serving the API only")
-        return None
-    service = module.DispatchService(rt)
-    service.start()
-    return service
+    from coordinator.mqtt.service import DispatchService
+
+    return DispatchService(rt).start()

@@ -1,8 +1,8 @@
-"""What a running coordinator holds: settings, the database engine and the file store."""
+"""What a running coordinator holds: settings, the database engine, the file store and the job bus."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -10,6 +10,9 @@ from sqlalchemy.engine import Engine
 
 from coordinator.db import make_engine, migrate
 from coordinator.filestore import FileStore
+from coordinator.jobs.bus import MessageBus
+from coordinator.jobs.handlers import make_bus
+from coordinator.jobs.outbox import LiveStream, Outbox
 from coordinator.settings import Settings
 
 
@@ -18,16 +21,22 @@ class Runtime:
     settings: Settings
     engine: Engine
     store: FileStore
-    services: dict[str, Any] = field(default_factory=dict)
+    bus: MessageBus
+    outbox: Outbox
+    live: LiveStream
+    dispatcher: Any = None  # the MQTT dispatcher, while it runs in this process
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
-        """Connect to the database (migrating it) and open the file store."""
+        """Connect to the database (migrating it), open the file store and build the bus."""
         settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url, echo=settings.database.echo)
         if run_migrations:
             migrate(engine)
-        return cls(settings=settings, engine=engine, store=FileStore(settings.files_dir))
+        files = FileStore(settings.files_dir)
+        live = LiveStream(max_readers=settings.server.event_streams)
+        outbox = Outbox(live)
+        return cls(settings, engine, files, make_bus(engine, files, outbox), outbox, live)
 
 
 def runtime() -> Runtime:

@@ -35,6 +35,10 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8400, ge=0, le=65535)
     public_url: str | None = Field(None, description="URL agents use to reach this coordinator")
+    threads: int = Field(16, ge=1, le=256, description="server threads for requests")
+    event_streams: int = Field(
+        200, ge=1, le=5000, description="live dashboard pages open at once (each holds a server thread)"
+    )
 
 
 class LimitsSettings(_Section):

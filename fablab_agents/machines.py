@@ -6,23 +6,32 @@ The runner speaks only this small interface; firmware_bridge's events are transl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from fablab_agents.config import MachineConfig
+from firmware_bridge import drivers as bridge
 from protocol.errors import InvalidInput
 
 Outcome = Literal["done", "failed", "cancelled"]
-OnProgress = Callable[[float, float | None], None]
-OnDone = Callable[[Outcome, str], None]
+
+
+@dataclass(frozen=True)
+class DriverEvents:
+    """What a machine reports while it runs a job: the runner's callbacks, called from driver threads."""
+
+    progress: Callable[[float, float | None], None]  # share done, seconds left (when known)
+    paused: Callable[[], None]  # the machine stopped where it was after a pause request
+    resumed: Callable[[], None]
+    warning: Callable[[str], None]  # the machine said something that did not stop the job
+    done: Callable[[Outcome, str], None]  # the job ended: how, and the firmware's or host's reason
 
 
 class Driver(Protocol):
     """What the runner needs from a machine."""
 
-    def start(
-        self, job_file: Path, on_progress: OnProgress, on_done: OnDone, *, estimated_s: float | None = None
-    ) -> None: ...
+    def start(self, job_file: Path, events: DriverEvents, *, estimated_s: float | None = None) -> None: ...
 
     def pause(self) -> None: ...
 
@@ -32,19 +41,24 @@ class Driver(Protocol):
 
 
 class BridgeDriver:
-    """Adapts a firmware_bridge driver's event callbacks to (fraction, eta) and (outcome, reason)."""
+    """Adapts a firmware_bridge driver's event callbacks to the runner's `DriverEvents`."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def start(
-        self, job_file: Path, on_progress: OnProgress, on_done: OnDone, *, estimated_s: float | None = None
-    ) -> None:
+    def start(self, job_file: Path, events: DriverEvents, *, estimated_s: float | None = None) -> None:
         def progress(event: Any) -> None:
-            on_progress(float(event.fraction), getattr(event, "eta_s", None))
+            if isinstance(event, bridge.JobPaused):
+                events.paused()
+            elif isinstance(event, bridge.JobResumed):
+                events.resumed()
+            elif isinstance(event, bridge.JobProgress):
+                events.progress(float(event.fraction), event.eta_s)
+            elif (message := getattr(event, "message", None)) is not None:
+                events.warning(str(message))  # JobWarning and whatever else a driver says in passing
 
         def done(event: Any) -> None:
-            on_done(*outcome_of(event))
+            events.done(*outcome_of(event))
 
         self.inner.start(job_file, progress, done, estimated_s=estimated_s)
 
@@ -59,24 +73,19 @@ class BridgeDriver:
 
 
 def outcome_of(event: Any) -> tuple[Outcome, str]:
-    """Map a firmware_bridge end event (Finished / Failed) to an outcome and a reason."""
-    from firmware_bridge.events import Failed, Finished
-
-    if isinstance(event, Failed):
-        where = f" (line {event.line})" if event.line else ""
-        return "failed", f"{event.reason}{where}"
-    if isinstance(event, Finished) and event.cancelled:
-        return "cancelled", "cancelled"
-    return "done", ""
+    """How a firmware_bridge driver's job ended, with the machine's own reason for a failure."""
+    if isinstance(event, bridge.JobFailed):
+        return "failed", event.reason
+    if isinstance(event, bridge.JobDone):
+        return ("cancelled", "cancelled") if event.cancelled else ("done", "")
+    return "failed", f"the machine ended the job in a way the agent does not know: {event!r}"
 
 
 def open_driver(machine: MachineConfig) -> Driver:
     """Build the machine's driver from the registry; bad options are errors naming the machine."""
-    from firmware_bridge.drivers import DRIVERS
-
-    factory = DRIVERS.get(machine.driver)
+    factory = bridge.DRIVERS.get(machine.driver)
     if factory is None:
-        known = ", ".join(sorted(DRIVERS))
+        known = ", ".join(sorted(bridge.DRIVERS))
         raise InvalidInput(
             f"[machine {machine.id}] driver: unknown driver {machine.driver!r} (known: {known})"
         )

@@ -17,8 +17,9 @@ from typing import Any
 
 from fablab_agents.config import AgentConfig, MachineConfig
 from fablab_agents.downloads import DownloadError, fetch
-from fablab_agents.machines import Driver, Outcome, check_file
+from fablab_agents.machines import Driver, DriverEvents, Outcome, check_file
 from protocol.payloads import (
+    MAX_REASON,
     AgentEnvelope,
     HeartbeatJob,
     JobAccepted,
@@ -27,9 +28,10 @@ from protocol.payloads import (
     JobDone,
     JobFailed,
     JobOffer,
+    JobPaused,
     JobProgress,
     JobRejected,
-    JobWaitingOperator,
+    JobResumed,
     MachineInfo,
     MachineJob,
     MachineStatus,
@@ -43,6 +45,7 @@ Persist = Callable[[str, dict[str, Any]], None]
 DriverCall = Callable[[], None]
 REMEMBERED_ATTEMPTS = 200
 MAX_PROBLEMS_IN_REASON = 5
+MAX_WARNINGS = 50
 WAITING_REASON = "bed not clear: remove the part, then confirm"
 
 
@@ -83,7 +86,9 @@ class MachineSlot:
         self._emit = emit
         self._persist = persist
         self._lock = threading.RLock()
-        self.status: MachineStatus = "idle"
+        self.status: MachineStatus = MachineStatus.IDLE
+        self.detail = ""
+        self._warnings: list[str] = []
         self.job: ActiveJob | None = None
         self._answers: OrderedDict[str, AgentEnvelope] = OrderedDict()
         self._detached = False
@@ -133,14 +138,15 @@ class MachineSlot:
         with self._lock:
             if self._repeat_answer(offer.attempt_id):
                 return
-            if self.status != "idle":
-                self._reject(offer, f"machine {self.id} is {self.status.replace('_', ' ')}")
+            if self.status != MachineStatus.IDLE:
+                self._reject(offer, f"machine {self.id} is {self.status.value.replace('_', ' ')}")
                 return
             if offer.file is None:
                 self._reject(offer, "the offer names no file")
                 return
             self.job = ActiveJob(offer.job_id, offer.attempt_id, "preparing", eta_s=offer.estimated_s)
-            self._set_status("busy")
+            self._warnings = []
+            self._set_status(MachineStatus.PREPARING, f"job {offer.job_id[:8]}")
         threading.Thread(target=self._prepare, args=(offer,), name=f"prepare-{self.id}", daemon=True).start()
 
     def control(self, command: JobControl) -> None:
@@ -163,11 +169,10 @@ class MachineSlot:
     def confirm_clear(self) -> bool:
         """The operator says the machine is ready again; False when it was not waiting."""
         with self._lock:
-            if self.status != "waiting_operator":
+            if self.status != MachineStatus.WAITING_OPERATOR:
                 return False
             self.job = None
-            self._set_status("idle")
-            self._emit(MachineStatusEvent(machine_id=self.id, status="idle", detail="cleared by operator"))
+            self._set_status(MachineStatus.IDLE, "cleared by operator")
             return True
 
     def detach(self) -> None:
@@ -183,11 +188,11 @@ class MachineSlot:
         with self._lock:
             job = record.get("job")
             self.job = ActiveJob(**{k: v for k, v in job.items() if k in _RESTORED}) if job else None
-            self.status = record.get("status", "idle")
+            self.status = _saved_status(record.get("status"))
             if self.job and self.job.state in ("preparing", "running", "paused"):
                 self._end_job("failed", "the agent restarted while the job was running")
-            elif self.status not in ("idle", "waiting_operator"):
-                self._set_status("idle")
+            elif self.status not in (MachineStatus.IDLE, MachineStatus.WAITING_OPERATOR):
+                self._set_status(MachineStatus.IDLE, "the agent restarted")
 
     # ---- offer preparation (own thread) ------------------------------------------------------
 
@@ -208,7 +213,7 @@ class MachineSlot:
             self.job.state = "running"
             self.job.started = time.monotonic()
             self._remember(JobAccepted(**self._ids(offer), eta_s=offer.estimated_s))
-            self._save()
+            self._set_status(MachineStatus.RUNNING, f"job {offer.job_id[:8]}")
         self._start_driver(offer, path)
 
     def _give_back(self, offer: JobOffer, reason: str) -> None:
@@ -216,8 +221,8 @@ class MachineSlot:
         with self._lock:
             if self._still_current(offer):
                 self.job = None
-                self._set_status("idle")
                 self._reject(offer, reason)
+                self._set_status(MachineStatus.IDLE, "offer rejected")
 
     def _verified_file(self, offer: JobOffer) -> Path:
         assert offer.file is not None
@@ -238,12 +243,7 @@ class MachineSlot:
 
     def _start_driver(self, offer: JobOffer, path: Path) -> None:
         try:
-            self.driver.start(
-                path,
-                self._progress_callback(offer),
-                self._done_callback(offer),
-                estimated_s=offer.estimated_s,
-            )
+            self.driver.start(path, self._driver_events(offer), estimated_s=offer.estimated_s)
         except Exception as exc:  # a driver that cannot start fails the job, not the agent
             log.exception("driver of %s could not start", self.id)
             with self._lock:
@@ -255,23 +255,45 @@ class MachineSlot:
 
     # ---- driver callbacks (driver threads) ---------------------------------------------------
 
-    def _progress_callback(self, offer: JobOffer) -> Callable[[float, float | None], None]:
-        def on_progress(fraction: float, eta_s: float | None) -> None:
-            with self._lock:
-                if self._still_current(offer) and not self._detached:
-                    self._progress(min(max(fraction, 0.0), 1.0), eta_s)
+    def _driver_events(self, offer: JobOffer) -> DriverEvents:
+        """What the driver reports, for this offer's attempt only (a late report of another is ignored)."""
 
-        return on_progress
+        def current(act: Callable[..., None]) -> Callable[..., None]:
+            def guarded(*args: Any) -> None:
+                with self._lock:
+                    if self._still_current(offer) and not self._detached:
+                        act(*args)
 
-    def _done_callback(self, offer: JobOffer) -> Callable[[Outcome, str], None]:
-        def on_done(outcome: Outcome, reason: str) -> None:
-            with self._lock:
-                if self._detached or not self._still_current(offer):
-                    return
-                if self.job and self.job.state in ("running", "paused"):
-                    self._end_job(outcome, reason)
+            return guarded
 
-        return on_done
+        return DriverEvents(
+            progress=current(lambda fraction, eta: self._progress(min(max(fraction, 0.0), 1.0), eta)),
+            paused=current(self._paused),
+            resumed=current(self._resumed),
+            warning=current(self._warning),
+            done=current(self._ended),
+        )
+
+    def _ended(self, outcome: Outcome, reason: str) -> None:
+        if self.job and self.job.state in ("running", "paused"):
+            self._end_job(outcome, reason)
+
+    def _paused(self) -> None:
+        """The machine has stopped where it was: the job is paused, not ended."""
+        if self.job is not None and self.job.state == "running":
+            self.job.state = "paused"
+            self._remember(JobPaused(**self._job_ids()))
+            self._set_status(MachineStatus.PAUSED, "paused")
+
+    def _resumed(self) -> None:
+        if self.job is not None and self.job.state == "paused":
+            self.job.state = "running"
+            self._remember(JobResumed(**self._job_ids()))
+            self._set_status(MachineStatus.RUNNING, "resumed")
+
+    def _warning(self, message: str) -> None:
+        if len(self._warnings) < MAX_WARNINGS:
+            self._warnings.append(message[:MAX_REASON])
 
     def _progress(self, fraction: float, eta_s: float | None) -> None:
         job = self.job
@@ -289,24 +311,24 @@ class MachineSlot:
         job = self.job
         assert job is not None
         job.state = outcome
+        warnings = tuple(self._warnings)
         if outcome == "done":
             job.progress = 1.0
             duration = time.monotonic() - job.started
-            self._remember(JobDone(**self._job_ids(), duration_s=round(duration, 3)))
+            self._remember(JobDone(**self._job_ids(), duration_s=round(duration, 3), warnings=warnings))
         elif outcome == "cancelled":
             self._remember(JobCancelled(**self._job_ids()))
         else:
-            self._remember(JobFailed(**self._job_ids(), reason=reason or "machine failure"))
+            failure = (reason or "machine failure")[:MAX_REASON]
+            self._remember(JobFailed(**self._job_ids(), reason=failure, warnings=warnings))
         self._after_job()
 
     def _after_job(self) -> None:
         if self.machine.operator_confirm:
-            self._set_status("waiting_operator")
-            self._emit(JobWaitingOperator(**self._job_ids(), reason=WAITING_REASON))
+            self._set_status(MachineStatus.WAITING_OPERATOR, WAITING_REASON)
         else:
             self.job = None
-            self._set_status("idle")
-            self._emit(MachineStatusEvent(machine_id=self.id, status="idle"))
+            self._set_status(MachineStatus.IDLE, "job ended")
 
     def _cancel(self, command: JobControl) -> DriverCall | None:
         job = self.job
@@ -318,7 +340,7 @@ class MachineSlot:
         self._remember(JobCancelled(**self._job_ids()))
         if not was_running:
             self.job = None
-            self._set_status("idle")
+            self._set_status(MachineStatus.IDLE, "cancelled before it started")
             return None
         self._after_job()
         return self.driver.cancel
@@ -331,19 +353,14 @@ class MachineSlot:
         return None
 
     def _pause(self) -> DriverCall | None:
+        """Ask the machine to pause; the job is paused when the machine says it stopped."""
         if self.job is None or self.job.state != "running":
             return None
-        self.job.state = "paused"
-        self._set_status("paused")
-        self._emit(MachineStatusEvent(machine_id=self.id, status="paused", detail="paused on request"))
         return self.driver.pause
 
     def _resume(self) -> DriverCall | None:
         if self.job is None or self.job.state != "paused":
             return None
-        self.job.state = "running"
-        self._set_status("busy")
-        self._emit(MachineStatusEvent(machine_id=self.id, status="busy", detail="resumed"))
         return self.driver.resume
 
     def _reject(self, offer: JobOffer, reason: str) -> None:
@@ -366,15 +383,19 @@ class MachineSlot:
             self._answers.popitem(last=False)
         self._emit(event)
 
-    def _set_status(self, status: MachineStatus) -> None:
-        self.status = status
+    def _set_status(self, status: MachineStatus, detail: str = "") -> None:
+        """Change the machine's status and tell the coordinator (every change, at once)."""
+        changed = status != self.status
+        self.status, self.detail = status, detail
         self._save()
+        if changed:
+            self._emit(MachineStatusEvent(machine_id=self.id, status=status, detail=detail[:MAX_REASON]))
 
     def _save(self) -> None:
         job = asdict(self.job) if self.job else None
         if job:
             job = {k: v for k, v in job.items() if k in _RESTORED}
-        self._persist(self.id, {"status": self.status, "job": job})
+        self._persist(self.id, {"status": self.status.value, "job": job})
 
     def _ids(self, offer: JobOffer) -> dict[str, str]:
         return {"job_id": offer.job_id, "attempt_id": offer.attempt_id, "machine_id": self.id}
@@ -385,6 +406,14 @@ class MachineSlot:
 
 
 _RESTORED = ("job_id", "attempt_id", "state", "progress", "eta_s")
+
+
+def _saved_status(value: Any) -> MachineStatus:
+    """A status saved before a restart (an older agent saved "busy" for a machine at work)."""
+    try:
+        return MachineStatus("running" if value == "busy" else value)
+    except ValueError:
+        return MachineStatus.IDLE
 
 
 def _fresh_id() -> str:

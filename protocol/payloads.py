@@ -4,16 +4,46 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from protocol import PROTOCOL_VERSION
 from protocol.errors import InvalidInput
 from protocol.topics import ID_PATTERN
 
-MachineStatus = Literal["idle", "busy", "waiting_operator", "paused", "offline", "error"]
+
+class MachineStatus(StrEnum):
+    """What a machine is doing, as its agent reports it (docs/jobs.md, States)."""
+
+    IDLE = "idle"
+    PREPARING = "preparing"  # an offer is being downloaded, checked or prepared (sliced, CAM)
+    RUNNING = "running"  # making a part
+    PAUSED = "paused"
+    WAITING_OPERATOR = "waiting_operator"  # a person must act: clear the bed, load stock
+    ERROR = "error"
+    OFFLINE = "offline"
+
+
+def _status(value: Any) -> Any:
+    # agents of the first release said "busy" for a machine at work
+    return MachineStatus.RUNNING if value == "busy" else value
+
+
+Status = Annotated[MachineStatus, BeforeValidator(_status)]
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+MAX_REASON = 2000  # characters of a reason or a warning: a firmware message with its line
+# what a machine said along a job that did not stop it (unknown commands...), at most 50 of them
+Warnings = Annotated[tuple[Annotated[str, Field(max_length=MAX_REASON)], ...], Field(max_length=50)]
 
 
 def _now() -> datetime:
@@ -85,7 +115,7 @@ class MachineJob(_Model):
 class MachineInfo(_Model):
     id: Id
     driver: str
-    status: MachineStatus
+    status: Status
     capabilities: Capabilities
     job: MachineJob | None = None
     operator_confirm: bool = True
@@ -125,7 +155,7 @@ class JobControl(Envelope):
     type: Literal["job:cancel", "job:pause", "job:resume"]
     job_id: str
     attempt_id: str
-    reason: str = ""
+    reason: str = Field("", max_length=MAX_REASON)
 
 
 class ConfirmClear(Envelope):
@@ -135,7 +165,7 @@ class ConfirmClear(Envelope):
 
 class Reannounce(Envelope):
     type: Literal["agent:reannounce"] = "agent:reannounce"
-    reason: str = ""
+    reason: str = Field("", max_length=MAX_REASON)
 
 
 Command = Annotated[JobOffer | JobControl | ConfirmClear | Reannounce, Field(discriminator="type")]
@@ -144,52 +174,75 @@ Command = Annotated[JobOffer | JobControl | ConfirmClear | Reannounce, Field(dis
 # ---- events (agent -> coordinator) -------------------------------------------------------------
 
 
-class _JobEvent(AgentEnvelope):
+class JobReport(AgentEnvelope):
+    """Base of every event an agent sends about one attempt of a job."""
+
     job_id: str
     attempt_id: str
     machine_id: Id
 
 
-class JobAccepted(_JobEvent):
+class Estimates(_Model):
+    """What the machine's own preparation (slicer, CAM) expects the job to take."""
+
+    duration_s: float | None = Field(None, ge=0)
+    filament_mm: float | None = Field(None, ge=0)
+    filament_g: float | None = Field(None, ge=0)
+    source: str = Field("", max_length=200)  # the tool that made the estimate, e.g. "PrusaSlicer 2.5.0"
+
+
+class JobAccepted(JobReport):
     type: Literal["job:accepted"] = "job:accepted"
     eta_s: float | None = None
+    estimates: Estimates | None = None
 
 
-class JobRejected(_JobEvent):
+class JobRejected(JobReport):
     type: Literal["job:rejected"] = "job:rejected"
-    reason: str
+    reason: str = Field(max_length=MAX_REASON)
 
 
-class JobProgress(_JobEvent):
+class JobProgress(JobReport):
     type: Literal["job:progress"] = "job:progress"
     progress: float = Field(ge=0, le=1)
     eta_s: float | None = None
 
 
-class JobWaitingOperator(_JobEvent):
+class JobPaused(JobReport):
+    type: Literal["job:paused"] = "job:paused"
+    reason: str = Field("", max_length=MAX_REASON)
+
+
+class JobResumed(JobReport):
+    type: Literal["job:resumed"] = "job:resumed"
+
+
+class JobWaitingOperator(JobReport):
     type: Literal["job:waiting_operator"] = "job:waiting_operator"
-    reason: str
+    reason: str = Field(max_length=MAX_REASON)
 
 
-class JobDone(_JobEvent):
+class JobDone(JobReport):
     type: Literal["job:done"] = "job:done"
     duration_s: float | None = None
+    warnings: Warnings = ()
 
 
-class JobFailed(_JobEvent):
+class JobFailed(JobReport):
     type: Literal["job:failed"] = "job:failed"
-    reason: str
+    reason: str = Field(max_length=MAX_REASON)
+    warnings: Warnings = ()
 
 
-class JobCancelled(_JobEvent):
+class JobCancelled(JobReport):
     type: Literal["job:cancelled"] = "job:cancelled"
 
 
 class MachineStatusEvent(AgentEnvelope):
     type: Literal["machine:status"] = "machine:status"
     machine_id: Id
-    status: MachineStatus
-    detail: str = ""
+    status: Status
+    detail: str = Field("", max_length=MAX_REASON)
 
 
 class HeartbeatJob(_Model):
@@ -207,6 +260,8 @@ AgentEvent = Annotated[
     JobAccepted
     | JobRejected
     | JobProgress
+    | JobPaused
+    | JobResumed
     | JobWaitingOperator
     | JobDone
     | JobFailed

@@ -7,6 +7,7 @@ from typing import Any
 from apiflask import HTTPTokenAuth
 
 from coordinator.db import session_scope
+from coordinator.jobs.commands import Actor
 from coordinator.models.auth import ApiToken, Role
 from coordinator.runtime import runtime
 from coordinator.services.auth import verify_token
@@ -33,3 +34,11 @@ def roles(*allowed: Role) -> dict[str, Any]:
 def current_token_name() -> str:
     user = auth.current_user
     return user.name if user is not None else ""
+
+
+def current_actor() -> Actor:
+    """Who the request's token belongs to, as the job domain checks it."""
+    user = auth.current_user
+    if user is None:
+        return Actor("", frozenset())
+    return Actor(user.name, frozenset({user.role}))

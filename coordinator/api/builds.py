@@ -7,19 +7,16 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm.exc import StaleDataError
 
-from coordinator.api.auth import auth, current_token_name, roles
+from coordinator.api.auth import auth, current_actor, roles
 from coordinator.db import session_scope
+from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
 from coordinator.services import builds, network, planner
-from coordinator.services.jobs import Effects
-from protocol.errors import Conflict
 from protocol.topics import validate_id
 
 bp = APIBlueprint("builds", __name__, tag="Builds")
-CANCEL_TRIES = 3
 
 
 class BuildIn(BaseModel):
@@ -61,19 +58,13 @@ class ProfileIn(BaseModel):
 def start(json_data: BuildIn) -> tuple[dict[str, Any], int]:
     """Start a build of a design version: jobs, purchase list and a plan (builder role)."""
     rt = runtime()
-    with session_scope(rt.engine) as session:
-        build = builds.start_build(session, rt.store, **json_data.model_dump(), by=current_token_name())
-        build_id = build.id
-    _wake_dispatcher()
-    with session_scope(rt.engine) as session:
-        return builds.build_report(session, builds.get_build(session, build_id)), 201
+    build_id = rt.bus.handle(StartBuild(**json_data.model_dump(), by=current_actor()))
+    return _report(build_id), 201
 
 
-def _wake_dispatcher() -> None:
-    """Plan and dispatch at once when the dispatcher runs here (otherwise its next tick does)."""
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is not None:
-        dispatcher.wake()
+def _report(build_id: str) -> dict[str, Any]:
+    with session_scope(runtime().engine) as session:
+        return builds.build_report(session, builds.get_build(session, build_id))
 
 
 @bp.get("/builds")
@@ -108,32 +99,30 @@ def get_build(build_id: str) -> dict[str, Any]:
 @bp.input(ReceiveIn, location="json")
 def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
     """Record purchased parts as received at the build site."""
-    with session_scope(runtime().engine) as session:
-        count = builds.receive_purchases(session, build_id, json_data.parts)
-    _wake_dispatcher()
+    parts = tuple(json_data.parts) if json_data.parts is not None else None
+    count = runtime().bus.handle(ReceivePurchases(build_id, parts, current_actor()))
     return {"received": count}
 
 
 @bp.post("/builds/<build_id>/cancel")
 @bp.auth_required(auth, **roles(Role.BUILDER))
+@bp.doc(responses={200: "cancelled", 403: "not your build", 404: "no such build", 409: "already ended"})
 def cancel(build_id: str) -> dict[str, Any]:
-    """Cancel a build and every job of it that has not ended."""
-    for _ in range(CANCEL_TRIES):
-        effects = Effects()
-        try:
-            with session_scope(runtime().engine) as session:
-                build = builds.cancel_build(session, build_id, current_token_name(), effects)
-                body = {"id": build.id, "state": build.state, "reason": build.reason}
-            break
-        except StaleDataError:
-            continue
-    else:
-        raise Conflict(f"build {build_id} keeps changing; try again")
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is not None:
-        for fablab, agent, command in effects.commands:
-            dispatcher.send(fablab, agent, command)
-    return body
+    """Cancel a build (its builder or an admin): every job of it that has not ended is cancelled."""
+    runtime().bus.handle(CancelBuild(build_id, current_actor()))
+    report = _report(build_id)
+    return {"id": report["id"], "state": report["state"], "reason": report["reason"]}
+
+
+@bp.post("/builds/<build_id>/tasks/<task_id>/retry")
+@bp.auth_required(auth, **roles(Role.BUILDER))
+@bp.doc(
+    responses={200: "queued again", 403: "not your build", 404: "no such build or task", 409: "not failed"}
+)
+def retry(build_id: str, task_id: str) -> dict[str, Any]:
+    """Make a failed part again (the build's builder or an admin): a new job for the task."""
+    job_id = runtime().bus.handle(RetryTask(build_id, task_id, current_actor()))
+    return {"build": build_id, "task": task_id, "job": job_id}
 
 
 @bp.put("/fablabs/<fablab>/profile")

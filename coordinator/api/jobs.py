@@ -1,4 +1,4 @@
-"""Jobs: submit (an uploaded file or a design part), list, read with history, cancel."""
+"""Jobs: submit (an uploaded file or a design part), list, read with history; cancel, pause, resume, fail."""
 
 from __future__ import annotations
 
@@ -9,26 +9,26 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.orm.exc import StaleDataError
 
-from coordinator.api.auth import auth, current_token_name, roles
+from coordinator.api.auth import auth, current_actor, roles
 from coordinator.db import session_scope
+from coordinator.jobs import queries
+from coordinator.jobs.commands import CancelJob, FailJob, PauseJob, ResumeJob, SubmitJobs
+from coordinator.jobs.lifecycle import JobState, allowed_controls
+from coordinator.jobs.submission import MAX_QUANTITY, JobSpec, spec_for_part, store_upload
 from coordinator.models.auth import Role
-from coordinator.models.jobs import Job, JobAttempt, JobEvent, JobState
+from coordinator.models.base import aware
+from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.runtime import runtime
-from coordinator.services import jobs
-from coordinator.services.jobs import Effects
-from protocol.errors import Conflict, InvalidInput
+from protocol.errors import InvalidInput
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
-
-CANCEL_TRIES = 3
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(1, ge=1, le=jobs.MAX_QUANTITY)
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     priority: int = Field(0, ge=-100, le=100)
     max_attempts: int = Field(3, ge=1, le=20)
 
@@ -58,7 +58,13 @@ class FileJobForm(_Request):
 class StateQuery(BaseModel):
     state: JobState | None = None
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=queries.MAX_OFFSET)
+
+
+class FailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="what went wrong on the machine")
 
 
 @bp.post("/jobs")
@@ -72,11 +78,12 @@ class StateQuery(BaseModel):
 def submit() -> tuple[dict[str, Any], int]:
     """Queue a job per unit of quantity (builder or operator role)."""
     created = _submit_file() if request.files else _submit_part()
-    _wake_dispatcher()
-    return {"group_id": created[0]["group_id"], "jobs": created}, 201
+    with session_scope(runtime().engine) as session:
+        summaries = [job_summary(j) for j in queries.get_jobs(session, created)]
+    return {"group_id": summaries[0]["group_id"], "jobs": summaries}, 201
 
 
-def _submit_file() -> list[dict[str, Any]]:
+def _submit_file() -> list[str]:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput("multipart request needs a 'file' part")
@@ -85,33 +92,32 @@ def _submit_file() -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
         upload.save(tmp.name)
         with session_scope(rt.engine) as session:
-            digest, size = jobs.store_upload(session, rt.store, Path(tmp.name))
-            spec = jobs.JobSpec(
-                file_sha256=digest,
-                file_name=Path(upload.filename).name,
-                file_size=size,
-                process=form.process,
-                material=form.material,
-                nozzle_mm=form.nozzle_mm,
-                min_box_mm=form.min_box_mm,
-                priority=form.priority,
-                max_attempts=form.max_attempts,
-            )
-            created = jobs.submit_jobs(session, spec, form.quantity, current_token_name())
-            return [job_summary(j) for j in jobs.get_jobs(session, created)]
+            digest, size = store_upload(session, rt.store, Path(tmp.name))
+        spec = JobSpec(
+            file_sha256=digest,
+            file_name=Path(upload.filename).name,
+            file_size=size,
+            process=form.process,
+            material=form.material,
+            nozzle_mm=form.nozzle_mm,
+            min_box_mm=form.min_box_mm,
+            priority=form.priority,
+            max_attempts=form.max_attempts,
+        )
+    return list(rt.bus.handle(SubmitJobs(spec, form.quantity, current_actor())))
 
 
-def _submit_part() -> list[dict[str, Any]]:
+def _submit_part() -> list[str]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("send a multipart form with a file, or a JSON object naming a design part")
     req = _parse(PartJobRequest, body)
-    with session_scope(runtime().engine) as session:
-        spec = jobs.spec_for_part(
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        spec = spec_for_part(
             session, req.design, req.version, req.part, priority=req.priority, max_attempts=req.max_attempts
         )
-        created = jobs.submit_jobs(session, spec, req.quantity, current_token_name())
-        return [job_summary(j) for j in jobs.get_jobs(session, created)]
+    return list(rt.bus.handle(SubmitJobs(spec, req.quantity, current_actor())))
 
 
 def _parse(model: type[Any], data: dict[str, Any]) -> Any:
@@ -130,16 +136,16 @@ def list_jobs(query_data: StateQuery) -> dict[str, Any]:
     """Jobs, newest first (?state=queued&limit=&offset=)."""
     state = query_data.state.value if query_data.state else None
     with session_scope(runtime().engine) as session:
-        found = jobs.list_jobs(session, state, query_data.limit, query_data.offset)
-        return {"jobs": [job_summary(j) for j in found], "counts": jobs.count_by_state(session)}
+        found = queries.list_jobs(session, state, query_data.limit, query_data.offset)
+        return {"jobs": [job_summary(j) for j in found], "counts": queries.count_by_state(session)}
 
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> dict[str, Any]:
     """One job with its attempts and events."""
     with session_scope(runtime().engine) as session:
-        job = jobs.get_job(session, job_id)
-        attempts, events = jobs.job_history(session, job_id)
+        job = queries.get_job(session, job_id)
+        attempts, events = queries.job_history(session, job_id)
         return {
             **job_summary(job),
             "attempts": [attempt_dict(a) for a in attempts],
@@ -149,34 +155,48 @@ def get_job(job_id: str) -> dict[str, Any]:
 
 @bp.post("/jobs/<job_id>/cancel")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
-@bp.doc(responses={200: "cancelled", 400: "already ended", 404: "no such job"})
+@bp.doc(responses={200: "cancelled", 403: "not yours", 404: "no such job", 409: "already ended"})
 def cancel(job_id: str) -> dict[str, Any]:
-    """Cancel a job that has not ended; a machine working on it is told to stop."""
-    for _ in range(CANCEL_TRIES):
-        effects = Effects()
-        try:
-            with session_scope(runtime().engine) as session:
-                body = job_summary(jobs.cancel_job(session, job_id, current_token_name(), effects))
-            break
-        except StaleDataError:
-            continue  # the dispatcher moved the job meanwhile: look again
-    else:
-        raise Conflict(f"job {job_id} keeps changing; try again")
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is not None:
-        for fablab, agent, command in effects.commands:
-            dispatcher.send(fablab, agent, command)
-    return body
+    """Cancel a job that has not ended (who submitted it, or an operator of its fablab); its machine stops."""
+    runtime().bus.handle(CancelJob(job_id, current_actor()))
+    return _summary(job_id)
 
 
-def _wake_dispatcher() -> None:
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is not None:
-        dispatcher.wake()
+@bp.post("/jobs/<job_id>/pause")
+@bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.doc(responses={200: "asked", 403: "not your fablab", 404: "no such job", 409: "not running"})
+def pause(job_id: str) -> dict[str, Any]:
+    """Ask the machine making a job to pause (operator role); the job is paused once the machine is."""
+    runtime().bus.handle(PauseJob(job_id, current_actor()))
+    return _summary(job_id)
+
+
+@bp.post("/jobs/<job_id>/resume")
+@bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.doc(responses={200: "asked", 403: "not your fablab", 404: "no such job", 409: "not paused"})
+def resume(job_id: str) -> dict[str, Any]:
+    """Ask the machine holding a paused job to go on (operator role)."""
+    runtime().bus.handle(ResumeJob(job_id, current_actor()))
+    return _summary(job_id)
+
+
+@bp.post("/jobs/<job_id>/fail")
+@bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.input(FailIn, location="json")
+@bp.doc(responses={200: "failed", 403: "not your fablab", 404: "no such job", 409: "no machine on it"})
+def fail(job_id: str, json_data: FailIn) -> dict[str, Any]:
+    """The job failed on its machine (operator role): it stops there; made again while attempts remain."""
+    runtime().bus.handle(FailJob(job_id, json_data.reason, current_actor()))
+    return _summary(job_id)
+
+
+def _summary(job_id: str) -> dict[str, Any]:
+    with session_scope(runtime().engine) as session:
+        return job_summary(queries.get_job(session, job_id))
 
 
 def _iso(value: Any) -> str | None:
-    return jobs.aware(value).isoformat() if value is not None else None
+    return aware(value).isoformat() if value is not None else None
 
 
 def job_summary(job: Job) -> dict[str, Any]:
@@ -203,6 +223,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "eta_s": job.eta_s,
         "reason": job.reason,
         "ended_at": _iso(job.ended_at),
+        "actions": sorted(allowed_controls(job.state)),
     }
 
 

@@ -53,16 +53,29 @@ class LazyGroup(click.Group):
         except PeerfabError as exc:
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(2)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in OWN_PACKAGES:
+                raise
+            name = ctx.invoked_subcommand or "this command"
+            click.echo(f"error: {_missing_message(name, exc.name or 'a library')}", err=True)
+            ctx.exit(2)
+
+
+OWN_PACKAGES = frozenset({"coordinator", "protocol", "fablab_agents", "firmware_bridge", "designs"})
+
+
+def _missing_message(name: str, missing: str) -> str:
+    return (
+        f"'peerfab {name}' needs the coordinator's libraries ({missing} is missing): "
+        "pip install 'peerfab[coordinator]'"
+    )
 
 
 def _needs_coordinator(name: str, missing: str) -> click.Command:
     """A stand-in for a command whose libraries are not installed: it says what to install."""
 
     def explain() -> None:
-        raise PeerfabError(
-            f"'peerfab {name}' needs the coordinator's libraries ({missing} is missing): "
-            "pip install 'peerfab[coordinator]'"
-        )
+        raise PeerfabError(_missing_message(name, missing))
 
     return click.Command(name, callback=explain, help="(needs: pip install 'peerfab[coordinator]')")
 

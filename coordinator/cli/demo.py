@@ -34,6 +34,8 @@ def demo_command(data_dir: str | None, port: int, design: str, exit_when_done: b
         click.echo(f"peerfab demo running; data in {folder}")
         click.echo(f"  dashboard:   {url}/dashboard/builds/{demo.build_id}")
         click.echo(f"  API:         {url}/api/v1/builds/{demo.build_id}   (docs: {url}/api/v1/docs)")
+        for role, token in demo.tokens.items():
+            click.echo(f"  {role + ' token:':<14} {token}   (sign in at {url}/dashboard/sign-in)")
         if exit_when_done:
             raise click.exceptions.Exit(0 if demo.wait_until_done(timeout, say=click.echo) else 1)
         click.echo("Ctrl-C to stop")

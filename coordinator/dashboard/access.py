@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 from flask import abort, g, request, session
 
 from coordinator.db import session_scope
+from coordinator.jobs.commands import Actor
 from coordinator.models.auth import ApiToken, Role
 from coordinator.runtime import runtime
 from coordinator.services.auth import verify_token
@@ -35,6 +36,11 @@ class Person:
     @property
     def is_operator(self) -> bool:
         return self.role in OPERATOR_ROLES
+
+    @property
+    def actor(self) -> Actor:
+        """This person as the job domain checks who may do what."""
+        return Actor(self.name, frozenset({self.role}))
 
 
 def sign_in(plain_token: str) -> Person | None:

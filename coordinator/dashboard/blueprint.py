@@ -12,6 +12,7 @@ from sqlmodel import Session
 from werkzeug.exceptions import HTTPException
 
 from coordinator.db import session_scope
+from coordinator.jobs.lifecycle import allowed_controls
 from coordinator.runtime import runtime
 from protocol.errors import PeerfabError
 
@@ -81,6 +82,7 @@ def _page_context() -> dict[str, Any]:
         "children_changes": present.children_changes,
         "job_badge": present.job_badge,
         "machine_badge": present.machine_badge,
+        "job_controls": allowed_controls,
         "live_after": _latest_event_id,
     }
 

@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from coordinator.bom import graph
 from coordinator.dashboard import access, queries
+from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.dashboard.present import Badge, iso
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
+from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask
+from coordinator.jobs.lifecycle import ACTIVE_STATES
+from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
-from coordinator.models.jobs import ACTIVE_STATES
-from coordinator.runtime import runtime
 from coordinator.services import builds, designs, planner
-from coordinator.services.jobs import Effects, utcnow
-from protocol.errors import Conflict, InvalidInput, PeerfabError
 
 LIST_LIMIT = 200
 LOG_LIMIT = 50
-CANCEL_TRIES = 3
 BUILDER_ROLES = frozenset({"builder", "admin"})
 # parts arrive at a fablab, so its operators may record them too (as the API allows)
-RECEIVER_ROLES = frozenset({"builder", "operator", "admin"})
+RECEIVER_ROLES = frozenset({"builder", "operator", "admin"})  # who may try; the build's rules decide
 ENDED = frozenset({"done", "failed", "cancelled"})
 
 BUILD_BADGES: dict[str, Badge] = {
@@ -232,7 +229,16 @@ def _build_context(session: Session, build: Build) -> dict[str, Any]:
         "status": part_status(report),
         "fablabs": fablab_breakdown(report["tasks"]),
         "job_states": job_states(report),
+        "owns": _owns(build),
     }
+
+
+def _owns(build: Build) -> bool:
+    """Whether the signed-in person may act on the build as its builder (or is an admin)."""
+    person = access.current_person()
+    if person is None:
+        return False
+    return person.role == "admin" or (person.role == "builder" and person.name == build.started_by)
 
 
 def _page(template: str, **context: Any) -> str:
@@ -265,8 +271,8 @@ def build(build_id: str) -> str:
         svg=gantt_svg(context["report"]),
         jobs=jobs,
         events=events,
-        can_receive=_may(RECEIVER_ROLES),
-        can_cancel=_may(BUILDER_ROLES),
+        can_receive=context["owns"] or _may(frozenset({"operator"})),
+        can_cancel=context["owns"],
         log_limit=LOG_LIMIT,
     )
 
@@ -296,71 +302,43 @@ def _may(roles: frozenset[str]) -> bool:
     return person is not None and person.role in roles
 
 
-def _require(roles: frozenset[str], who: str) -> str:
-    """The name of the signed-in person allowed to act; 403 for anyone else, then the CSRF check."""
+def _require(roles: frozenset[str], who: str) -> access.Person:
+    """The signed-in person allowed to act; 403 for anyone else, then the CSRF check."""
     person = access.current_person()
     if person is None or person.role not in roles:
         abort(403, f"Only a signed-in {who} can do this.")
     access.check_csrf()
-    return person.name
+    return person
 
 
 @bp.post("/dashboard/builds/<build_id>/receive")
 def receive_purchases(build_id: str) -> ResponseReturnValue:
-    _require(RECEIVER_ROLES, "builder, operator or admin")
-    parts = None if request.form.get("which") == "all" else request.form.getlist("part")
-
-    def act(session: Session, _effects: Effects) -> str:
-        if parts == []:
-            raise InvalidInput("tick the purchase lines that arrived, or choose 'Mark all received'")
-        count = builds.receive_purchases(session, build_id, parts)
-        return f"Recorded {count} purchase line{'' if count == 1 else 's'} as received."
-
-    return _run(build_id, act)
+    person = _require(RECEIVER_ROLES, "builder, operator or admin")
+    target = url_for("dashboard.build", build_id=build_id)
+    if request.form.get("which") == "all":
+        parts: tuple[str, ...] | None = None
+    elif not (parts := tuple(request.form.getlist("part"))):
+        flash("tick the purchase lines that arrived, or choose 'Mark all received'", "error")
+        return redirect(target)
+    command = ReceivePurchases(build_id, parts, person.actor)
+    return carry_out(command, lambda n: f"Recorded {n} purchase line{'' if n == 1 else 's'} as received.",
+                     target)  # fmt: skip
 
 
 @bp.post("/dashboard/builds/<build_id>/cancel")
 def cancel_build(build_id: str) -> ResponseReturnValue:
-    by = _require(BUILDER_ROLES, "builder or admin")
-    confirmed = request.form.get("confirm") == "yes"
-
-    def act(session: Session, effects: Effects) -> str:
-        if not confirmed:
-            raise InvalidInput("tick 'Stop every unfinished job of this build' to cancel it")
-        builds.cancel_build(session, build_id, by, effects)
-        return "Build cancelled; its unfinished jobs were cancelled too."
-
-    return _run(build_id, act)
-
-
-def _run(build_id: str, act: Callable[[Session, Effects], str]) -> ResponseReturnValue:
-    """Do an action in one transaction (again if a job changed under it), then send its commands."""
+    person = _require(BUILDER_ROLES, "builder or admin")
     target = url_for("dashboard.build", build_id=build_id)
-    try:
-        effects, message = _attempt(act)
-    except PeerfabError as exc:
-        flash(exc.message, "error")
+    if request.form.get("confirm") != "yes":
+        flash("tick 'Stop every unfinished job of this build' to cancel it", "error")
         return redirect(target)
-    _deliver(effects)
-    flash(message, "ok")
-    return redirect(target)
+    command = CancelBuild(build_id, person.actor)
+    return carry_out(command, lambda _: "Build cancelled; its unfinished jobs were cancelled too.", target)
 
 
-def _attempt(act: Callable[[Session, Effects], str]) -> tuple[Effects, str]:
-    for _ in range(CANCEL_TRIES):
-        effects = Effects()
-        try:
-            with db() as session:
-                return effects, act(session, effects)
-        except StaleDataError:
-            continue  # an agent's report changed a job meanwhile; read it afresh
-    raise Conflict("the build keeps changing; try again")
-
-
-def _deliver(effects: Effects) -> None:
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is None:
-        return
-    for fablab, agent, command in effects.commands:
-        dispatcher.send(fablab, agent, command)
-    dispatcher.wake()
+@bp.post("/dashboard/builds/<build_id>/tasks/<task_id>/retry")
+def retry_task(build_id: str, task_id: str) -> ResponseReturnValue:
+    person = _require(BUILDER_ROLES, "builder or admin")
+    target = url_for("dashboard.build", build_id=build_id)
+    command = RetryTask(build_id, task_id, person.actor)
+    return carry_out(command, lambda _: f"Part {task_id} queued to be made again.", target)

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.dashboard import access, queries
 from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.jobs import queries as job_service
 from coordinator.services import designs
-from coordinator.services import jobs as job_service
 
 
 @bp.get("/dashboard/")

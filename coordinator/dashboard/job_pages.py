@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import request
 
 from coordinator.dashboard.blueprint import bp, db, page
-from coordinator.models.jobs import JobState
-from coordinator.services import jobs as job_service
+from coordinator.jobs import queries as job_service
+from coordinator.jobs.lifecycle import JobState
 from protocol.errors import InvalidInput
 
 PAGE_SIZE = 100

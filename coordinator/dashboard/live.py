@@ -1,17 +1,19 @@
-"""Server-sent events: job and machine changes, found by polling the database once a second.
+"""Server-sent events: every open page follows the live stream that the outbox feeds after each commit.
 
-Each open stream holds one server thread, so streams are few (MAX_STREAMS), short-lived
-(the browser reconnects after MAX_STREAM_S, resuming from the last event id) and do three
-small indexed queries a second.
+A page connects with the id of the last event-log row it shows (Last-Event-ID, or `?after=`). It is
+sent the log rows after that one and the current state of the active jobs and of every machine,
+read once from the database; from then on it reads the in-memory stream
+(`coordinator.jobs.outbox.LiveStream`) a few times a second, getting only the newest state of each
+job and machine that changed meanwhile. Nothing polls the database. A page that falls behind the
+stream's memory starts over the same way.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Response, request
@@ -22,17 +24,19 @@ from sqlmodel import Session, col, select
 from coordinator.dashboard.blueprint import bp
 from coordinator.dashboard.present import ago, duration, iso, job_badge, machine_badge
 from coordinator.db import session_scope
-from coordinator.models.jobs import ACTIVE_STATES, AgentLink, Job, JobEvent, Machine
-from coordinator.runtime import runtime
+from coordinator.jobs.lifecycle import ACTIVE_STATES
+from coordinator.jobs.outbox import Behind, LiveItem, LiveStream
+from coordinator.jobs.rows import EventRow, MachineSnap, Source
+from coordinator.jobs.store import Written
+from coordinator.models.jobs import AgentLink, Job, JobEvent, Machine
+from coordinator.runtime import Runtime, runtime
 
-POLL_S = 1.0
+BATCH_S = 0.25  # a page gets what changed in this long in one write: the newest state of each
+WAIT_S = 1.0  # how often a quiet stream looks whether its page went away
 HEARTBEAT_S = 15.0
-MAX_STREAM_S = 300.0
-MAX_STREAMS = 8
+MAX_STREAM_S = 300.0  # then the browser reconnects, resuming from its last event id
 RETRY_MS = 2000
-BATCH = 200
-
-_streams = threading.BoundedSemaphore(MAX_STREAMS)
+LOG_BATCH = 200
 
 
 def sse(data: Any, event: str | None = None, event_id: int | None = None) -> str:
@@ -46,7 +50,8 @@ def sse(data: Any, event: str | None = None, event_id: int | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def job_view(job: Job) -> dict[str, Any]:
+def job_view(job: Any) -> dict[str, Any]:
+    """A job as pages show it live (a Job row or a job snapshot)."""
     return {
         "id": job.id,
         "state": job.state,
@@ -57,115 +62,160 @@ def job_view(job: Job) -> dict[str, Any]:
     }
 
 
-def machine_view(machine: Machine, online: bool) -> dict[str, Any]:
-    status = machine.status if online else "offline"
-    process = str(machine.capabilities.get("process") or "")
+def machine_view(
+    fablab: str, machine_id: str, status: str, process: str, last_seen: datetime | None
+) -> dict[str, Any]:
     return {
-        "key": f"{machine.fablab}/{machine.machine_id}",
+        "key": f"{fablab}/{machine_id}",
         "status": status,
         "badge": machine_badge(status, process).to_dict(),
-        "last_seen": iso(machine.last_seen),
-        "last_seen_text": ago(machine.last_seen),
+        "last_seen": iso(last_seen),
+        "last_seen_text": ago(last_seen),
     }
 
 
-def log_view(event: JobEvent) -> dict[str, Any]:
+def log_view(event_id: int, row: EventRow) -> dict[str, Any]:
+    """An event-log row as pages show it live."""
+    source = row.source
     return {
-        "id": event.id,
-        "job_id": event.job_id,
-        "type": event.type,
-        "from": event.from_state or "",
-        "to": event.to_state or "",
-        "at": iso(event.at),
-        "source": f"{event.fablab}/{event.agent}" if event.agent else "coordinator",
-        "details": "; ".join(f"{k}: {v}" for k, v in event.payload.items()),
+        "id": event_id,
+        "job_id": row.job_id,
+        "type": row.type,
+        "from": row.from_state or "",
+        "to": row.to_state or "",
+        "at": iso(row.at),
+        "source": f"{source.fablab}/{source.agent}" if source.agent else "coordinator",
+        "details": "; ".join(f"{k}: {v}" for k, v in row.payload.items()),
     }
+
+
+# ---- what the outbox publishes -----------------------------------------------------------------
+
+
+def format_written(written: Written) -> list[LiveItem]:
+    """A commit's changes as pages receive them (formatted once, for every open page)."""
+    items = [LiveItem(f"job:{job.id}", sse(job_view(job), "job")) for job in written.jobs]
+    items += [_machine_item(m) for m in written.machines]
+    items += [_log_item(event_id, row) for event_id, row in written.events]
+    return items
+
+
+def _machine_item(machine: MachineSnap) -> LiveItem:
+    view = machine_view(
+        machine.fablab, machine.machine_id, machine.status, machine.process, machine.last_seen
+    )
+    return LiveItem(f"machine:{view['key']}", sse(view, "machine"))
+
+
+def _log_item(event_id: int, row: EventRow) -> LiveItem:
+    return LiveItem(f"log:{event_id}", sse(log_view(event_id, row), "log", event_id), event_id)
+
+
+# ---- what a page is sent when it connects ------------------------------------------------------
 
 
 def latest_event_id(session: Session) -> int:
     return int(session.exec(select(func.max(JobEvent.id))).one() or 0)
 
 
-@dataclass
-class Watcher:
-    """Remembers what a stream has sent and turns database changes into events."""
+def current_state(engine: Engine, after: int | None) -> tuple[list[str], int]:
+    """Log rows after `after` (at most LOG_BATCH), active jobs and every machine; and the last log id."""
+    with session_scope(engine) as session:
+        last = latest_event_id(session)
+        start = last if after is None else max(after, last - LOG_BATCH)
+        events = session.exec(
+            select(JobEvent).where(col(JobEvent.id) > start).order_by(col(JobEvent.id))
+        ).all()
+        messages = [_stored_log(e) for e in events]
+        active = session.exec(select(Job).where(col(Job.state).in_(list(ACTIVE_STATES)))).all()
+        messages += [sse(job_view(job), "job") for job in active]
+        messages += _machines(session)
+    return messages, last
 
-    after: int
-    jobs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    machines: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
-    def poll(self, session: Session) -> list[str]:
-        """Events for everything that changed since the last poll (everything, the first time)."""
-        messages, touched = self._new_log(session)
-        messages += self._changed_jobs(session, touched)
-        messages += self._changed_machines(session)
-        return messages
+def _stored_log(event: JobEvent) -> str:
+    source = Source(event.fablab, event.agent, event.msg_id)
+    row = EventRow(event.job_id, event.type, event.from_state, event.to_state, event.attempt_id,
+                   event.payload, source, event.at)  # fmt: skip
+    return sse(log_view(event.id or 0, row), "log", event.id)
 
-    def _new_log(self, session: Session) -> tuple[list[str], set[str]]:
-        query = select(JobEvent).where(col(JobEvent.id) > self.after).order_by(col(JobEvent.id)).limit(BATCH)
-        rows = session.exec(query).all()
-        if rows:
-            self.after = rows[-1].id or self.after
-        return [sse(log_view(e), "log", e.id) for e in rows], {e.job_id for e in rows}
 
-    def _changed_jobs(self, session: Session, touched: set[str]) -> list[str]:
-        query = select(Job).where(col(Job.state).in_(list(ACTIVE_STATES)) | col(Job.id).in_(list(touched)))
-        messages = []
-        for job in session.exec(query).all():
-            view = job_view(job)
-            snapshot = (view["state"], view["percent"], view["eta"], view["machine"])
-            if self.jobs.get(job.id) != snapshot:
-                self.jobs[job.id] = snapshot
-                messages.append(sse(view, "job"))
-        return messages
+def _machines(session: Session) -> list[str]:
+    online = {(ln.fablab, ln.agent): ln.online for ln in session.exec(select(AgentLink)).all()}
+    views = []
+    for m in session.exec(select(Machine)).all():
+        status = m.status if online.get((m.fablab, m.agent), False) else "offline"
+        process = str((m.capabilities or {}).get("process") or "")
+        views.append(sse(machine_view(m.fablab, m.machine_id, status, process, m.last_seen), "machine"))
+    return views
 
-    def _changed_machines(self, session: Session) -> list[str]:
-        online = {(ln.fablab, ln.agent): ln.online for ln in session.exec(select(AgentLink)).all()}
-        messages = []
-        for machine in session.exec(select(Machine)).all():
-            view = machine_view(machine, online.get((machine.fablab, machine.agent), False))
-            snapshot = (view["status"], view["last_seen"])
-            if self.machines.get(view["key"]) != snapshot:
-                self.machines[view["key"]] = snapshot
-                messages.append(sse(view, "machine"))
-        return messages
+
+# ---- one page's stream -------------------------------------------------------------------------
 
 
 def stream(
-    engine: Engine,
+    rt: Runtime,
     after: int | None,
     disconnected: Callable[[], bool],
     *,
-    poll_s: float = POLL_S,
     max_s: float = MAX_STREAM_S,
+    batch_s: float = BATCH_S,
 ) -> Iterator[str]:
-    """The event stream of one browser; ends on disconnect, after `max_s`, or when streams run out."""
-    if not _streams.acquire(blocking=False):
+    """The event stream of one page; ends on disconnect, after `max_s`, or when too many are open."""
+    if not rt.live.join():
         yield f"retry: {RETRY_MS * 5}\n: too many live pages open; retrying later\n\n"
         return
     try:
-        yield from _run(engine, after, disconnected, poll_s, max_s)
+        yield f"retry: {RETRY_MS}\n\n"
+        yield from _follow(rt.engine, rt.live, after, disconnected, max_s, batch_s)
     finally:
-        _streams.release()
+        rt.live.leave()
 
 
-def _run(
-    engine: Engine, after: int | None, disconnected: Callable[[], bool], poll_s: float, max_s: float
+def _follow(
+    engine: Engine,
+    live: LiveStream,
+    after: int | None,
+    disconnected: Callable[[], bool],
+    max_s: float,
+    batch_s: float,
 ) -> Iterator[str]:
-    with session_scope(engine) as session:
-        watcher = Watcher(after if after is not None else latest_event_id(session))
-    yield f"retry: {RETRY_MS}\n\n"
-    started = last_write = time.monotonic()
+    position = live.head()
+    messages, last_log = current_state(engine, after)
+    yield "".join(messages)
+    started = quiet_since = time.monotonic()
     while time.monotonic() - started < max_s and not disconnected():
-        with session_scope(engine) as session:
-            messages = watcher.poll(session)
-        if messages:
+        try:
+            position, items = live.read(position, WAIT_S)
+            if items:
+                time.sleep(batch_s)  # let a burst of changes arrive: each page gets them in one write
+                position, more = live.read(position, 0)
+                items += more
+        except Behind:
+            position = live.head()
+            messages, last_log = current_state(engine, last_log)
             yield "".join(messages)
-            last_write = time.monotonic()
-        elif time.monotonic() - last_write >= HEARTBEAT_S:
+            continue
+        if items:
+            last_log = max([last_log, *[i.event_id for i in items if i.event_id is not None]])
+            yield "".join(newest_of_each(items))
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= HEARTBEAT_S:
             yield ": keep-alive\n\n"
-            last_write = time.monotonic()
-        time.sleep(poll_s)
+            quiet_since = time.monotonic()
+
+
+def newest_of_each(items: list[LiveItem]) -> list[str]:
+    """The texts of `items`, keeping only the newest of each key, in the order of their last change."""
+    newest = {item.key: item.text for item in items}
+    for item in items:  # move each key to its last position
+        newest[item.key] = newest.pop(item.key)
+    return list(newest.values())
+
+
+@bp.record_once
+def _publish_to_pages(state: Any) -> None:
+    state.app.extensions["peerfab"].live.format = format_written
 
 
 @bp.get("/dashboard/events")
@@ -173,7 +223,7 @@ def events() -> Response:
     raw = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     after = int(raw) if raw.isdigit() else None
     check = request.environ.get("waitress.client_disconnected") or (lambda: False)
-    response = Response(stream(runtime().engine, after, check), mimetype="text/event-stream")
+    response = Response(stream(runtime(), after, check), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # a reverse proxy must pass events on at once
     return response

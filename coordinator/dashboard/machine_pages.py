@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 from flask.typing import ResponseReturnValue
-from sqlmodel import Session
 
 from coordinator.dashboard import queries
 from coordinator.dashboard.access import current_person, operator_required
+from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
-from coordinator.models.jobs import Job
-from coordinator.runtime import runtime
-from coordinator.services import jobs, operator
-from coordinator.services.jobs import Effects
-from protocol.errors import Conflict, PeerfabError
+from coordinator.jobs import queries as job_queries
+from coordinator.jobs.commands import Actor, CancelJob, ConfirmClear, FailJob, PauseJob, ResumeJob
 
 
 @bp.get("/dashboard/machines")
@@ -36,103 +31,45 @@ def machine_fragment(fablab: str, machine_id: str) -> str:
 @bp.post("/dashboard/machines/<fablab>/<machine_id>/confirm-clear")
 @operator_required
 def confirm_clear(fablab: str, machine_id: str) -> ResponseReturnValue:
-    def act(session: Session, effects: Effects) -> str:
-        _need_dispatcher()
-        operator.confirm_clear(session, fablab, machine_id, effects)
-        return f"Told {fablab}/{machine_id} that its bed is clear."
-
-    return _run(act)
-
-
-def _job_action(
-    job_id: str, act: Callable[[Session, Effects], Job], done: str, *, command_only: bool = False
-) -> ResponseReturnValue:
-    def run(session: Session, effects: Effects) -> str:
-        if command_only:  # nothing changes here unless the agent hears it
-            _need_dispatcher()
-        job = act(session, effects)
-        return done.format(job=job_id[:8], state=job.state)
-
-    return _run(run)
-
-
-def _run(act: Callable[[Session, Effects], str]) -> ResponseReturnValue:
-    """Do an action in one transaction, send its commands, and go back with a message."""
-    effects = Effects()
-    try:
-        with db() as session:
-            message = act(session, effects)
-    except PeerfabError as exc:
-        flash(exc.message, "error")
-        return redirect(_next_url())
-    _deliver(effects)
-    flash(message, "ok")
-    return redirect(_next_url())
+    command = ConfirmClear(fablab, machine_id, _actor())
+    return carry_out(command, lambda _: f"Told {fablab}/{machine_id} that its bed is clear.", _next_url())
 
 
 @bp.post("/dashboard/jobs/<job_id>/pause")
 @operator_required
 def pause_job(job_id: str) -> ResponseReturnValue:
-    by = _who()
-    return _job_action(
-        job_id,
-        lambda s, e: operator.pause_job(s, job_id, by, e),
-        "Asked to pause job {job}.",
-        command_only=True,
-    )
+    return carry_out(PauseJob(job_id, _actor()), lambda _: f"Asked to pause job {job_id[:8]}.", _next_url())
 
 
 @bp.post("/dashboard/jobs/<job_id>/resume")
 @operator_required
 def resume_job(job_id: str) -> ResponseReturnValue:
-    by = _who()
-    return _job_action(
-        job_id,
-        lambda s, e: operator.resume_job(s, job_id, by, e),
-        "Asked to resume job {job}.",
-        command_only=True,
-    )
+    return carry_out(ResumeJob(job_id, _actor()), lambda _: f"Asked to resume job {job_id[:8]}.", _next_url())
 
 
 @bp.post("/dashboard/jobs/<job_id>/cancel")
 @operator_required
 def cancel_job(job_id: str) -> ResponseReturnValue:
-    by = _who()
-    return _job_action(
-        job_id, lambda s, e: jobs.cancel_job(s, job_id, by=by, effects=e), "Job {job} is {state}."
-    )
+    return carry_out(CancelJob(job_id, _actor()), lambda _: f"Job {job_id[:8]} is cancelled.", _next_url())
 
 
 @bp.post("/dashboard/jobs/<job_id>/fail")
 @operator_required
 def fail_job(job_id: str) -> ResponseReturnValue:
-    by, reason = _who(), request.form.get("reason", "")
-    return _job_action(
-        job_id,
-        lambda s, e: operator.mark_failed(s, job_id, reason, by, e),
-        "Job {job} marked failed; it is now {state}.",
-    )
+    command = FailJob(job_id, request.form.get("reason", ""), _actor())
+    return carry_out(command, lambda _: _failed_message(job_id), _next_url())
 
 
-def _who() -> str:
+def _failed_message(job_id: str) -> str:
+    with db() as session:
+        state = job_queries.get_job(session, job_id).state
+    return f"Job {job_id[:8]} marked failed; it is now {state}."
+
+
+def _actor() -> Actor:
     person = current_person()
-    return person.name if person else ""
-
-
-def _need_dispatcher() -> None:
-    if runtime().services.get("dispatch") is None:
-        raise Conflict("the dispatcher is not running in this coordinator, so no agent can be reached")
-
-
-def _deliver(effects: Effects) -> None:
-    """Send what the action asked for once its transaction is committed."""
-    dispatcher = runtime().services.get("dispatch")
-    if dispatcher is None:
-        return
-    for fablab, agent, command in effects.commands:
-        dispatcher.send(fablab, agent, command)
-    if effects.dispatch_needed or effects.commands:
-        dispatcher.wake()
+    assert person is not None  # operator_required let the request through
+    return person.actor
 
 
 def _next_url() -> str:

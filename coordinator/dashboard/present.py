@@ -21,7 +21,8 @@ class Badge:
 
 MACHINE_BADGES: dict[str, Badge] = {
     "idle": Badge("Online, idle", "ok", "online"),
-    "busy": Badge("Working", "busy", "play"),
+    "preparing": Badge("Preparing", "busy", "send"),
+    "running": Badge("Working", "busy", "play"),
     "waiting_operator": Badge("Waiting for operator", "warn", "hand"),
     "paused": Badge("Paused", "warn", "pause"),
     "offline": Badge("Offline", "off", "offline"),
@@ -33,21 +34,34 @@ JOB_BADGES: dict[str, Badge] = {
     "assigned": Badge("Offered", "busy", "send"),
     "accepted": Badge("Accepted", "busy", "send"),
     "running": Badge("Running", "busy", "play"),
+    "paused": Badge("Paused", "warn", "pause"),
     "waiting_operator": Badge("Waiting for operator", "warn", "hand"),
     "done": Badge("Done", "ok", "check"),
     "failed": Badge("Failed", "bad", "error"),
     "cancelled": Badge("Cancelled", "off", "cancel"),
 }
 
-# processes that build a part layer by layer are "printing" when busy
-_PRINTING = ("fdm_print", "sla_print", "sls_print")
+# what a machine at work is doing, by its process
+_WORKING = {
+    "fdm_print": "Printing",
+    "sla_print": "Printing",
+    "sls_print": "Printing",
+    "laser_cut": "Cutting",
+    "plasma_cut": "Cutting",
+    "cnc_router": "Milling",
+    "cnc_mill": "Milling",
+    "pcb_fab": "Milling",
+    "assembly": "Assembling",
+}
 
 
 def machine_badge(status: str, process: str | None = None) -> Badge:
-    """The badge of a machine status; a busy printer says Printing."""
+    """The badge of a machine status; a working printer says Printing, a laser Cutting."""
+    if status == "busy":  # agents of the first release
+        status = "running"
     badge = MACHINE_BADGES.get(status, Badge(status.replace("_", " ").capitalize(), "off", "offline"))
-    if status == "busy" and process in _PRINTING:
-        return Badge("Printing", badge.tone, badge.icon)
+    if status == "running" and process in _WORKING:
+        return Badge(_WORKING[process], badge.tone, badge.icon)
     return badge
 
 

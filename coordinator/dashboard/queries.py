@@ -8,8 +8,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.dashboard.present import Badge, machine_badge
-from coordinator.models.jobs import ACTIVE_STATES, AgentLink, Job, JobEvent, Machine
-from coordinator.services import machines as machine_service
+from coordinator.jobs import queries as machine_service
+from coordinator.jobs.lifecycle import ACTIVE_STATES
+from coordinator.models.jobs import AgentLink, Job, JobEvent, Machine
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from coordinator.jobs.lifecycle import AttemptState, JobState
 from coordinator.models.base import created_at_field, json_field
 
 
@@ -20,45 +20,6 @@ def new_id() -> str:
 
 def _when(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    ACCEPTED = "accepted"
-    RUNNING = "running"
-    WAITING_OPERATOR = "waiting_operator"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
-ACTIVE_STATES = frozenset({JobState.ASSIGNED, JobState.ACCEPTED, JobState.RUNNING, JobState.WAITING_OPERATOR})
-
-
-class AttemptState(StrEnum):
-    OFFERED = "offered"
-    ACCEPTED = "accepted"
-    RUNNING = "running"
-    WAITING_OPERATOR = "waiting_operator"
-    CANCELLING = "cancelling"
-    DONE = "done"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-
-LIVE_ATTEMPT_STATES = frozenset(
-    {
-        AttemptState.OFFERED,
-        AttemptState.ACCEPTED,
-        AttemptState.RUNNING,
-        AttemptState.WAITING_OPERATOR,
-        AttemptState.CANCELLING,
-    }
-)
 
 
 class Fablab(SQLModel, table=True):

@@ -49,6 +49,7 @@ class NetworkProcess:
         self._on_message = on_message
         self._context = mp.get_context("spawn")  # no fork of a process that runs threads
         self._connected = self._context.Event()
+        self._connections = self._context.Value("l", 0)  # connections made so far, by every child
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
         self._life = threading.Lock()  # one child at a time: a restart never races a stop
@@ -60,6 +61,11 @@ class NetworkProcess:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def connections(self) -> int:
+        """How many times a connection to the broker was made: a change means the link came back."""
+        return int(self._connections.value)
 
     @property
     def pid(self) -> int | None:
@@ -83,6 +89,17 @@ class NetworkProcess:
         with self._life:
             self._end_child(timeout_s)
 
+    def kill(self) -> None:
+        """Crash on purpose (a power cut): the child dies without a clean disconnect, so the broker
+        keeps the persistent session and publishes the will."""
+        self._stopping.set()
+        with self._life:
+            if self._process is not None:
+                self._process.kill()
+            self._end_child(1.0)
+        if self._reader is not None:
+            self._reader.join(2.0)
+
     def publish_many(self, messages: list[tuple[str, bytes, bool]]) -> None:
         """Hand messages to the child in one write.
 
@@ -103,7 +120,15 @@ class NetworkProcess:
         up_read, up_write = self._context.Pipe(duplex=False)
         self._process = self._context.Process(
             target=serve,
-            args=(self.address, self.client_id, self.keepalive_s, down_read, up_write, self._connected),
+            args=(
+                self.address,
+                self.client_id,
+                self.keepalive_s,
+                down_read,
+                up_write,
+                self._connected,
+                self._connections,
+            ),  # fmt: skip
             name=f"peerfab-mqtt-{self.client_id}",
             daemon=True,
         )
@@ -165,11 +190,17 @@ class NetworkProcess:
 
 
 def serve(
-    address: BrokerAddress, client_id: str, keepalive_s: int, down: Connection, up: Connection, connected: Any
+    address: BrokerAddress,
+    client_id: str,
+    keepalive_s: int,
+    down: Connection,
+    up: Connection,
+    connected: Any,
+    connections: Any,
 ) -> None:
     """The child's main: run the link, forward what arrives, publish what comes down."""
     outbox = _Outbox(up)
-    link = MqttLink(address, client_id, outbox.add, keepalive_s, on_connection=_flag(connected))
+    link = MqttLink(address, client_id, outbox.add, keepalive_s, on_connection=_flag(connected, connections))
     outbox.start()
     link.start(wait_s=0)
     while True:
@@ -185,8 +216,16 @@ def serve(
             link.publish(topic, payload, retain=retain)
 
 
-def _flag(event: Any) -> Callable[[bool], None]:
-    return lambda up: event.set() if up else event.clear()
+def _flag(event: Any, connections: Any) -> Callable[[bool], None]:
+    def changed(up: bool) -> None:
+        if up:
+            with connections.get_lock():
+                connections.value += 1
+            event.set()
+        else:
+            event.clear()
+
+    return changed
 
 
 class _Outbox:

@@ -1,33 +1,30 @@
-"""The dispatcher: one worker thread turns agent messages and ticks into service calls.
+"""The dispatcher: the coordinator's MQTT door onto the job domain, and the agents' transport.
 
-paho's network thread only queues what arrives. The worker drains the queue in bursts; a burst
-is one transaction in which every transition is still complete with its event row. If anything
-in a burst fails, the burst is rolled back and its messages are replayed one per transaction,
-so one bad message never takes others with it. Commands go out only after their commit.
+paho runs in a child process (`network.py`) and only queues what arrives. One worker thread turns
+what is queued into commands for the bus: bursts of agent messages (`AgentMessages`), and once a
+tick the housekeeping (leases, cancels resent, the plan) and a dispatch round. If a burst fails, it
+is replayed one message per unit of work, so one bad message never takes others with it. Commands
+to agents go out only after their unit of work committed: the bus's outbox hands them here.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
-
-from coordinator.db import session_scope
+from coordinator.jobs.commands import AgentMessage, AgentMessages, DispatchRound, Housekeeping, RestartLeases
+from coordinator.jobs.dispatch import DispatchPolicy, OfferSettings, PlanPolicy
+from coordinator.jobs.lifecycle import cancel_command
+from coordinator.jobs.rows import AttemptSnap, Outgoing
 from coordinator.mqtt.embedded import EmbeddedBroker
-from coordinator.mqtt.handlers import Incoming, handle_burst
+from coordinator.mqtt.handlers import Incoming, decode
 from coordinator.mqtt.link import BrokerAddress, parse_mqtt_url
 from coordinator.mqtt.network import NetworkProcess
 from coordinator.runtime import Runtime
-from coordinator.services import jobs
-from coordinator.services.dispatch import DispatchPolicy, OfferSettings, dispatch_round
-from coordinator.services.jobs import Effects
-from coordinator.services.plan_dispatch import PlanPolicy
 from coordinator.services.planner import Planner
 from protocol import payloads as p
 from protocol import topics
@@ -36,14 +33,14 @@ log = logging.getLogger(__name__)
 
 
 class _Tick:
-    """Marker: time for lease expiry, cancel resends and a dispatch round."""
+    """Marker: time for housekeeping and a dispatch round."""
 
 
 TICK = _Tick()
 
 
 class DispatchService:
-    """Connects to the broker (or starts the embedded one) and runs the dispatcher threads."""
+    """Connects to the broker (or starts the embedded one) and runs the dispatcher's threads."""
 
     def __init__(
         self,
@@ -59,16 +56,15 @@ class DispatchService:
     ) -> None:
         self.runtime = runtime
         config = runtime.settings.dispatch
-        lease_s = config.lease_s if lease_s is None else lease_s
-        tick_s = config.tick_s if tick_s is None else tick_s
+        self.lease_s = config.lease_s if lease_s is None else lease_s
+        self.tick_s = config.tick_s if tick_s is None else tick_s
         self.policy: DispatchPolicy = policy or PlanPolicy()
         self.planner: Planner | None = (
             planner
             if planner is not None
             else Planner(time_limit_s=config.plan_time_limit_s, replan_every_s=config.replan_every_s)
         )
-        self.offers = OfferSettings(lease_s=lease_s, files_url=_files_url(runtime))
-        self.tick_s, self.burst = tick_s, burst
+        self.burst = burst
         self.reannounce_every_s, self.cancel_resend_s = reannounce_every_s, cancel_resend_s
         self.broker: EmbeddedBroker | None = None
         self.link: NetworkProcess | None = None
@@ -78,13 +74,17 @@ class DispatchService:
         self._reannounced: dict[tuple[str, str], float] = {}
         self._cancels_sent: dict[str, float] = {}
         self._round_wanted = True
-        self._housekept_at = -math.inf
-        self.stats = {"messages": 0, "bursts": 0, "fallbacks": 0, "offers": 0}
+        self._housekeeping_due = True
+        self._connections_seen = 0
+        self.stats = {"messages": 0, "bursts": 0, "fallbacks": 0, "offers": 0, "lease_restarts": 0}
 
     # ---- life cycle ----------------------------------------------------------------------------
 
     def start(self, wait_s: float = 5.0) -> DispatchService:
         """Connect (starting the embedded broker when no URL is set) and start the threads."""
+        deps = self.runtime.bus.deps
+        deps.policy, deps.planner = self.policy, self.planner
+        deps.offers = OfferSettings(lease_s=self.lease_s, files_url=_files_url(self.runtime))
         self.link = NetworkProcess(
             self._broker_address(),
             self.runtime.settings.mqtt.client_id,
@@ -100,7 +100,8 @@ class DispatchService:
             thread.start()
         if not self.link.start(wait_s):
             log.warning("broker not reachable yet; retrying in the background")
-        self.runtime.services["dispatch"] = self
+        self.runtime.outbox.transport = self
+        self.runtime.dispatcher = self
         return self
 
     def _broker_address(self) -> BrokerAddress:
@@ -112,6 +113,7 @@ class DispatchService:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the threads, announce offline, disconnect and stop the embedded broker."""
+        self._detach()
         self._stop.set()
         if self.planner is not None:
             self.planner.stop()
@@ -124,19 +126,47 @@ class DispatchService:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
-        if self.runtime.services.get("dispatch") is self:
-            del self.runtime.services["dispatch"]
+
+    def kill(self) -> None:
+        """Crash on purpose (a power cut, in fault tests): no goodbye, the broker keeps our session."""
+        self._detach()
+        self._stop.set()
+        if self.link is not None:
+            self.link.kill()
+        self._inbox.put(TICK)
+        for thread in self._threads:
+            thread.join(5.0)
+        if self.planner is not None:
+            self.planner.stop()
+
+    def _detach(self) -> None:
+        if self.runtime.outbox.transport is self:
+            self.runtime.outbox.transport = None
+        if self.runtime.dispatcher is self:
+            self.runtime.dispatcher = None
+
+    # ---- the transport the outbox uses ---------------------------------------------------------
+
+    def send(self, commands: list[Outgoing], reannounce: dict[tuple[str, str], str]) -> None:
+        """Publish commands to agents; a re-announcement is asked of an agent at most every few seconds."""
+        if self.link is None:
+            return
+        outgoing = list(commands)
+        now = time.monotonic()
+        for (fablab, agent), reason in reannounce.items():
+            if now - self._reannounced.get((fablab, agent), -1e9) >= self.reannounce_every_s:
+                self._reannounced[(fablab, agent)] = now
+                outgoing.append(Outgoing(fablab, agent, p.Reannounce(reason=reason)))
+        self.link.publish_many([_command_message(item) for item in outgoing])
 
     def wake(self) -> None:
-        """Ask for a dispatch round soon (new jobs, a cancelled job)."""
+        """Ask for a dispatch round soon (new jobs, a machine freed, a job back in the queue)."""
         self._round_wanted = True
         self._inbox.put(TICK)
 
-    def send(self, fablab: str, agent: str, command: BaseModel) -> None:
-        """Publish a command to one agent."""
-        if self.link is None:
-            raise RuntimeError("the dispatcher is not started")
-        self.link.publish_many([_command_message(fablab, agent, command)])
+    def replan(self) -> None:
+        if self.planner is not None:
+            self.planner.work_changed()
 
     # ---- threads -------------------------------------------------------------------------------
 
@@ -145,6 +175,7 @@ class DispatchService:
 
     def _tick(self) -> None:
         while not self._stop.wait(self.tick_s):
+            self._housekeeping_due = True
             self._round_wanted = True
             self._inbox.put(TICK)
 
@@ -152,13 +183,14 @@ class DispatchService:
         while not self._stop.is_set():
             burst = self._drain()
             messages = [m for m in burst if isinstance(m, Incoming)]
-            effects = Effects()
             if messages:
-                self._guarded(self._handle_burst, messages, effects)
-            if effects.dispatch_needed or self._round_wanted:
+                self._guarded(self._handle_burst, messages)
+            if self._housekeeping_due:
+                self._housekeeping_due = False
+                self._guarded(self._housekeeping)
+            if self._round_wanted:
                 self._round_wanted = False
-                self._guarded(self._round, effects)
-            self._publish(effects)
+                self._guarded(self._round)
 
     def _drain(self) -> list[Incoming | _Tick]:
         try:
@@ -178,85 +210,59 @@ class DispatchService:
         except Exception:  # noqa: BLE001 -- a failed step is logged; the dispatcher goes on
             log.exception("dispatcher step failed")
 
-    # ---- units of work -------------------------------------------------------------------------
+    # ---- commands ------------------------------------------------------------------------------
 
-    def _handle_burst(self, messages: list[Incoming], effects: Effects) -> None:
-        self.stats["messages"] += len(messages)
+    def _handle_burst(self, incoming: list[Incoming]) -> None:
+        messages = tuple(m for m in (decode(item) for item in incoming) if m is not None)
+        self.stats["messages"] += len(incoming)
         self.stats["bursts"] += 1
+        if not messages:
+            return
         try:
-            self._apply(messages, effects)
+            self.runtime.bus.handle(AgentMessages(messages))
         except Exception:  # noqa: BLE001 -- replayed one by one below
-            log.warning("burst of %d failed; replaying message by message", len(messages))
+            log.warning("burst of %d failed; replaying message by message", len(messages), exc_info=True)
             self.stats["fallbacks"] += 1
             for message in messages:
-                try:
-                    self._apply([message], effects)
-                except Exception:  # noqa: BLE001 -- this message alone is at fault
-                    log.exception("dropped message on %s", message.topic)
+                self._handle_one(message)
 
-    def _apply(self, messages: list[Incoming], effects: Effects) -> None:
-        local = Effects()
-        with session_scope(self.runtime.engine) as session:
-            handle_burst(session, local, messages)
-        _merge(effects, local)
+    def _handle_one(self, message: AgentMessage) -> None:
+        try:
+            self.runtime.bus.handle(AgentMessages((message,)))
+        except Exception:  # noqa: BLE001 -- this message alone is at fault
+            log.exception("dropped message from %s/%s", message.fablab, message.agent)
 
-    def _round(self, effects: Effects) -> None:
-        """Offer queued jobs to idle machines; once a tick, expire leases, resend cancels and plan first."""
-        local = Effects()
-        with session_scope(self.runtime.engine) as session, session.no_autoflush:
-            if self._housekeeping_due():
-                jobs.expire_leases(session, local)
-                self._resend_cancels(session, local)
-                if self.planner is not None:
-                    self.planner.tick(session)
-            self.stats["offers"] += dispatch_round(session, self.policy, local, self.offers)
-        _merge(effects, local)
+    def _housekeeping(self) -> None:
+        """Restart leases when the link came back; expire leases only while it is up; resend cancels."""
+        link = self.link
+        connected = link is not None and link.connected
+        if link is not None and link.connections != self._connections_seen and connected:
+            self._connections_seen = link.connections
+            self.stats["lease_restarts"] += self.runtime.bus.handle(RestartLeases())
+        cancelling = self.runtime.bus.handle(Housekeeping(expire_leases=connected))
+        self._resend_cancels(cancelling)
 
-    def _housekeeping_due(self) -> bool:
-        """Whether a tick has passed since leases, cancels and the plan were last looked at.
+    def _round(self) -> None:
+        self.stats["offers"] += self.runtime.bus.handle(DispatchRound())
 
-        Under load a round follows every burst, many a second; none of the three needs noticing
-        sooner than a tick, and together they cost the round about a sixth of its time.
-        """
+    def _resend_cancels(self, pending: list[AttemptSnap]) -> None:
         now = time.monotonic()
-        if now - self._housekept_at < self.tick_s:
-            return False
-        self._housekept_at = now
-        return True
-
-    def _resend_cancels(self, session: Any, effects: Effects) -> None:
-        now = time.monotonic()
-        pending = jobs.cancelling_attempts(session)
         live = {a.id for a in pending}
         self._cancels_sent = {k: t for k, t in self._cancels_sent.items() if k in live}
+        due = []
         for attempt in pending:
             if now - self._cancels_sent.get(attempt.id, 0.0) >= self.cancel_resend_s:
                 self._cancels_sent[attempt.id] = now
-                effects.send(attempt.fablab, attempt.agent, jobs.cancel_command(attempt.job_id, attempt.id))
-
-    def _publish(self, effects: Effects) -> None:
-        if self.link is None:
-            return
-        outgoing = list(effects.commands)
-        now = time.monotonic()
-        for (fablab, agent), reason in effects.reannounce.items():
-            if now - self._reannounced.get((fablab, agent), -1e9) >= self.reannounce_every_s:
-                self._reannounced[(fablab, agent)] = now
-                outgoing.append((fablab, agent, p.Reannounce(reason=reason)))
-        self.link.publish_many(
-            [_command_message(fablab, agent, command) for fablab, agent, command in outgoing]
-        )
+                due.append(
+                    Outgoing(attempt.fablab, attempt.agent, cancel_command(attempt.job_id, attempt.id))
+                )
+        if due:
+            self.send(due, {})
 
 
-def _command_message(fablab: str, agent: str, command: BaseModel) -> tuple[str, bytes, bool]:
+def _command_message(item: Outgoing) -> tuple[str, bytes, bool]:
     """(topic, payload, retain) of a command to one agent."""
-    return topics.agent_topic(fablab, agent, "commands"), p.encode(command), False
-
-
-def _merge(into: Effects, local: Effects) -> None:
-    into.commands.extend(local.commands)
-    into.reannounce.update(local.reannounce)
-    into.dispatch_needed = into.dispatch_needed or local.dispatch_needed
+    return topics.agent_topic(item.fablab, item.agent, "commands"), p.encode(item.command), False
 
 
 def _files_url(runtime: Runtime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.bom.graph import Bom
-from coordinator.filestore import FileStore
+from coordinator.jobs import lifecycle
+from coordinator.jobs.bus import UnitOfWork
+from coordinator.jobs.commands import Actor, CancelBuild, ReceivePurchases, RetryTask, StartBuild
+from coordinator.jobs.lifecycle import FINAL_STATES, JobState
+from coordinator.jobs.rows import JobEnded, JobStarted
+from coordinator.jobs.submission import JobSpec, queue_jobs, spec_for_part, store_upload
+from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import (
     Build,
     BuildState,
@@ -22,54 +29,45 @@ from coordinator.models.builds import (
     PurchaseState,
     TaskKind,
 )
-from coordinator.models.jobs import FINAL_STATES, Fablab, Job, JobState
+from coordinator.models.jobs import Fablab, Job
 from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask, PurchaseLine, break_down
 from coordinator.planning.matching import closest_machine, eligible
 from coordinator.planning.problem import ASSEMBLY_PROCESS
-from coordinator.services import designs, jobs
-from coordinator.services.jobs import JobSpec, aware, utcnow
+from coordinator.services import designs
 from coordinator.services.network import machine_views
-from protocol.errors import Conflict, InvalidInput, NotFound
+from protocol.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
 MAX_UNITS = 1000
-MAX_REPLACEMENTS = 2  # a task whose job failed for good gets this many fresh jobs before the build fails
 
 
-def start_build(
-    session: Session,
-    store: FileStore,
-    *,
-    design: str,
-    version: str = "latest",
-    units: int = 1,
-    site: str,
-    priority: int = 0,
-    due_at: datetime | None = None,
-    by: str = "",
-) -> Build:
-    """Explode a design version into jobs, work orders and purchases; all in one transaction."""
-    if not 1 <= units <= MAX_UNITS:
-        raise InvalidInput(f"units must be between 1 and {MAX_UNITS}, got {units}")
-    _check_site(session, site)
-    release = designs.get_version(session, design, version)
+def start_build(uow: UnitOfWork, command: StartBuild) -> str:
+    """Explode a design version into jobs, work orders and purchases, all in one transaction."""
+    if not 1 <= command.units <= MAX_UNITS:
+        raise InvalidInput(f"units must be between 1 and {MAX_UNITS}, got {command.units}")
+    if not command.by.has("builder"):
+        raise Forbidden("only a builder or an admin may start a build")
+    session = uow.session
+    _check_site(session, command.site)
+    release = designs.get_version(session, command.design, command.version)
     bom = designs.load_bom(session, release)
-    breakdown = break_down(bom, units, _reports_by_path(session, release))
-    build = Build(design=design, design_version=release.version, units=units, site=site,
-                  priority=priority, due_at=due_at, started_by=by)  # fmt: skip
+    breakdown = break_down(bom, command.units, _reports_by_path(session, release))
+    build = Build(design=command.design, design_version=release.version, units=command.units,
+                  site=command.site, priority=command.priority, due_at=command.due_at,
+                  started_by=command.by.name)  # fmt: skip
     session.add(build)
     session.flush()
-    files = {f.path: f.sha256 for f in designs.version_files(session, release)}
     _add_purchases(session, build, breakdown.purchases)
     for fab in breakdown.fab_tasks:
-        _add_fab_task(session, build, fab, bom, files)
+        _add_fab_task(uow, build, fab)
     with tempfile.TemporaryDirectory(prefix="peerfab-orders-") as tmp:
         for asm in breakdown.assembly_tasks:
-            _add_assembly_task(session, store, build, asm, bom, Path(tmp))
+            _add_assembly_task(uow, build, asm, bom, Path(tmp))
     _check_matches(session, build, breakdown)
     session.flush()
-    return build
+    uow.effects.replan = True
+    return build.id
 
 
 def _check_site(session: Session, site: str) -> None:
@@ -95,40 +93,43 @@ def _add_purchases(session: Session, build: Build, lines: list[PurchaseLine]) ->
         )  # fmt: skip
 
 
-def _add_fab_task(session: Session, build: Build, fab: FabTask, bom: Bom, files: dict[str, str]) -> None:
-    spec = jobs.spec_for_part(
-        session, build.design, build.design_version, fab.part_id,
+def _add_fab_task(uow: UnitOfWork, build: Build, fab: FabTask) -> None:
+    spec = spec_for_part(
+        uow.session, build.design, build.design_version, fab.part_id,
         priority=build.priority, params=_job_params(build, fab.id, fab.copies, fab.minutes),
     )  # fmt: skip
     if fab.requirement.nozzle_mm:
-        spec = JobSpec(**{**spec.__dict__, "nozzle_mm": fab.requirement.nozzle_mm})
-    (job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
-    session.add(
+        spec = replace(spec, nozzle_mm=fab.requirement.nozzle_mm)
+    (job_id,) = queue_jobs(uow, spec, 1, submitted_by=_submitter(build))
+    uow.session.add(
         BuildTask(build_id=build.id, task_id=fab.id, kind=TaskKind.FAB, part_id=fab.part_id,
                   copies=fab.copies, minutes=fab.minutes, job_id=job_id)
     )  # fmt: skip
+
+
+def _submitter(build: Build) -> str:
+    """Whom a build's jobs are submitted by (the dashboard lists a build's jobs by it)."""
+    return f"build {build.id}"
 
 
 def _job_params(build: Build, task_id: str, copies: int, minutes: float, **extra: Any) -> dict[str, Any]:
     return {"build": build.id, "task": task_id, "copies": copies, "estimated_min": minutes, **extra}
 
 
-def _add_assembly_task(
-    session: Session, store: FileStore, build: Build, asm: AssemblyTask, bom: Bom, tmp: Path
-) -> None:
+def _add_assembly_task(uow: UnitOfWork, build: Build, asm: AssemblyTask, bom: Bom, tmp: Path) -> None:
     purchased = [c for c in bom.graph[asm.part_id] if bom.parts[c].kind == "purchased"]
     order = _work_order(build, asm, bom)
     path = tmp / f"{asm.id.replace(':', '-')}.json"
     path.write_text(json.dumps(order, indent=2))
-    sha, size = jobs.store_upload(session, store, path)
+    sha, size = store_upload(uow.session, uow.deps.files, path)
     spec = JobSpec(
         file_sha256=sha, file_name=f"work-order-{asm.part_id}-{asm.instance + 1}.json", file_size=size,
         process=ASSEMBLY_PROCESS, design=build.design, design_version=build.design_version,
         part_id=asm.part_id, priority=build.priority,
         params=_job_params(build, asm.id, 1, asm.minutes, site=build.site),
     )  # fmt: skip
-    (job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
-    session.add(
+    (job_id,) = queue_jobs(uow, spec, 1, submitted_by=_submitter(build))
+    uow.session.add(
         BuildTask(build_id=build.id, task_id=asm.id, kind=TaskKind.ASSEMBLY, part_id=asm.part_id,
                   minutes=asm.minutes, depends_on=list(asm.children), needs_purchases=purchased,
                   job_id=job_id)
@@ -213,84 +214,164 @@ def purchases(session: Session, build_id: str) -> list[PurchaseItem]:
     )
 
 
-def receive_purchases(session: Session, build_id: str, part_ids: list[str] | None = None) -> int:
-    """Mark purchased parts as received at the build site (all when part_ids is None)."""
-    get_build(session, build_id)
+def receive_purchases(uow: UnitOfWork, command: ReceivePurchases) -> int:
+    """Mark purchased parts as received at the build site (all when no part is named)."""
+    session = uow.session
+    build = get_build(session, command.build_id)
+    _check_owner_or_site_operator(build, command.by, "receive purchases for")
+    items = purchases(session, build.id)
+    unknown = set(command.part_ids or ()) - {i.part_id for i in items}
+    if unknown:
+        raise InvalidInput(f"build {build.id} buys no part {', '.join(sorted(unknown))}")
     count = 0
-    for item in purchases(session, build_id):
-        if (part_ids is None or item.part_id in part_ids) and item.state != PurchaseState.RECEIVED:
+    for item in items:
+        wanted = command.part_ids is None or item.part_id in command.part_ids
+        if wanted and item.state != PurchaseState.RECEIVED:
             item.state, item.received_at = PurchaseState.RECEIVED, utcnow()
             count += 1
-    unknown = set(part_ids or ()) - {i.part_id for i in purchases(session, build_id)}
-    if unknown:
-        raise InvalidInput(f"build {build_id} buys no part {', '.join(sorted(unknown))}")
+    uow.effects.wake = uow.effects.wake or count > 0
     return count
 
 
-def cancel_build(session: Session, build_id: str, by: str = "", effects: Any = None) -> Build:
-    build = get_build(session, build_id)
-    if build.state in {BuildState.DONE, BuildState.CANCELLED, BuildState.FAILED}:
-        raise Conflict(f"build {build_id} has already ended ({build.state})")
-    for _task, job in build_tasks(session, build_id):
-        if job is not None and job.state not in FINAL_STATES:
-            jobs.cancel_job(session, job.id, by=by or f"build {build_id}", effects=effects)
-    _end(build, BuildState.CANCELLED, f"cancelled by {by or 'a user'}")
-    return build
+def cancel_build(uow: UnitOfWork, command: CancelBuild) -> str:
+    """End a build: whatever it still has queued or running is cancelled."""
+    build = get_build(uow.session, command.build_id)
+    _check_owner(build, command.by, "cancel")
+    if build.state in ENDED:
+        raise Conflict(f"build {build.id} has already ended ({build.state})")
+    _end(build, BuildState.CANCELLED, f"cancelled by {command.by.name or 'a user'}")
+    _cancel_open_jobs(uow, build, command.by.name)
+    uow.effects.replan = True
+    return build.id
+
+
+def retry_task(uow: UnitOfWork, command: RetryTask) -> str:
+    """Make a failed part again: a new job for the task; the build goes on once nothing else is failed."""
+    session = uow.session
+    build = get_build(session, command.build_id)
+    _check_owner(build, command.by, "make parts again for")
+    if build.state in ENDED:
+        raise Conflict(f"build {build.id} has ended ({build.state}); start a new build")
+    task = _task(session, build.id, command.task_id)
+    state = _job_states(uow, build).get(task.task_id)
+    job = session.get(Job, task.job_id) if task.job_id else None
+    if job is None or state != JobState.FAILED:
+        raise Conflict(
+            f"task {task.task_id} is {state or 'without a job'}; only a failed part can be made again"
+        )
+    _replace_job(uow, build, task, job, f"made again by {command.by.name or 'the builder'}")
+    _unblock_if_nothing_failed(uow, build)
+    uow.effects.replan = True
+    return task.job_id or ""
+
+
+def _task(session: Session, build_id: str, task_id: str) -> BuildTask:
+    task = session.exec(
+        select(BuildTask).where(BuildTask.build_id == build_id, BuildTask.task_id == task_id)
+    ).first()
+    if task is None:
+        raise NotFound(f"build {build_id} has no task {task_id!r}")
+    return task
+
+
+ENDED = frozenset({BuildState.DONE, BuildState.CANCELLED, BuildState.FAILED})
+LIVE = frozenset({BuildState.ACTIVE, BuildState.BLOCKED})
 
 
 def _end(build: Build, state: BuildState, reason: str = "") -> None:
     build.state, build.reason, build.ended_at = state, reason, utcnow()
 
 
-def sync_builds(session: Session) -> bool:
-    """Bring active builds up to date with their jobs; return True when the plan needs redoing."""
-    changed = False
-    for build in list_builds(session):
-        if build.state in {BuildState.ACTIVE, BuildState.BLOCKED}:
-            changed |= _sync(session, build)
-    return changed
+def _job_states(uow: UnitOfWork, build: Build) -> dict[str, str | None]:
+    """Each task's job state as this unit of work sees it (its own changes included)."""
+    tasks = uow.session.exec(select(BuildTask).where(BuildTask.build_id == build.id)).all()
+    jobs = uow.store.jobs({t.job_id for t in tasks if t.job_id})
+    return {t.task_id: (jobs[t.job_id].state if t.job_id in jobs else None) for t in tasks}
 
 
-def _sync(session: Session, build: Build) -> bool:
-    changed = False
-    rows = build_tasks(session, build.id)
-    for task, job in rows:
-        if job is None:
-            continue
-        _record_actuals(task, job)
-        if job.state == JobState.FAILED:
-            changed |= _replace_failed(session, build, task, job)
-        elif job.state == JobState.CANCELLED and build.state != BuildState.CANCELLED:
-            _end(build, BuildState.FAILED, f"job {job.id} of task {task.task_id} was cancelled")
-            return True
-    if rows and all(job is not None and job.state == JobState.DONE for _, job in rows):
+def _cancel_open_jobs(uow: UnitOfWork, build: Build, by: str) -> None:
+    tasks = uow.session.exec(select(BuildTask).where(BuildTask.build_id == build.id)).all()
+    for task in tasks:
+        snap, attempt, machine = uow.store.job_at_machine(task.job_id) if task.job_id else (None, None, None)
+        if snap is not None and snap.state not in FINAL_STATES:
+            uow.apply(lifecycle.cancel(snap, attempt, machine, by or f"build {build.id}", uow.now()))
+
+
+def _check_owner(build: Build, actor: Actor, what: str) -> None:
+    if "admin" in actor.roles or (actor.has("builder") and actor.name == build.started_by):
+        return
+    raise Forbidden(
+        f"{actor.name or 'this token'} may not {what} build {build.id}: it was started by someone else"
+    )
+
+
+def _check_owner_or_site_operator(build: Build, actor: Actor, what: str) -> None:
+    if "operator" in actor.roles and actor.may_act_in(build.site):
+        return
+    _check_owner(build, actor, what)
+
+
+# ---- what a build does when its jobs move ----------------------------------------------------------
+
+
+def on_job_started(uow: UnitOfWork, event: JobStarted) -> None:
+    """A machine started on a build's part: the task's actual start."""
+    task = _task_of_job(uow.session, event.job_id)
+    if task is not None and task.actual_start is None:
+        task.actual_start = event.at
+
+
+def on_job_ended(uow: UnitOfWork, event: JobEnded) -> None:
+    """A build's job ended: record it, and keep the build true to its parts (docs/jobs.md)."""
+    session = uow.session
+    task = _task_of_job(session, event.job_id)
+    if task is None:
+        return
+    build = get_build(session, task.build_id)
+    if build.state not in LIVE:
+        return
+    if event.state == JobState.DONE:
+        task.actual_end = event.at
+        _finish_if_complete(uow, build)
+    elif event.state == JobState.CANCELLED:
+        job = session.get(Job, event.job_id)
+        if job is not None:
+            _replace_job(uow, build, task, job, event.reason)
+    elif event.state == JobState.FAILED:
+        build.state = BuildState.BLOCKED
+        build.reason = f"part {task.part_id} ({task.task_id}) failed: {event.reason}; make it again to go on"
+        uow.effects.replan = True
+
+
+def _task_of_job(session: Session, job_id: str) -> BuildTask | None:
+    return session.exec(select(BuildTask).where(BuildTask.job_id == job_id)).first()
+
+
+def _finish_if_complete(uow: UnitOfWork, build: Build) -> None:
+    states = _job_states(uow, build).values()
+    if states and all(state == JobState.DONE for state in states):
         _end(build, BuildState.DONE)
-        changed = True
-    return changed
+        uow.effects.replan = True
 
 
-def _record_actuals(task: BuildTask, job: Job) -> None:
-    if task.actual_start is None and job.state not in {JobState.QUEUED, JobState.ASSIGNED}:
-        task.actual_start = utcnow()
-    if task.actual_end is None and job.state == JobState.DONE:
-        task.actual_end = job.ended_at or utcnow()
-
-
-def _replace_failed(session: Session, build: Build, task: BuildTask, job: Job) -> bool:
-    replaced = int(job.params.get("replacement", 0))
-    if replaced >= MAX_REPLACEMENTS:
-        _end(build, BuildState.FAILED, f"task {task.task_id} failed {replaced + 1} times: {job.reason}")
-        return True
+def _replace_job(uow: UnitOfWork, build: Build, task: BuildTask, job: Job, why: str) -> None:
+    """The part is still needed: a fresh queued job for the task, naming the one it replaces."""
     spec = JobSpec(
         file_sha256=job.file_sha256, file_name=job.file_name, file_size=job.file_size, process=job.process,
         material=job.material, min_box_mm=tuple(job.min_box_mm) if job.min_box_mm else None,  # type: ignore[arg-type]
         nozzle_mm=job.nozzle_mm, design=job.design, design_version=job.design_version, part_id=job.part_id,
-        priority=job.priority, params={**job.params, "replacement": replaced + 1},
+        priority=job.priority, max_attempts=job.max_attempts, params={**job.params, "replaces": job.id},
     )  # fmt: skip
-    (task.job_id,) = jobs.submit_jobs(session, spec, 1, submitted_by=f"build {build.id}")
-    task.actual_start = None
-    log.info("build %s: task %s failed (%s); queued a new job", build.id, task.task_id, job.reason)
-    return True
+    (task.job_id,) = queue_jobs(uow, spec, 1, submitted_by=_submitter(build))
+    task.actual_start = task.actual_end = None
+    uow.effects.replan = True
+    log.info("build %s: task %s queued again (%s)", build.id, task.task_id, why)
+
+
+def _unblock_if_nothing_failed(uow: UnitOfWork, build: Build) -> None:
+    failed = [task for task, state in _job_states(uow, build).items() if state == JobState.FAILED]
+    if build.state == BuildState.BLOCKED and not failed:
+        build.state, build.reason = BuildState.ACTIVE, ""
 
 
 # ---- reporting ---------------------------------------------------------------------------------

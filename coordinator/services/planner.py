@@ -1,6 +1,6 @@
 """Plan every active build across the network, and plan again when the network or the work changes.
 
-The dispatcher's thread calls `Planner.tick` once per round. A heuristic plan is written at once;
+The dispatcher's thread calls `Planner.tick` once a tick (housekeeping). A heuristic plan is written at once;
 CP-SAT improves it in a background thread, whose better schedules are written on later ticks, so
 planning never blocks dispatch and never writes from a second thread.
 """
@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from coordinator.jobs.lifecycle import ACTIVE_STATES, JobState
+from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import Build, BuildState, BuildTask, Plan, PurchaseItem, PurchaseState
-from coordinator.models.jobs import ACTIVE_STATES, JobAttempt, JobState
+from coordinator.models.jobs import JobAttempt
 from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask
 from coordinator.planning.matching import Requirement
 from coordinator.planning.problem import (
@@ -32,7 +34,6 @@ from coordinator.planning.problem import (
 from coordinator.scheduling.model import Schedule
 from coordinator.scheduling.runner import PlanHandle, start_plan
 from coordinator.services import builds
-from coordinator.services.jobs import aware, utcnow
 from coordinator.services.network import machine_key, network, online_machine_keys
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,15 @@ class Planner:
         self._handle: PlanHandle | None = None
         self._signature: tuple[Any, ...] | None = None
         self._planned_at = 0.0
+        self._work_changed = False
+
+    def work_changed(self) -> None:
+        """A build's work changed (started, a part failed or was made again, ended): plan again."""
+        self._work_changed = True
 
     def tick(self, session: Session) -> None:
-        """Follow builds' jobs, plan again when something changed, store better schedules."""
-        changed = builds.sync_builds(session)
+        """Plan again when the work or the network changed, and store better schedules."""
+        changed, self._work_changed = self._work_changed, False
         signature = _signature(session)
         stale = time.monotonic() - self._planned_at > self.replan_every_s
         if changed or signature != self._signature or (stale and signature[1]):

@@ -14,10 +14,12 @@ from werkzeug.serving import make_server
 
 from coordinator.app import create_app
 from coordinator.db import session_scope
-from coordinator.models.jobs import FINAL_STATES, Job, JobAttempt, JobEvent
+from coordinator.jobs.commands import COORDINATOR, SubmitJobs
+from coordinator.jobs.lifecycle import FINAL_STATES
+from coordinator.jobs.submission import JobSpec, store_upload
+from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.mqtt.service import DispatchService
 from coordinator.runtime import Runtime
-from coordinator.services import jobs
 from fablab_agents.agent import Agent
 from fablab_agents.config import load_agent_config
 
@@ -54,21 +56,24 @@ class Site:
         self.runtime = Runtime.open(self.settings)
         self.dispatcher = self._dispatcher()
 
+    def power_cut(self) -> None:
+        """The coordinator's process dies at once: no goodbye to the broker, every connection dropped."""
+        self.dispatcher.kill()
+        self.runtime.engine.dispose()
+
+    def power_back(self) -> None:
+        """The coordinator starts again on the same database and broker session."""
+        self.runtime = Runtime.open(self.settings)
+        self.dispatcher = self._dispatcher()
+
     def submit(self, quantity: int = 1) -> list[str]:
         source = Path(self.settings.storage.data_dir) / "part.gcode"
         source.write_bytes(GCODE)
         with session_scope(self.runtime.engine) as session:
-            digest, size = jobs.store_upload(session, self.runtime.store, source)
-            spec = jobs.JobSpec(
-                file_sha256=digest,
-                file_name="part.gcode",
-                file_size=size,
-                process="fdm_print",
-                material="pla",
-            )
-            ids = jobs.submit_jobs(session, spec, quantity)
-        self.dispatcher.wake()
-        return ids
+            digest, size = store_upload(session, self.runtime.store, source)
+        spec = JobSpec(file_sha256=digest, file_name="part.gcode", file_size=size, process="fdm_print",
+                       material="pla")  # fmt: skip
+        return list(self.runtime.bus.handle(SubmitJobs(spec, quantity, COORDINATOR)))
 
     def states(self) -> dict[str, str]:
         with Session(self.runtime.engine) as session:
@@ -110,7 +115,7 @@ def start_agent(site: Site, mosquitto: Any, tmp_path: Path) -> Iterator[Callable
     """Start a real agent with one simulated printer; every agent is stopped at the end."""
     started: list[Agent] = []
 
-    def start(name: str, time_scale: float = 100.0) -> Agent:
+    def start(name: str, time_scale: float = 100.0, operator_confirm: bool = False) -> Agent:
         config = load_agent_config(
             {
                 "agent": {
@@ -130,7 +135,7 @@ def start_agent(site: Site, mosquitto: Any, tmp_path: Path) -> Iterator[Callable
                     "materials": ["pla"],
                     "max_hotend_c": 260,
                     "max_bed_c": 110,
-                    "operator_confirm": False,
+                    "operator_confirm": operator_confirm,
                     "time_scale": time_scale,
                 },
             }

@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from coordinator.db import session_scope
+from coordinator.jobs import queries
 from coordinator.models.jobs import Job
-from coordinator.services import auth, jobs, machines
-from coordinator.services.jobs import Effects, Trigger
+from coordinator.services import auth
 from protocol import payloads as p
+from tests.support.agents import BusAgent, machine_info, running_job
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -57,6 +58,8 @@ class Site:
     """The running coordinator as the browser tests use it."""
 
     process: Any
+    agents: dict[tuple[str, str], BusAgent] = field(default_factory=dict)
+    offers: dict[str, tuple[BusAgent, p.JobOffer]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -70,37 +73,35 @@ class Site:
         with session_scope(self.runtime.engine) as session:
             return auth.create_token(session, role, name=f"{role}-in-browser")[1]
 
+    def agent(self, agent: str = AGENT, fablab: str = FABLAB) -> BusAgent:
+        """The agent of that name, speaking straight to the coordinator's bus."""
+        if (fablab, agent) not in self.agents:
+            self.agents[(fablab, agent)] = BusAgent(self.runtime, fablab, agent)
+        return self.agents[(fablab, agent)]
+
     def announce(self, *machine_states: tuple[str, str], agent: str = AGENT, fablab: str = FABLAB) -> None:
-        """An agent's birth message with machines (id, status), straight into the services."""
+        """An agent's birth with machines (id, status)."""
         caps = p.Capabilities(process="fdm_print", materials=("pla",), build_volume_mm=(200, 200, 180))
-        infos = tuple(
-            p.MachineInfo(id=m, driver="simulated", status=s, capabilities=caps) for m, s in machine_states
-        )
-        state = p.AgentState(fablab=fablab, agent=agent, online=True, software="test", machines=infos)
-        with session_scope(self.runtime.engine) as session:
-            link = machines.LinkCache(session).get(fablab, agent)
-            machines.record_birth(session, link, state, Effects())
+        self.agent(agent, fablab).birth(*[machine_info(m, s, capabilities=caps) for m, s in machine_states])
 
     def agent_gone(self, fablab: str, agent: str) -> None:
-        with session_scope(self.runtime.engine) as session:
-            machines.record_death(session, machines.LinkCache(session).get(fablab, agent))
+        self.agent(agent, fablab).death()
 
     def running_job(self, machine_id: str, agent: str = AGENT, progress: float = 0.1) -> str:
-        spec = jobs.JobSpec(
-            file_sha256="b" * 64, file_name="bracket.gcode", process="fdm_print", material="pla"
-        )
-        with session_scope(self.runtime.engine) as session:
-            job = jobs.get_job(session, jobs.submit_jobs(session, spec)[0])
-            attempt = jobs.start_attempt(session, job, FABLAB, agent, machine_id, 600)
-            assert attempt is not None
-            jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)
-            jobs.transition(session, job, Trigger.PROGRESS, attempt=attempt)
-            job.progress, job.eta_s = progress, 3600 * (1 - progress)
-            return job.id
+        reporter = self.agent(agent)
+        job_id, offer = running_job(self.runtime, reporter, machine_id, progress, 3600 * (1 - progress),
+                                    material="pla", file_name="bracket.gcode")  # fmt: skip
+        self.offers[job_id] = (reporter, offer)
+        return job_id
+
+    def report(self, job_id: str, event_type: type[Any], **fields: Any) -> None:
+        """The machine holding `job_id` reports on it, as its agent would."""
+        reporter, offer = self.offers[job_id]
+        reporter.job_event(event_type, offer, **fields)
 
     def job(self, job_id: str) -> Job:
         with session_scope(self.runtime.engine) as session:
-            return jobs.get_job(session, job_id)
+            return queries.get_job(session, job_id)
 
 
 @pytest.fixture(scope="module")

@@ -12,28 +12,27 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from coordinator.db import session_scope
+from coordinator.jobs.commands import Actor, StartBuild
 from coordinator.models.builds import Build, BuildTask
-from coordinator.services import builds, designs, jobs, machines
-from coordinator.services.jobs import Effects, Trigger
+from coordinator.services import builds, designs
 from protocol import payloads as p
+from tests.support.agents import machine_info, offer_to
 from tests.support.packages import write_package
 
 from .conftest import FABLAB, Site, shoot
 
 AGENT = "agent-build"
+BUILDER = frozenset({"builder"})
 
 
 def announce_busy(site: Site) -> None:
     """A printer and an assembly bench that are both busy, so the dispatcher offers them nothing."""
     printer = p.Capabilities(process="fdm_print", materials=("pla",), build_volume_mm=(250, 210, 210))
     bench = p.Capabilities(process="assembly")
-    infos = (
-        p.MachineInfo(id="mk4", driver="simulated", status="busy", capabilities=printer),
-        p.MachineInfo(id="bench", driver="simulated", status="busy", capabilities=bench),
+    site.agent(AGENT).birth(
+        machine_info("mk4", "running", capabilities=printer),
+        machine_info("bench", "running", capabilities=bench),
     )
-    state = p.AgentState(fablab=FABLAB, agent=AGENT, online=True, software="test", machines=infos)
-    with session_scope(site.runtime.engine) as session:
-        machines.record_birth(session, machines.LinkCache(session).get(FABLAB, AGENT), state, Effects())
 
 
 def planned_build(site: Site, folder: Path) -> tuple[str, str]:
@@ -42,13 +41,12 @@ def planned_build(site: Site, folder: Path) -> tuple[str, str]:
     rt = site.runtime
     with session_scope(rt.engine) as session:
         designs.publish_path(session, rt.store, write_package(folder), rt.settings.limits)
-    with session_scope(rt.engine) as session:
-        builds.start_build(session, rt.store, design="test-machine", units=1, site=FABLAB, by="ana")
-    with session_scope(rt.engine) as session:
-        # the rails take five days to arrive, so this build cannot meet a due date three days away
-        due = datetime.now(UTC) + timedelta(days=3)
-        build_id = builds.start_build(session, rt.store, design="test-machine", units=2, site=FABLAB,
-                                      due_at=due, by="ben").id  # fmt: skip
+    rt.bus.handle(StartBuild("test-machine", "latest", 1, FABLAB, 0, None, Actor("ana", BUILDER)))
+    # the rails take five days to arrive, so this build cannot meet a due date three days away
+    due = datetime.now(UTC) + timedelta(days=3)
+    build_id = rt.bus.handle(
+        StartBuild("test-machine", "latest", 2, FABLAB, 0, due, Actor("builder-in-browser", BUILDER))
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with Session(rt.engine) as session:
@@ -64,20 +62,12 @@ def planned_build(site: Site, folder: Path) -> tuple[str, str]:
         return build_id, task.job_id
 
 
-def step(site: Site, job_id: str, *triggers: Trigger, progress: float | None = None) -> None:
-    """Move a job on as its agent's reports would, and let the build follow in the same transaction."""
-    with session_scope(site.runtime.engine) as session:
-        job = jobs.get_job(session, job_id)
-        for trigger in triggers:
-            if trigger == Trigger.ACCEPTED:
-                attempt = jobs.start_attempt(session, job, FABLAB, AGENT, "mk4", 600)
-                assert attempt is not None
-                jobs.transition(session, job, trigger, attempt=attempt)
-            else:
-                jobs.transition(session, job, trigger)
-        if progress is not None:
-            job.progress, job.eta_s = progress, 600
-        builds.sync_builds(session)
+def start_on_the_printer(site: Site, job_id: str, progress: float) -> None:
+    """The printer takes the job and reports it running, as its agent would."""
+    offer = offer_to(site.runtime, job_id, FABLAB, AGENT, "mk4")
+    site.offers[job_id] = (site.agent(AGENT), offer)
+    site.report(job_id, p.JobAccepted)
+    site.report(job_id, p.JobProgress, progress=progress, eta_s=600)
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +93,13 @@ def test_build_page_follows_its_jobs_live(site: Site, page: Any, browser: Any, m
     expect(plate).to_contain_text("Queued")
     page.evaluate("window.notReloaded = true")
 
-    step(site, plate_job, Trigger.ACCEPTED, Trigger.PROGRESS, progress=0.4)
+    start_on_the_printer(site, plate_job, progress=0.4)
     expect(plate).to_contain_text("Running")
     expect(plate.locator("progress")).to_have_attribute("value", "40")
     expect(page.locator('#build-gantt g[data-task="fab:bracket:1"] rect.act')).to_have_count(1)
     expect(page.locator("[data-live-build-log] tr").first).to_contain_text("job:progress")
 
-    step(site, plate_job, Trigger.DONE)
+    site.report(plate_job, p.JobDone)
     expect(status).to_contain_text("1 of 5 tasks done")
     expect(plate).to_contain_text("Done")
     expect(status.locator('[data-assembly="frame"]')).to_contain_text("16 of 16 printed parts")

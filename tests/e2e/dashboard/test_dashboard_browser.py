@@ -7,9 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from coordinator.db import session_scope
-from coordinator.services import jobs, machines
-from coordinator.services.jobs import Trigger
+from protocol import payloads as p
 
 from .conftest import FABLAB, Site, shoot
 
@@ -40,15 +38,11 @@ def test_progress_and_status_update_without_reload(site: Site, page: Any) -> Non
     expect(bar).to_have_attribute("value", "10")
     expect(page.locator("#live-state")).to_have_text("Live updates: on")
     page.evaluate("window.notReloaded = true")
-    with session_scope(site.runtime.engine) as session:
-        jobs.get_job(session, job_id).progress = 0.55
+    site.report(job_id, p.JobProgress, progress=0.55)
     expect(bar).to_have_attribute("value", "55")
     expect(card).to_contain_text("55% ·")
-    with session_scope(site.runtime.engine) as session:
-        job = jobs.get_job(session, job_id)
-        jobs.transition(session, job, Trigger.DONE)
-        machine = machines.get_machine(session, FABLAB, "live-1")
-        machine.status = "waiting_operator"
+    site.report(job_id, p.JobDone)
+    site.agent().send(p.MachineStatusEvent, machine_id="live-1", status="waiting_operator")
     expect(card).to_contain_text("Waiting for operator")
     expect(card).to_contain_text("No current job")
     assert page.evaluate("window.notReloaded") is True
@@ -87,10 +81,7 @@ def test_jobs_list_and_job_page(site: Site, page: Any) -> None:
     row.get_by_role("link", name=job_id[:8]).click()
     expect(page.get_by_role("heading", name=re.compile("Job"))).to_contain_text(job_id[:8])
     expect(page.locator("[data-live-log]")).to_contain_text("job:accepted")
-    with session_scope(site.runtime.engine) as session:
-        jobs.transition(
-            session, jobs.get_job(session, job_id), Trigger.WAITING_OPERATOR, reason="filament out"
-        )
+    site.report(job_id, p.JobWaitingOperator, reason="filament out")
     expect(page.locator("[data-live-log]")).to_contain_text("job:waiting_operator")
     expect(page.locator("#job-detail")).to_contain_text("Waiting for operator")
     shoot(page, "job")

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fablab_agents.machines import OnDone, OnProgress
+from fablab_agents.machines import DriverEvents
 
 
 class GatedMachine:
@@ -20,14 +20,14 @@ class GatedMachine:
         self.cancelled = threading.Event()
         GatedMachine.instances.append(self)
 
-    def start(self, job_file: Path, on_progress: OnProgress, on_done: OnDone, **_hints: object) -> None:
+    def start(self, job_file: Path, events: DriverEvents, **_hints: object) -> None:
         self.started.append(job_file)
-        on_progress(0.5, 10.0)
-        threading.Thread(target=self._finish, args=(on_done,), daemon=True).start()
+        events.progress(0.5, 10.0)
+        threading.Thread(target=self._finish, args=(events,), daemon=True).start()
 
-    def _finish(self, on_done: OnDone) -> None:
+    def _finish(self, events: DriverEvents) -> None:
         self.gate.wait(20)
-        on_done("cancelled" if self.cancelled.is_set() else "done", "")
+        events.done("cancelled" if self.cancelled.is_set() else "done", "")
 
     def pause(self) -> None:
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,8 +137,10 @@ def test_good_file_runs_to_done_and_the_operator_must_clear_before_the_next(
     coordinator.command("agent-1", first)  # the same offer again is answered, not run twice
     done = coordinator.wait_event("job:done", timeout=20, attempt_id=first.attempt_id)
     assert done["duration_s"] >= 0
-    coordinator.wait_event("job:waiting_operator", attempt_id=first.attempt_id)
+    coordinator.wait_event("machine:status", machine_id="printer-1", status="waiting_operator")
     assert agent.machines["printer-1"].status == "waiting_operator"
+    statuses = [e["status"] for e in coordinator.of_type("machine:status")]
+    assert statuses == ["preparing", "running", "waiting_operator"]  # every change, told at once
     assert len(spy.started) == 1
     assert len(coordinator.of_type("job:accepted")) + len(coordinator.of_type("job:done")) >= 3
 
@@ -175,3 +178,27 @@ def test_cancel_stops_the_job_and_answers_cancelled(
     unknown = JobControl(type="job:cancel", job_id="j-x", attempt_id="never-offered")
     coordinator.command("agent-1", unknown)
     coordinator.wait_event("job:cancelled", attempt_id="never-offered")
+
+
+def test_pause_holds_the_job_where_it_is_and_resume_finishes_it(
+    agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    long_job = GOOD_GCODE + b"G1 X20 Y20 F1200\nG1 X200 Y20 F1200\n" * 100  # about 2 s at this scale
+    offer = offer_for(file_server.add(long_job), long_job)
+    coordinator.command("agent-1", offer)
+    coordinator.wait_event("job:progress", attempt_id=offer.attempt_id)
+    pause = JobControl(type="job:pause", job_id=offer.job_id, attempt_id=offer.attempt_id)
+    coordinator.command("agent-1", pause)
+    coordinator.wait_event("job:paused", attempt_id=offer.attempt_id)
+    coordinator.wait_event("machine:status", machine_id="printer-1", status="paused")
+    held = agent.machines["printer-1"].job
+    assert held is not None and held.state == "paused" and 0 < held.progress < 1
+    time.sleep(0.5)  # paused means paused: nothing ends while it is
+    assert not coordinator.of_type("job:done") and not coordinator.of_type("job:failed")
+    assert agent.machines["printer-1"].job.progress == held.progress  # type: ignore[union-attr]
+    resume = JobControl(type="job:resume", job_id=offer.job_id, attempt_id=offer.attempt_id)
+    coordinator.command("agent-1", resume)
+    coordinator.wait_event("job:resumed", attempt_id=offer.attempt_id)
+    coordinator.wait_event("job:done", timeout=20, attempt_id=offer.attempt_id)
+    statuses = [e["status"] for e in coordinator.of_type("machine:status")]
+    assert statuses == ["preparing", "running", "paused", "running", "waiting_operator"]

@@ -8,12 +8,14 @@ import pytest
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
+from coordinator.jobs.dispatch import PlanPolicy, idle_machines, queued_jobs
+from coordinator.jobs.lifecycle import JobState
 from coordinator.models.builds import Build, BuildTask, Plan
-from coordinator.models.jobs import Job, JobState
-from coordinator.services import builds, designs
-from coordinator.services.dispatch import idle_machines, queued_jobs
-from coordinator.services.plan_dispatch import PlanPolicy
+from coordinator.models.jobs import Job
+from coordinator.services import designs
 from coordinator.services.planner import Planner
+from protocol import payloads as p
+from tests.support.agents import BusAgent, attach_transport, offer_to
 from tests.support.network import add_machine
 from tests.support.packages import write_package
 
@@ -109,20 +111,84 @@ def test_a_part_no_machine_can_make_blocks_the_build_naming_it(client, token_for
     assert "material pla not loaded" in report["reason"]
 
 
-def test_failed_job_gets_a_replacement_then_the_build_fails(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
-    build_id = start(client, token_for("builder")).json["id"]
-    for round_ in range(builds.MAX_REPLACEMENTS + 1):
-        with session_scope(network.engine) as session:
-            task = session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
-            job = session.get(Job, task.job_id)
-            assert job is not None and job.state == JobState.QUEUED
-            job.state, job.reason = JobState.FAILED, f"spaghetti {round_}"
-        with session_scope(network.engine) as session:
-            builds.sync_builds(session)
-    with Session(network.engine) as session:
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _plate(runtime) -> BuildTask:  # type: ignore[no-untyped-def]
+    with Session(runtime.engine) as session:
+        return session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
+
+
+def _build(runtime, build_id: str) -> Build:  # type: ignore[no-untyped-def]
+    with Session(runtime.engine) as session:
         build = session.get(Build, build_id)
-        assert build is not None and build.state == "failed"
-        assert "failed 3 times: spaghetti 2" in build.reason
+        assert build is not None
+        return build
+
+
+def _fail_on_the_printer(runtime, job_id: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    offer = offer_to(runtime, job_id, "lab-a", "agent-1", "prusa-1")
+    agent = BusAgent(runtime, "lab-a", "agent-1")
+    agent.job_event(p.JobAccepted, offer)
+    agent.job_event(p.JobFailed, offer, reason=why)
+
+
+def test_a_part_failed_for_good_blocks_the_build_until_the_builder_makes_it_again(
+    client,
+    token_for,
+    network,
+    published,  # type: ignore[no-untyped-def]
+) -> None:
+    attach_transport(network)
+    token = token_for("builder")
+    build_id = start(client, token).json["id"]
+    first = _plate(network).job_id
+    assert first is not None
+    for attempt in range(3):  # max_attempts: the job goes round again until the last one fails
+        _fail_on_the_printer(network, first, f"spaghetti {attempt}")
+    build = _build(network, build_id)
+    assert build.state == "blocked" and "part bracket (fab:bracket:1) failed: spaghetti 2" in build.reason
+    assert "make it again" in build.reason
+    retried = client.post(f"/api/v1/builds/{build_id}/tasks/fab:bracket:1/retry", headers=_bearer(token))
+    assert retried.status_code == 200, retried.json
+    second = _plate(network).job_id
+    assert second == retried.json["job"] and second != first
+    with Session(network.engine) as session:
+        job = session.get(Job, second)
+        assert job is not None and job.state == "queued" and job.params["replaces"] == first
+    assert _build(network, build_id).state == "active"
+    again = client.post(f"/api/v1/builds/{build_id}/tasks/fab:bracket:1/retry", headers=_bearer(token))
+    assert again.status_code == 409  # only a failed part can be made again
+
+
+def test_cancelling_one_job_of_a_build_queues_the_part_again(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    attach_transport(network)
+    token = token_for("builder")
+    build_id = start(client, token).json["id"]
+    first = _plate(network).job_id
+    offer_to(network, first, "lab-a", "agent-1", "prusa-1")
+    response = client.post(f"/api/v1/jobs/{first}/cancel", headers=_bearer(token))
+    assert response.status_code == 200 and response.json["state"] == "cancelled"
+    task = _plate(network)
+    assert task.job_id != first and task.actual_start is None
+    with Session(network.engine) as session:
+        replacement = session.get(Job, task.job_id)
+        assert replacement is not None and replacement.state == "queued"
+        assert replacement.params["replaces"] == first
+    assert _build(network, build_id).state == "active"
+
+
+def test_a_builder_cannot_touch_another_builders_build(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
+    from coordinator.services.auth import create_token
+
+    build_id = start(client, token_for("builder")).json["id"]
+    with session_scope(network.engine) as session:
+        _, other = create_token(session, "builder", name="someone-else")
+    assert client.post(f"/api/v1/builds/{build_id}/cancel", headers=_bearer(other)).status_code == 403
+    job_id = _plate(network).job_id
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=_bearer(other)).status_code == 403
+    assert _build(network, build_id).state == "active"
 
 
 def test_validation_errors(client, token_for, network, published) -> None:  # type: ignore[no-untyped-def]
@@ -143,6 +209,7 @@ def test_cancel_build_cancels_its_jobs(client, token_for, network, published) ->
     response = client.post(f"/api/v1/builds/{build_id}/cancel", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and response.json["state"] == "cancelled"
     with Session(network.engine) as session:
-        assert {j.state for j in session.exec(select(Job))} == {JobState.CANCELLED}
+        assert {j.state for j in session.exec(select(Job))} == {JobState.CANCELLED}  # nothing left queued
+        assert len(session.exec(select(Job)).all()) == 5  # and no part queued again
     again = client.post(f"/api/v1/builds/{build_id}/cancel", headers={"Authorization": f"Bearer {token}"})
     assert again.status_code == 409

@@ -6,7 +6,8 @@ import pytest
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
-from coordinator.demo import FABLABS, publish_examples
+from coordinator.demo import DEMO, FABLABS, publish_examples
+from coordinator.jobs.commands import StartBuild
 from coordinator.models.builds import Plan
 from coordinator.services import builds
 from coordinator.services.planner import Planner
@@ -35,9 +36,7 @@ def demo_network(runtime):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("design", EXAMPLES)
 def test_example_design_builds_with_a_bounded_plan(demo_network, design: str) -> None:  # type: ignore[no-untyped-def]
     rt = demo_network
-    with session_scope(rt.engine) as session:
-        build = builds.start_build(session, rt.store, design=design, units=2, site="fablab-berlin")
-        build_id = build.id
+    build_id = rt.bus.handle(StartBuild(design, "latest", 2, "fablab-berlin", 0, None, DEMO))
     planner = Planner(time_limit_s=1.0)
     with session_scope(rt.engine) as session:
         planner.tick(session)

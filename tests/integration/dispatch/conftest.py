@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from coordinator.db import session_scope
-from coordinator.models.jobs import FINAL_STATES, Job, JobAttempt, JobEvent
+from coordinator.jobs.commands import COORDINATOR, SubmitJobs
+from coordinator.jobs.lifecycle import FINAL_STATES
+from coordinator.jobs.submission import JobSpec
+from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.mqtt.service import DispatchService
-from coordinator.services import jobs
 
 from .fake_agent import FakeAgent
 
@@ -33,8 +34,7 @@ def wait_until(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "c
 def submit(runtime: Any, quantity: int = 1, **spec: Any) -> list[str]:
     fields: dict[str, Any] = {"file_sha256": GCODE_SHA, "file_name": "part.gcode", "process": "fdm_print"}
     fields.update(spec)
-    with session_scope(runtime.engine) as session:
-        return jobs.submit_jobs(session, jobs.JobSpec(**fields), quantity)
+    return list(runtime.bus.handle(SubmitJobs(JobSpec(**fields), quantity, COORDINATOR)))
 
 
 def job(runtime: Any, job_id: str) -> Job:

@@ -76,7 +76,7 @@ def test_cancel_through_the_api_stops_the_machine(client, token_for, make_agent)
     assert response.status_code == 200 and response.json["state"] == "cancelled"
     agent.wait_command(lambda c: getattr(c, "type", "") == "job:cancel" and c.job_id == job_id)
     again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=_auth(token))
-    assert again.status_code == 400 and "already ended" in again.json["message"]
+    assert again.status_code == 409 and "already ended" in again.json["message"]
 
 
 def test_machines_fablabs_and_confirm_clear(client, token_for, make_agent):
@@ -96,4 +96,4 @@ def test_machines_fablabs_and_confirm_clear(client, token_for, make_agent):
     assert clear.machine_id == "prusa-1"
     missing = "/api/v1/machines/lab-berlin/nope/confirm-clear"
     assert client.post(missing, headers=_auth(token_for("operator"))).status_code == 404
-    assert rt.services["dispatch"] is not None
+    assert rt.dispatcher is not None

@@ -7,9 +7,8 @@ import time
 import pytest
 from sqlmodel import Session, select
 
-from coordinator.db import session_scope
+from coordinator.jobs.commands import COORDINATOR, CancelJob
 from coordinator.models.jobs import AgentLink
-from coordinator.services import jobs
 from protocol import payloads as p
 
 from .conftest import attempts, final_events, job, job_state, submit, wait_until
@@ -177,8 +176,7 @@ def test_birth_reporting_the_current_attempt_catches_up(runtime, make_agent):
 def test_cancel_reaches_the_machine_and_the_job_ends_cancelled(runtime, make_agent):
     agent = make_agent()
     job_id, offer = _running(runtime, agent)
-    with session_scope(runtime.engine) as session:
-        jobs.cancel_job(session, job_id, by="test")
+    runtime.bus.handle(CancelJob(job_id, COORDINATOR))
     cancel = agent.wait_command(lambda c: getattr(c, "type", "") == "job:cancel")
     assert cancel.attempt_id == offer.attempt_id
     agent.job_event(p.JobCancelled, offer)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from coordinator.db import session_scope
-from coordinator.services import jobs, machines
 from coordinator.services.designs import publish_path
-from coordinator.services.jobs import Effects, Trigger
 from designs import EXAMPLES_DIR
 from protocol import payloads as p
+from tests.support.agents import BusAgent, RecordingTransport, attach_transport, machine_info, running_job
 
 FABLAB, AGENT = "fablab-a", "agent-1"
 
@@ -30,64 +29,28 @@ def published(runtime: Any) -> list[str]:
     return refs
 
 
-def machine_info(machine_id: str, status: str) -> p.MachineInfo:
-    caps = p.Capabilities(process="fdm_print", materials=("pla", "petg"), build_volume_mm=(200, 200, 180))
-    return p.MachineInfo(id=machine_id, driver="simulated", status=status, capabilities=caps)
-
-
-def announce(runtime: Any, *infos: p.MachineInfo) -> None:
-    """An agent comes online with these machines, as its birth message would say."""
-    state = p.AgentState(fablab=FABLAB, agent=AGENT, online=True, software="test", machines=infos)
-    with session_scope(runtime.engine) as session:
-        link = machines.LinkCache(session).get(FABLAB, AGENT)
-        machines.record_birth(session, link, state, Effects())
-
-
-def running_job(runtime: Any, machine_id: str, progress: float = 0.4) -> str:
-    """A job printing on `machine_id` at `progress`."""
-    spec = jobs.JobSpec(file_sha256="a" * 64, file_name="bracket.gcode", process="fdm_print", material="pla")
-    with session_scope(runtime.engine) as session:
-        job = jobs.get_job(session, jobs.submit_jobs(session, spec)[0])
-        attempt = jobs.start_attempt(session, job, FABLAB, AGENT, machine_id, 60)
-        assert attempt is not None
-        jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)
-        jobs.transition(session, job, Trigger.PROGRESS, attempt=attempt)
-        job.progress, job.eta_s = progress, 1800
-        return job.id
-
-
 @dataclass
 class Workshop:
     printing: str  # machine printing `job`
     waiting: str  # machine waiting for its bed to be cleared
     job: str
+    agent: BusAgent  # the agent of both machines, to report more of the job
+    offer: p.JobOffer  # the offer the job runs under
 
 
 @pytest.fixture
-def workshop(runtime: Any) -> Workshop:
-    announce(runtime, machine_info("mk3", "busy"), machine_info("prusa-2", "waiting_operator"))
-    return Workshop(printing="mk3", waiting="prusa-2", job=running_job(runtime, "mk3"))
-
-
-@dataclass
-class FakeDispatcher:
-    """Stands in for the MQTT dispatcher: records what would go to agents."""
-
-    sent: list[tuple[str, str, Any]] = field(default_factory=list)
-    wakes: int = 0
-
-    def send(self, fablab: str, agent: str, command: Any) -> None:
-        self.sent.append((fablab, agent, command))
-
-    def wake(self) -> None:
-        self.wakes += 1
+def dispatcher(runtime: Any) -> RecordingTransport:
+    """The MQTT dispatcher's place, taken by a recorder of what would go to agents."""
+    return attach_transport(runtime)
 
 
 @pytest.fixture
-def dispatcher(runtime: Any) -> FakeDispatcher:
-    fake = FakeDispatcher()
-    runtime.services["dispatch"] = fake
-    return fake
+def workshop(runtime: Any, dispatcher: RecordingTransport) -> Workshop:
+    agent = BusAgent(runtime, FABLAB, AGENT)
+    agent.birth(machine_info("mk3"), machine_info("prusa-2", "waiting_operator"))
+    job_id, offer = running_job(runtime, agent, "mk3", material="pla", file_name="bracket.gcode")
+    dispatcher.sent.clear()  # tests look at what their own actions send
+    return Workshop(printing="mk3", waiting="prusa-2", job=job_id, agent=agent, offer=offer)
 
 
 def csrf_of(html: str) -> str:

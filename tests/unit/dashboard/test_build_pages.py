@@ -16,16 +16,20 @@ from sqlmodel import Session, select
 
 from coordinator.dashboard import build_pages
 from coordinator.db import session_scope
+from coordinator.jobs.commands import Actor, StartBuild
+from coordinator.jobs.lifecycle import JobState
 from coordinator.models.builds import Build, BuildTask, PurchaseItem
-from coordinator.models.jobs import Job, JobState
-from coordinator.services import builds, designs, jobs
-from coordinator.services.jobs import Trigger
+from coordinator.models.jobs import Job
+from coordinator.services import designs
 from coordinator.services.planner import Planner
 from protocol import payloads as p
+from tests.support.agents import BusAgent, RecordingTransport, offer_to
 from tests.support.network import add_machine
 from tests.support.packages import write_package
 
-from .conftest import FakeDispatcher, csrf_of
+from .conftest import csrf_of
+
+BUILDER = Actor("test-builder", frozenset({"builder"}))  # the name token_for gives a builder
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -43,11 +47,8 @@ def make_build(runtime: Any, tmp_path: Path, *, due_in_h: float = 2.0, plan: boo
         add_machine(session, "lab-a", "bench", "assembly")
         add_machine(session, "lab-b", "prusa-2", "fdm_print", materials=("pla",), speed=2.0, agent="agent-b")
         designs.publish_path(session, runtime.store, write_package(tmp_path / "pkg"), runtime.settings.limits)
-    with session_scope(runtime.engine) as session:
-        due = datetime.now(UTC) + timedelta(hours=due_in_h)
-        build = builds.start_build(session, runtime.store, design="test-machine", units=2, site="lab-a",
-                                   due_at=due, by="test")  # fmt: skip
-        build_id = build.id
+    due = datetime.now(UTC) + timedelta(hours=due_in_h)
+    build_id = runtime.bus.handle(StartBuild("test-machine", "latest", 2, "lab-a", 0, due, BUILDER))
     if plan:
         planner = Planner(time_limit_s=0.3)
         with session_scope(runtime.engine) as session:
@@ -69,18 +70,11 @@ def made(runtime: Any, tmp_path: Path) -> Made:
 
 def finish_job(runtime: Any, job_id: str, fablab: str = "lab-a", machine: str = "prusa-1") -> None:
     """Take a job through offer, acceptance and running to done, as an agent's reports would."""
-    with session_scope(runtime.engine) as session:
-        job = jobs.get_job(session, job_id)
-        attempt = jobs.start_attempt(session, job, fablab, "agent-1", machine, 60)
-        assert attempt is not None
-        jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)
-        jobs.transition(session, job, Trigger.PROGRESS, attempt=attempt)
-    with session_scope(runtime.engine) as session:
-        builds.sync_builds(session)  # records when the task really started
-    with session_scope(runtime.engine) as session:
-        jobs.transition(session, jobs.get_job(session, job_id), Trigger.DONE)
-    with session_scope(runtime.engine) as session:
-        builds.sync_builds(session)
+    offer = offer_to(runtime, job_id, fablab, "agent-1", machine)
+    agent = BusAgent(runtime, fablab, "agent-1")
+    agent.job_event(p.JobAccepted, offer)
+    agent.job_event(p.JobProgress, offer, progress=0.5)
+    agent.job_event(p.JobDone, offer)
 
 
 def text_of(html: str) -> str:
@@ -244,7 +238,7 @@ def build_state(runtime: Any, build_id: str) -> str:
 
 @pytest.mark.parametrize("action", ["receive", "cancel"])
 def test_anonymous_post_is_forbidden(
-    client: FlaskClient, runtime: Any, made: Made, dispatcher: FakeDispatcher, action: str
+    client: FlaskClient, runtime: Any, made: Made, dispatcher: RecordingTransport, action: str
 ) -> None:
     token = csrf_of(client.get("/dashboard/sign-in").get_data(as_text=True))
     data = {"csrf_token": token, "which": "all", "confirm": "yes"}
@@ -281,7 +275,7 @@ def test_operator_may_receive_but_not_cancel(
 
 
 def test_builder_marks_selected_purchases_received(
-    client: FlaskClient, runtime: Any, made: Made, token_for: Any, dispatcher: FakeDispatcher
+    client: FlaskClient, runtime: Any, made: Made, token_for: Any, dispatcher: RecordingTransport
 ) -> None:
     token = signed_in(client, token_for, "builder", made)
     url = f"/dashboard/builds/{made.build_id}/receive"
@@ -314,13 +308,11 @@ def test_post_without_form_token_is_refused(
 
 
 def test_builder_cancels_the_build_and_running_jobs_are_told_to_stop(
-    client: FlaskClient, runtime: Any, made: Made, token_for: Any, dispatcher: FakeDispatcher
+    client: FlaskClient, runtime: Any, made: Made, token_for: Any, dispatcher: RecordingTransport
 ) -> None:
-    with session_scope(runtime.engine) as session:
-        job = jobs.get_job(session, made.fab_job)
-        attempt = jobs.start_attempt(session, job, "lab-a", "agent-1", "prusa-1", 60)
-        assert attempt is not None
-        jobs.transition(session, job, Trigger.ACCEPTED, attempt=attempt)
+    offer = offer_to(runtime, made.fab_job, "lab-a", "agent-1", "prusa-1")
+    BusAgent(runtime, "lab-a", "agent-1").job_event(p.JobAccepted, offer)
+    dispatcher.sent.clear()
     token = signed_in(client, token_for, "builder", made)
     url = f"/dashboard/builds/{made.build_id}/cancel"
     refused = client.post(url, data={"csrf_token": token}, follow_redirects=True)
@@ -332,7 +324,7 @@ def test_builder_cancels_the_build_and_running_jobs_are_told_to_stop(
     assert build_state(runtime, made.build_id) == "cancelled"
     with Session(runtime.engine) as session:
         assert {j.state for j in session.exec(select(Job))} == {JobState.CANCELLED}
-    [(fablab, agent, command)] = dispatcher.sent
+    [(fablab, agent, command)] = [(o.fablab, o.agent, o.command) for o in dispatcher.sent]
     assert (
         (fablab, agent) == ("lab-a", "agent-1")
         and isinstance(command, p.JobControl)
@@ -348,8 +340,7 @@ def test_blocked_build_shows_why(client: FlaskClient, runtime: Any, tmp_path: Pa
         add_machine(session, "lab-a", "prusa-1", "fdm_print", materials=("petg",))
         add_machine(session, "lab-a", "bench", "assembly")
         designs.publish_path(session, runtime.store, write_package(tmp_path / "pkg"), runtime.settings.limits)
-    with session_scope(runtime.engine) as session:
-        build_id = builds.start_build(session, runtime.store, design="test-machine", site="lab-a").id
+    build_id = runtime.bus.handle(StartBuild("test-machine", "latest", 1, "lab-a", 0, None, BUILDER))
     words = text_of(client.get(f"/dashboard/builds/{build_id}").get_data(as_text=True))
     assert "Blocked" in words and "Why" in words and "material pla not loaded" in words
     assert "not planned yet" in words

@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 
 from coordinator.models.jobs import Job, JobEvent
 from protocol import payloads as p
+from tests.support.agents import RecordingTransport, submit
 
-from .conftest import FABLAB, FakeDispatcher, Workshop, csrf_of
+from .conftest import FABLAB, Workshop, csrf_of
 
 CONFIRM = f"/dashboard/machines/{FABLAB}/prusa-2/confirm-clear"
 
@@ -45,7 +46,7 @@ def test_anonymous_sees_no_action_buttons(client: FlaskClient, workshop: Worksho
     [CONFIRM, "/dashboard/jobs/JOB/pause", "/dashboard/jobs/JOB/cancel", "/dashboard/jobs/JOB/fail"],
 )
 def test_anonymous_post_is_forbidden(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, url: str
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, url: str
 ) -> None:
     token = csrf_of(client.get("/dashboard/sign-in").get_data(as_text=True))
     response = client.post(url.replace("JOB", workshop.job), data={"csrf_token": token, "reason": "x"})
@@ -54,7 +55,7 @@ def test_anonymous_post_is_forbidden(
 
 
 def test_designer_cannot_act_on_machines(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any
 ) -> None:
     token = sign_in("designer")
     assert "Confirm bed clear" not in client.get("/dashboard/machines").get_data(as_text=True)
@@ -63,7 +64,7 @@ def test_designer_cannot_act_on_machines(
 
 
 def test_operator_confirms_a_bed_clear(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any
 ) -> None:
     token = sign_in("operator")
     html = client.get("/dashboard/machines").get_data(as_text=True)
@@ -71,14 +72,14 @@ def test_operator_confirms_a_bed_clear(
     response = client.post(CONFIRM, data={"csrf_token": token, "next": "/dashboard/machines"})
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/dashboard/machines")
-    [(fablab, agent, command)] = dispatcher.sent
+    [(fablab, agent, command)] = [(o.fablab, o.agent, o.command) for o in dispatcher.sent]
     assert (fablab, agent) == (FABLAB, "agent-1")
     assert isinstance(command, p.ConfirmClear) and command.machine_id == "prusa-2"
     assert "bed is clear" in client.get("/dashboard/machines").get_data(as_text=True)
 
 
 def test_post_without_form_token_is_refused(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any
 ) -> None:
     sign_in("operator")
     assert client.post(CONFIRM, data={}).status_code == 400
@@ -87,7 +88,7 @@ def test_post_without_form_token_is_refused(
 
 
 def test_revoked_token_signs_out(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any, runtime: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any, runtime: Any
 ) -> None:
     from coordinator.db import session_scope
     from coordinator.models.auth import ApiToken
@@ -115,22 +116,22 @@ def test_sign_in_returns_only_to_dashboard_pages(client: FlaskClient, token_for:
 
 
 def test_operator_cancels_a_running_job(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any, runtime: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any, runtime: Any
 ) -> None:
     token = sign_in("operator")
     response = client.post(f"/dashboard/jobs/{workshop.job}/cancel", data={"csrf_token": token})
     assert response.status_code == 302
     assert get_job(runtime, workshop.job).state == "cancelled"
-    [(_, _, command)] = dispatcher.sent
+    [command] = [o.command for o in dispatcher.sent]
     assert isinstance(command, p.JobControl) and command.type == "job:cancel"
 
 
 def test_operator_pauses_a_running_job(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any, runtime: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any, runtime: Any
 ) -> None:
     token = sign_in("operator")
     client.post(f"/dashboard/jobs/{workshop.job}/pause", data={"csrf_token": token})
-    [(_, _, command)] = dispatcher.sent
+    [command] = [o.command for o in dispatcher.sent]
     assert isinstance(command, p.JobControl) and command.type == "job:pause"
     assert get_job(runtime, workshop.job).state == "running"
     log = client.get(f"/dashboard/jobs/{workshop.job}").get_data(as_text=True)
@@ -140,6 +141,7 @@ def test_operator_pauses_a_running_job(
 def test_pause_without_dispatcher_says_so(
     client: FlaskClient, workshop: Workshop, sign_in: Any, runtime: Any
 ) -> None:
+    runtime.outbox.transport = None  # this coordinator runs no dispatcher
     token = sign_in("operator")
     client.post(f"/dashboard/jobs/{workshop.job}/pause", data={"csrf_token": token})
     assert "dispatcher is not running" in client.get("/dashboard/machines").get_data(as_text=True)
@@ -148,7 +150,7 @@ def test_pause_without_dispatcher_says_so(
 
 
 def test_operator_marks_a_job_failed_with_a_reason(
-    client: FlaskClient, workshop: Workshop, dispatcher: FakeDispatcher, sign_in: Any, runtime: Any
+    client: FlaskClient, workshop: Workshop, dispatcher: RecordingTransport, sign_in: Any, runtime: Any
 ) -> None:
     token = sign_in("operator")
     url = f"/dashboard/jobs/{workshop.job}/fail"
@@ -158,7 +160,7 @@ def test_operator_marks_a_job_failed_with_a_reason(
     job = get_job(runtime, workshop.job)
     assert job.state == "queued"  # attempts remain: it goes round again
     assert "spaghetti on the bed" in job.reason
-    assert [c.type for _, _, c in dispatcher.sent] == ["job:cancel"]
+    assert [o.command.type for o in dispatcher.sent] == ["job:cancel"]
     assert "spaghetti on the bed" in client.get(f"/dashboard/jobs/{job.id}").get_data(as_text=True)
 
 
@@ -170,13 +172,13 @@ def test_operator_sees_job_actions(client: FlaskClient, workshop: Workshop, sign
 
 
 def test_jobs_list_filters_by_state(client: FlaskClient, workshop: Workshop, runtime: Any) -> None:
-    from .conftest import running_job
-
-    other = running_job(runtime, "prusa-2")
     all_jobs = client.get("/dashboard/jobs").get_data(as_text=True)
-    assert workshop.job[:8] in all_jobs and other[:8] in all_jobs
+    assert workshop.job[:8] in all_jobs
     queued = client.get("/dashboard/jobs?state=queued").get_data(as_text=True)
     assert workshop.job[:8] not in queued and "No queued jobs" in queued
+    (other,) = submit(runtime, process="laser_cut")  # no machine here cuts: it stays queued
+    queued = client.get("/dashboard/jobs?state=queued").get_data(as_text=True)
+    assert other[:8] in queued and workshop.job[:8] not in queued
     assert "unknown job state" in client.get("/dashboard/jobs?state=melted").get_data(as_text=True)
 
 
@@ -193,7 +195,7 @@ def test_machine_fragment_is_one_card(client: FlaskClient, workshop: Workshop) -
         as_text=True
     )
     assert html.lstrip().startswith("<article") and html.count("<article") == 1
-    assert f'data-job-id="{workshop.job}"' in html and 'data-status="busy"' in html
+    assert f'data-job-id="{workshop.job}"' in html and 'data-status="running"' in html
 
 
 def test_home_counts_machines_and_jobs(client: FlaskClient, workshop: Workshop) -> None:

@@ -1,8 +1,11 @@
-"""Which queued job goes to which idle machine: the policy interface, FIFO, and a dispatch round."""
+"""Which queued job goes to which idle machine: the policies (FIFO, plan-following) and a round.
+
+A round reads the idle machines and the queue (in pages, see `choose_in_pages`), lets the policy
+pair them, and offers each pair through the lifecycle, all in one unit of work.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,22 +15,16 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from coordinator.db import one_of
-from coordinator.models.jobs import (
-    LIVE_ATTEMPT_STATES,
-    AgentLink,
-    Job,
-    JobAttempt,
-    JobState,
-    Machine,
-)
+from coordinator.jobs import lifecycle
+from coordinator.jobs.bus import UnitOfWork
+from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, JobState
+from coordinator.jobs.submission import new_id
+from coordinator.models.builds import Build, BuildState, BuildTask, PurchaseItem, PurchaseState
+from coordinator.models.jobs import AgentLink, Job, JobAttempt, Machine
 from coordinator.planning.matching import MachineView, Requirement, shortcomings
-from coordinator.services import jobs
-from coordinator.services.jobs import Effects
-from coordinator.services.network import view_from_capabilities
+from coordinator.services.network import online_machine_keys, view_from_capabilities
 from protocol import payloads as p
-
-log = logging.getLogger(__name__)
+from protocol.payloads import MachineStatus
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,13 @@ class DispatchPolicy(Protocol):
     def choose(
         self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
     ) -> list[tuple[QueuedJob, IdleMachine]]: ...
+
+
+@dataclass(frozen=True)
+class OfferSettings:
+    lease_s: float = 60.0
+    files_url: str = "http://127.0.0.1:8400/api/v1/files"
+    max_jobs: int = 2000
 
 
 def requirement(job: QueuedJob) -> Requirement:
@@ -106,33 +110,117 @@ class FifoPolicy:
         return pairs
 
 
+@dataclass(frozen=True)
+class _Planned:
+    job: QueuedJob
+    machine: str | None
+    start: float
+
+
+class PlanPolicy:
+    """Follow the plan: a free machine gets its next planned job whose inputs are ready.
+
+    A job goes to another machine only when its planned machine is gone (offline, removed); jobs
+    that are not part of a build, or not planned yet, are matched first-in first-out.
+    """
+
+    def __init__(self) -> None:
+        self.fallback = FifoPolicy()
+
+    def choose(
+        self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
+    ) -> list[tuple[QueuedJob, IdleMachine]]:
+        planned, unplanned = _split(session, queued_jobs)
+        online = online_machine_keys(session)
+        pairs: list[tuple[QueuedJob, IdleMachine]] = []
+        free: list[IdleMachine] = []
+        for machine in idle_machines:
+            key = f"{machine.fablab}/{machine.machine_id}"
+            mine = sorted((p for p in planned if p.machine == key), key=lambda p: p.start)
+            if mine:
+                planned.remove(mine[0])
+                pairs.append((mine[0].job, machine))
+            else:
+                free.append(machine)
+        orphans = [p.job for p in planned if p.machine is None or p.machine not in online]
+        pairs += self.fallback.choose(session, [*unplanned, *orphans], free)
+        return pairs
+
+
+def _split(session: Session, queued: Sequence[QueuedJob]) -> tuple[list[_Planned], list[QueuedJob]]:
+    """Ready build jobs with their plan, and jobs that belong to no build."""
+    by_id = {j.id: j for j in queued}
+    tasks = session.exec(select(BuildTask).where(col(BuildTask.job_id).in_(list(by_id)))).all()
+    in_builds = {t.job_id for t in tasks}
+    ready = _ready_tasks(session, tasks)
+    planned = [
+        _Planned(by_id[t.job_id], t.planned_machine, t.planned_start.timestamp() if t.planned_start else 0.0)
+        for t in tasks
+        if t.job_id in by_id and t.id in ready
+    ]
+    return planned, [j for j in queued if j.id not in in_builds]
+
+
+def _ready_tasks(session: Session, tasks: Sequence[BuildTask]) -> set[int | None]:
+    """Tasks of live builds whose predecessor jobs are done and whose purchased parts arrived."""
+    build_ids = {t.build_id for t in tasks}
+    live = set(
+        session.exec(
+            select(Build.id).where(
+                col(Build.id).in_(build_ids), col(Build.state).in_([BuildState.ACTIVE, BuildState.BLOCKED])
+            )
+        ).all()
+    )
+    done = {
+        (task.build_id, task.task_id)
+        for task, state in session.exec(
+            select(BuildTask, Job.state)
+            .join(Job, col(Job.id) == col(BuildTask.job_id))
+            .where(col(BuildTask.build_id).in_(live))
+        ).all()
+        if state == JobState.DONE
+    }
+    received = {
+        (p.build_id, p.part_id)
+        for p in session.exec(select(PurchaseItem).where(col(PurchaseItem.build_id).in_(live)))
+        if p.state == PurchaseState.RECEIVED
+    }
+    return {
+        t.id
+        for t in tasks
+        if t.build_id in live
+        and all((t.build_id, d) in done for d in t.depends_on)
+        and all((t.build_id, p) in received for p in t.needs_purchases)
+    }
+
+
 # ---- one round ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OfferSettings:
-    lease_s: float = 60.0
-    files_url: str = "http://127.0.0.1:8400/api/v1/files"
-    max_jobs: int = 2000
-
-
-def dispatch_round(
-    session: Session, policy: DispatchPolicy, effects: Effects, settings: OfferSettings
-) -> int:
+def dispatch_round(uow: UnitOfWork, policy: DispatchPolicy, settings: OfferSettings) -> int:
     """Offer queued jobs to idle machines as the policy decides; return the number of offers."""
-    machines = idle_machines(session)
+    machines = idle_machines(uow.session)
     if not machines:
         return 0
-    pairs = choose_in_pages(session, policy, machines, settings.max_jobs)
+    pairs = choose_in_pages(uow.session, policy, machines, settings.max_jobs)
     if not pairs:
         return 0
-    wanted = [jobs.Offer(candidate.id, m.fablab, m.agent, m.machine_id) for candidate, m in pairs]
-    speeds = {m.key: float(m.capabilities.get("speed_factor") or 1.0) for _, m in pairs}
-    offered = jobs.offer_jobs(session, wanted, settings.lease_s)
-    for job in offered:
-        speed = speeds[(job.fablab, job.machine_id)]
-        effects.send(job.fablab, job.agent, offer_command(job, settings, speed))
-    return len(offered)
+    details = _offer_details(uow.session, [job.id for job, _ in pairs])
+    jobs = uow.store.jobs(details)
+    snaps = uow.store.machines([machine.key for _, machine in pairs])
+    now, offered = uow.now(), 0
+    for queued, machine in pairs:
+        job, snap = jobs.get(queued.id), snaps.get(machine.key)
+        if job is None or snap is None:
+            continue
+        attempt_id = new_id()
+        command = offer_command(job.id, details[job.id], attempt_id, machine, settings)
+        decision = lifecycle.offer(job, snap, attempt_id=attempt_id, lease_s=settings.lease_s, now=now,
+                                   command=command)  # fmt: skip
+        if decision.outcome == "applied":
+            uow.apply(decision)
+            offered += 1
+    return offered
 
 
 # a page holds a job per machine still free and this many more; each further page is twice as long
@@ -146,8 +234,8 @@ def choose_in_pages(
 
     The next page is read only while machines are left over and the queue goes on: jobs that no
     free machine could take (another process, a planned machine that is busy) are passed over, and
-    the jobs behind them still reach the free machines. Most rounds read one page. Pages grow
-    twice as long each time, so a long run of jobs no free machine can take costs a few queries.
+    the jobs behind them still reach the free machines. Pages grow twice as long each time, so a
+    long run of jobs no free machine can take costs a few queries.
     """
     pairs: list[tuple[QueuedJob, IdleMachine]] = []
     free = list(machines)
@@ -171,21 +259,20 @@ def choose_in_pages(
 
 def idle_machines(session: Session) -> list[IdleMachine]:
     """Idle machines of online agents that hold no live attempt."""
-    busy = {
-        (f, m)
-        for f, m in session.exec(
+    busy = set(
+        session.exec(
             select(JobAttempt.fablab, JobAttempt.machine_id).where(
                 col(JobAttempt.state).in_(list(LIVE_ATTEMPT_STATES))
             )
         ).all()
-    }
+    )
     query = (
         select(Machine.fablab, Machine.agent, Machine.machine_id, Machine.capabilities)
         .join(
             AgentLink,
             and_(col(AgentLink.fablab) == col(Machine.fablab), col(AgentLink.agent) == col(Machine.agent)),
         )
-        .where(Machine.status == "idle", col(AgentLink.online).is_(True))
+        .where(Machine.status == MachineStatus.IDLE, col(AgentLink.online).is_(True))
         .order_by(col(Machine.fablab), col(Machine.machine_id))
     )
     return [
@@ -197,7 +284,6 @@ def idle_machines(session: Session) -> list[IdleMachine]:
 
 def queued_jobs(session: Session, limit: int, after: QueuedJob | None = None) -> list[QueuedJob]:
     """The queue in policy order, up to `limit` jobs (behind `after`), with the machines each should avoid."""
-    # plain columns, not Job objects: most of these rows are only looked at
     rows = session.execute(queue_query(limit, after)).all()
     avoid = _rejections(session, [job_id for job_id, *_, attempts, _params in rows if attempts])
     return [
@@ -229,8 +315,7 @@ def queue_query(limit: int, after: QueuedJob | None = None) -> Select[Any]:
 
 
 def _behind(job: QueuedJob) -> Any:
-    """Jobs after `job` in queue order: lower priority, or the same priority and newer, or the same
-    time and a greater id (priority descends while the other two ascend, so no row-value compare)."""
+    """Jobs after `job` in queue order (priority descends while the other two ascend)."""
     priority, created_at, job_id = col(Job.priority), col(Job.created_at), col(Job.id)
     same_time_later = and_(created_at == job.created_at, job_id > job.id)
     same_priority_later = and_(priority == job.priority, or_(created_at > job.created_at, same_time_later))
@@ -256,7 +341,7 @@ def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str
         return {}
     rows = session.exec(
         select(JobAttempt.job_id, JobAttempt.fablab, JobAttempt.machine_id)
-        .where(one_of(session, col(JobAttempt.job_id), job_ids))
+        .where(col(JobAttempt.job_id).in_(job_ids))
         .where(JobAttempt.state == "rejected")
     ).all()
     result: dict[str, set[tuple[str, str]]] = {}
@@ -265,34 +350,67 @@ def _rejections(session: Session, job_ids: list[str]) -> dict[str, set[tuple[str
     return result
 
 
-def offer_command(job: jobs.OfferedJob, settings: OfferSettings, speed_factor: float = 1.0) -> p.JobOffer:
-    """The job:offer command for a job's new attempt."""
-    requirements = {
-        "process": job.process,
-        "material": job.material,
-        "min_box_mm": job.min_box_mm,
-        "nozzle_mm": job.nozzle_mm,
+# ---- the offer command -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Details:
+    """What an offer tells the machine about its job: the file, the requirements, the parameters."""
+
+    process: str
+    material: str | None
+    min_box_mm: list[float] | None
+    nozzle_mm: float | None
+    file_sha256: str
+    file_name: str
+    file_size: int
+    params: dict[str, Any]
+
+
+def _offer_details(session: Session, job_ids: list[str]) -> dict[str, _Details]:
+    rows = session.exec(select(Job).where(col(Job.id).in_(job_ids))).all()
+    return {
+        job.id: _Details(
+            job.process,
+            job.material,
+            job.min_box_mm,
+            job.nozzle_mm,
+            job.file_sha256,
+            job.file_name,
+            job.file_size,
+            dict(job.params or {}),
+        )  # fmt: skip
+        for job in rows
     }
+
+
+def offer_command(
+    job_id: str, job: _Details, attempt_id: str, machine: IdleMachine, settings: OfferSettings
+) -> p.JobOffer:
+    """The job:offer command for a job's new attempt on `machine`."""
+    requirements = {"process": job.process, "material": job.material, "min_box_mm": job.min_box_mm,
+                    "nozzle_mm": job.nozzle_mm}  # fmt: skip
+    speed = float(machine.capabilities.get("speed_factor") or 1.0)
     return p.JobOffer(
-        job_id=job.id,
-        attempt_id=job.attempt_id,
-        machine_id=job.machine_id,
-        lease_s=job.lease_s,
+        job_id=job_id,
+        attempt_id=attempt_id,
+        machine_id=machine.machine_id,
+        lease_s=settings.lease_s,
         file=p.FileRef(
             url=f"{settings.files_url}/{job.file_sha256}",
             sha256=job.file_sha256,
             size=job.file_size,
             name=job.file_name,
-        ),
+        ),  # fmt: skip
         requirements={k: v for k, v in requirements.items() if v is not None},
-        estimated_s=_estimated_s(job, speed_factor),
+        estimated_s=_estimated_s(job.params, speed),
         params=dict(job.params),
     )
 
 
-def _estimated_s(job: jobs.OfferedJob, speed_factor: float) -> float | None:
+def _estimated_s(params: dict[str, Any], speed_factor: float) -> float | None:
     """The job's estimate (minutes at speed 1, from the build breakdown) at this machine's speed."""
-    minutes = job.params.get("estimated_min")
+    minutes = params.get("estimated_min")
     if not isinstance(minutes, int | float) or minutes <= 0:
         return None
     return float(minutes) * 60.0 / max(speed_factor, 1e-6)

@@ -1,0 +1,158 @@
+"""What a door can ask of the job domain: one command class per action (docs/jobs.md).
+
+An API route, a dashboard form, the MQTT dispatcher and its ticker build one of these and call
+`MessageBus.handle`; the handler that carries it out is in `handlers.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from coordinator.jobs.submission import JobSpec
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a token's name, its roles and the fablabs it may act in (None: every fablab)."""
+
+    name: str
+    roles: frozenset[str]
+    fablabs: frozenset[str] | None = None
+
+    def has(self, role: str) -> bool:
+        return role in self.roles or "admin" in self.roles
+
+    def may_act_in(self, fablab: str | None) -> bool:
+        """Whether this actor's fablab scope covers `fablab`."""
+        if "admin" in self.roles or self.fablabs is None:
+            return True
+        return fablab is not None and fablab in self.fablabs
+
+
+COORDINATOR = Actor("coordinator", frozenset({"admin"}))
+
+
+@dataclass(frozen=True)
+class SubmitJobs:
+    spec: JobSpec
+    quantity: int
+    by: Actor
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    job_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class PauseJob:
+    job_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class ResumeJob:
+    job_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class FailJob:
+    job_id: str
+    reason: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class ConfirmClear:
+    fablab: str
+    machine_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    """One decoded agent message and where it came from (the topic's ids)."""
+
+    fablab: str
+    agent: str
+    channel: str
+    message: Any
+
+
+@dataclass(frozen=True)
+class AgentMessages:
+    """A burst of agent messages, applied in arrival order in one unit of work."""
+
+    messages: tuple[AgentMessage, ...]
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """Once a tick: expire leases (only while the coordinator hears the agents), follow the plan."""
+
+    expire_leases: bool = True
+
+
+@dataclass(frozen=True)
+class RestartLeases:
+    """The coordinator hears the agents again: every live lease runs in full from now."""
+
+
+@dataclass(frozen=True)
+class DispatchRound:
+    """Offer queued jobs to idle machines."""
+
+
+@dataclass(frozen=True)
+class StartBuild:
+    design: str
+    version: str
+    units: int
+    site: str
+    priority: int
+    due_at: datetime | None
+    by: Actor
+
+
+@dataclass(frozen=True)
+class CancelBuild:
+    build_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class RetryTask:
+    """The builder's "make it again" for a part whose job failed for good."""
+
+    build_id: str
+    task_id: str
+    by: Actor
+
+
+@dataclass(frozen=True)
+class ReceivePurchases:
+    build_id: str
+    part_ids: tuple[str, ...] | None
+    by: Actor
+
+
+Command = (
+    SubmitJobs
+    | CancelJob
+    | PauseJob
+    | ResumeJob
+    | FailJob
+    | ConfirmClear
+    | AgentMessages
+    | Housekeeping
+    | RestartLeases
+    | DispatchRound
+    | StartBuild
+    | CancelBuild
+    | RetryTask
+    | ReceivePurchases
+)

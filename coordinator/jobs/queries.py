@@ -1,0 +1,109 @@
+"""What the API and the dashboard read of jobs, attempts, machines and fablabs (nothing here writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from coordinator.jobs.lifecycle import JobState
+from coordinator.models.builds import Build, BuildTask
+from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
+from protocol.errors import InvalidInput, NotFound
+
+MAX_OFFSET = 1_000_000
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    return job
+
+
+def get_jobs(session: Session, job_ids: list[str]) -> list[Job]:
+    """The jobs of `job_ids`, in that order (one query)."""
+    found = {job.id: job for job in session.exec(select(Job).where(col(Job.id).in_(job_ids)))}
+    return [found[job_id] for job_id in job_ids if job_id in found]
+
+
+def list_jobs(session: Session, state: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+    """Jobs, newest first, optionally in one state."""
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+    query = select(Job)
+    if state is not None:
+        if state not in set(JobState):
+            raise InvalidInput(f"unknown job state {state!r}; one of {', '.join(JobState)}")
+        query = query.where(Job.state == state)
+    query = query.order_by(col(Job.created_at).desc(), col(Job.id)).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def job_history(session: Session, job_id: str) -> tuple[list[JobAttempt], list[JobEvent]]:
+    attempts = session.exec(
+        select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(col(JobAttempt.created_at))
+    ).all()
+    events = session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))).all()
+    return list(attempts), list(events)
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Job.state, func.count()).group_by(Job.state)).all()
+    return {state: n for state, n in rows}
+
+
+def job_owners(session: Session, job_id: str) -> set[str]:
+    """Who may act on a job as its owner: whoever submitted it, and whoever started its build."""
+    job = get_job(session, job_id)
+    owners = {job.submitted_by}
+    started = session.exec(
+        select(Build.started_by)
+        .join(BuildTask, col(BuildTask.build_id) == col(Build.id))
+        .where(BuildTask.job_id == job_id)
+    ).first()
+    build_id = (job.params or {}).get("build")
+    if started is None and build_id:
+        build = session.get(Build, build_id)
+        started = build.started_by if build else None
+    if started:
+        owners.add(started)
+    return {owner for owner in owners if owner}
+
+
+def list_machines(session: Session, fablab: str | None = None) -> list[Machine]:
+    query = select(Machine).order_by(col(Machine.fablab), col(Machine.machine_id))
+    if fablab is not None:
+        query = query.where(Machine.fablab == fablab)
+    return list(session.exec(query).all())
+
+
+def get_machine(session: Session, fablab: str, machine_id: str) -> Machine:
+    machine = session.get(Machine, (fablab, machine_id))
+    if machine is None:
+        raise NotFound(f"no machine {machine_id!r} in fablab {fablab!r}")
+    return machine
+
+
+def list_fablabs(session: Session) -> list[dict[str, Any]]:
+    """Every fablab with its agents and machine counts."""
+    links = session.exec(select(AgentLink).order_by(col(AgentLink.agent))).all()
+    machines = list_machines(session)
+    result = []
+    for lab in session.exec(select(Fablab).order_by(col(Fablab.id))).all():
+        own = [m for m in machines if m.fablab == lab.id]
+        result.append(
+            {
+                "id": lab.id,
+                "name": lab.name,
+                "agents": [
+                    {"id": ln.agent, "online": ln.online, "software": ln.software}
+                    for ln in links
+                    if ln.fablab == lab.id
+                ],
+                "machines": len(own),
+                "idle": sum(1 for m in own if m.status == "idle"),
+            }
+        )
+    return result

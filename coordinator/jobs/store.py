@@ -1,0 +1,351 @@
+"""Loads job-domain rows as snapshots and writes back the ones a unit of work changed.
+
+This is the only code that writes `job`, `job_attempt`, `machine`, `agent_link` and `job_event` rows.
+A unit of work has one Store: each row is read at most once, every decision replaces its snapshot in
+memory, and `flush` writes each changed row once, with only the columns that changed, grouped into
+one executemany per table and set of columns. A job row is written only if its `version` is still the
+one read (compare and set), and moves it on; a row changed or removed meanwhile fails the flush with
+`StaleData`, and the bus runs the unit of work again on fresh rows. Tables are written in one order
+and rows sorted by key, so two writers always take their row locks in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, AttemptState
+from coordinator.jobs.rows import (
+    AttemptSnap,
+    Decision,
+    EventRow,
+    JobSnap,
+    LinkSnap,
+    MachineSnap,
+    Row,
+    row_key,
+)
+from coordinator.models.base import aware, utcnow
+from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
+from protocol import payloads as p
+
+
+class StaleData(Exception):
+    """A row the unit of work read was changed or removed by someone else before it was written."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of snapshot: its table, key columns and the columns it holds."""
+
+    snap: type[Any]
+    table: Table
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    versioned: bool = False
+
+
+def _kind(snap: type[Any], model: type[Any], keys: tuple[str, ...], versioned: bool = False) -> Kind:
+    table: Table = model.__table__
+    columns = tuple(f.name for f in fields(snap) if f.name in table.c)
+    return Kind(snap, table, keys, columns, versioned)
+
+
+JOBS = _kind(JobSnap, Job, ("id",), versioned=True)
+ATTEMPTS = _kind(AttemptSnap, JobAttempt, ("id",))
+LINKS = _kind(LinkSnap, AgentLink, ("fablab", "agent"))
+MACHINES = _kind(MachineSnap, Machine, ("fablab", "machine_id"))
+# the one order in which tables are written, so that concurrent writers lock rows in the same order
+WRITE_ORDER: tuple[Kind, ...] = (JOBS, ATTEMPTS, LINKS, MACHINES)
+KINDS: dict[type[Any], Kind] = {kind.snap: kind for kind in WRITE_ORDER}
+EVENTS: Table = JobEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Written:
+    """What a flush wrote: the rows as they are now, and the event rows with their ids."""
+
+    jobs: list[JobSnap] = field(default_factory=list)
+    machines: list[MachineSnap] = field(default_factory=list)
+    links: list[LinkSnap] = field(default_factory=list)
+    events: list[tuple[int, EventRow]] = field(default_factory=list)
+
+
+class Store:
+    """The rows of one unit of work, as snapshots, and the writes that make its changes durable."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._read: dict[tuple[type, Any], Row] = {}
+        self._rows: dict[tuple[type, Any], Row] = {}
+        self._events: list[EventRow] = []
+        self._announced: set[tuple[type, Any]] = set()  # machines written by a birth, for the live stream
+
+    @property
+    def connection(self) -> Connection:
+        return self.session.connection()
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def get(self, snap: type[Any], key: Any) -> Any:
+        """The current snapshot of a row this unit of work loaded, or None."""
+        return self._rows.get((snap, key))
+
+    def jobs(self, ids: Iterable[str]) -> dict[str, JobSnap]:
+        """Jobs by id (loading those not loaded yet)."""
+        return self._by_key(JOBS, ids, lambda wanted: JOBS.table.c.id.in_(wanted))
+
+    def attempts(self, ids: Iterable[str]) -> dict[str, AttemptSnap]:
+        return self._by_key(ATTEMPTS, ids, lambda wanted: ATTEMPTS.table.c.id.in_(wanted))
+
+    def links(self, agents: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LinkSnap]:
+        return self._by_key(LINKS, agents, lambda wanted: _pairs(LINKS.table, "agent", wanted))
+
+    def machines(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MachineSnap]:
+        return self._by_key(MACHINES, keys, lambda wanted: _pairs(MACHINES.table, "machine_id", wanted))
+
+    def job_at_machine(self, job_id: str) -> tuple[JobSnap | None, AttemptSnap | None, MachineSnap | None]:
+        """A job with its live attempt and that attempt's machine (None where there is none)."""
+        job = self.jobs([job_id]).get(job_id)
+        attempt = self.attempts([job.attempt_id]).get(job.attempt_id) if job and job.attempt_id else None
+        if attempt is None or attempt.state not in LIVE_ATTEMPT_STATES:
+            return job, None, None
+        key = (attempt.fablab, attempt.machine_id)
+        return job, attempt, self.machines([key]).get(key)
+
+    def machines_of(self, agents: Iterable[tuple[str, str]]) -> list[MachineSnap]:
+        """Every machine driven by these agents."""
+        wanted = set(agents)
+        if not wanted:
+            return []
+        self._load(MACHINES, _pairs(MACHINES.table, "agent", wanted))
+        return self._current(MachineSnap, lambda m: (m.fablab, m.agent) in wanted)
+
+    def live_attempts(self, *, fablab: str | None = None, agent: str | None = None) -> list[AttemptSnap]:
+        """Live attempts, of one agent when named."""
+        table = ATTEMPTS.table
+        clause: Any = table.c.state.in_(sorted(LIVE_ATTEMPT_STATES))
+        if fablab is not None and agent is not None:
+            clause = and_(clause, table.c.fablab == fablab, table.c.agent == agent)
+        self._load(ATTEMPTS, clause)
+        return self._current(AttemptSnap, lambda a: a.state in LIVE_ATTEMPT_STATES
+                             and (fablab is None or (a.fablab, a.agent) == (fablab, agent)))  # fmt: skip
+
+    def expired_attempts(self, now: datetime) -> list[AttemptSnap]:
+        table = ATTEMPTS.table
+        self._load(
+            ATTEMPTS, and_(table.c.state.in_(sorted(LIVE_ATTEMPT_STATES)), table.c.lease_expires_at < now)
+        )
+        return self._current(
+            AttemptSnap, lambda a: a.state in LIVE_ATTEMPT_STATES and a.lease_expires_at < now
+        )
+
+    def cancelling_attempts(self) -> list[AttemptSnap]:
+        self._load(ATTEMPTS, ATTEMPTS.table.c.state == AttemptState.CANCELLING)
+        return self._current(AttemptSnap, lambda a: a.state == AttemptState.CANCELLING)
+
+    def recorded_messages(self, msg_ids: Sequence[str]) -> set[tuple[str, str, str]]:
+        """(fablab, agent, msg_id) of these messages that already have an event row (a replay)."""
+        if not msg_ids:
+            return set()
+        rows = self.connection.execute(
+            select(EVENTS.c.fablab, EVENTS.c.agent, EVENTS.c.msg_id).where(EVENTS.c.msg_id.in_(list(msg_ids)))
+        )
+        return {(f, a, m) for f, a, m in rows if f and a and m}
+
+    def _by_key(self, kind: Kind, keys: Iterable[Any], where: Any) -> dict[Any, Any]:
+        keys = set(keys)
+        missing = [key for key in keys if (kind.snap, key) not in self._rows]
+        if missing:
+            self._load(kind, where(missing))
+        return {key: row for key in keys if (row := self._rows.get((kind.snap, key))) is not None}
+
+    def _load(self, kind: Kind, where: Any) -> None:
+        """Read rows into the unit of work; a row it holds already keeps its current snapshot."""
+        table = kind.table
+        columns = [table.c[name] for name in kind.columns]
+        if kind is MACHINES:
+            columns.append(table.c.capabilities)
+        for values in self.connection.execute(select(*columns).where(where)).mappings():
+            row = _snapshot(kind, values)
+            key = row_key(row)
+            if key not in self._rows:
+                self._read[key] = self._rows[key] = row
+
+    def _current(self, snap: type[Any], keep: Any) -> list[Any]:
+        return [row for (kind, _), row in self._rows.items() if kind is snap and keep(row)]
+
+    # ---- changing ------------------------------------------------------------------------------
+
+    def apply(self, decision: Decision) -> None:
+        """Take a decision's rows as the current ones, and queue its event rows."""
+        for row in decision.rows:
+            self._rows[row_key(row)] = row
+        self._events += decision.events
+
+    def add_event(self, event: EventRow) -> None:
+        self._events.append(event)
+
+    def insert_jobs(self, rows: list[dict[str, Any]], events: list[EventRow]) -> None:
+        """New job rows (every column given) and their first event rows, at once."""
+        if rows:
+            self.connection.execute(insert(JOBS.table), rows)
+        self._events += events
+
+    def ensure_link(self, fablab: str, agent: str) -> LinkSnap:
+        """The agent's link, created (with its fablab) the first time the agent is heard of."""
+        found = self.links([(fablab, agent)]).get((fablab, agent))
+        if found is not None:
+            return found
+        self._ensure_fablab(fablab)
+        link = LinkSnap(fablab, agent, online=False, boot_seq=-1, last_seq=-1, birth_msg_id="", software="",
+                        last_seen=None)  # fmt: skip
+        self.connection.execute(insert(LINKS.table), [_values(LINKS, link)])
+        self._read[row_key(link)] = self._rows[row_key(link)] = link
+        return link
+
+    def _ensure_fablab(self, fablab: str) -> None:
+        table: Table = Fablab.__table__  # type: ignore[attr-defined]
+        if self.connection.execute(select(table.c.id).where(table.c.id == fablab)).first() is None:
+            self.connection.execute(insert(table), [{"id": fablab, "name": fablab, "created_at": utcnow()}])
+
+    def announce_machine(self, info: p.MachineInfo, row: MachineSnap) -> None:
+        """Write a machine as its agent's birth describes it (inserted the first time), at once."""
+        table = MACHINES.table
+        values = {"agent": row.agent, "driver": info.driver, "operator_confirm": row.operator_confirm,
+                  "capabilities": info.capabilities.model_dump(mode="json"), "status": row.status,
+                  "last_seen": row.last_seen}  # fmt: skip
+        if self.machines([(row.fablab, row.machine_id)]):
+            where = and_(table.c.fablab == row.fablab, table.c.machine_id == row.machine_id)
+            self.connection.execute(update(table).where(where).values(**values))
+        else:
+            self.connection.execute(
+                insert(table), [{"fablab": row.fablab, "machine_id": row.machine_id, **values}]
+            )
+        self._read[row_key(row)] = self._rows[row_key(row)] = row
+        self._announced.add(row_key(row))
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def flush(self) -> Written:
+        """Write every changed row and queued event row; raise StaleData when a row moved meanwhile."""
+        written = Written()
+        for kind in WRITE_ORDER:
+            self._insert_new(kind)
+            self._write_changes(kind, written)
+        written.events = self._insert_events()
+        changed = {row_key(m) for m in written.machines}
+        written.machines += [self._rows[key] for key in self._announced - changed]  # type: ignore[misc]
+        self._announced.clear()
+        return written
+
+    def _insert_new(self, kind: Kind) -> None:
+        new = [row for key, row in self._rows.items() if key[0] is kind.snap and key not in self._read]
+        if new:
+            self.connection.execute(insert(kind.table), [_values(kind, row) for row in new])
+            for row in new:
+                self._read[row_key(row)] = row
+
+    def _write_changes(self, kind: Kind, written: Written) -> None:
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for key, row in sorted(self._rows.items(), key=lambda item: _sort_key(item[0][1])):
+            if key[0] is not kind.snap:
+                continue
+            before = self._read[key]
+            changed = tuple(name for name in kind.columns if getattr(row, name) != getattr(before, name))
+            if changed:
+                groups.setdefault(changed, []).append(row)
+        for columns, rows in groups.items():
+            self._update(kind, columns, rows)
+            for row in rows:
+                self._mark_written(kind, row, written)
+
+    def _update(self, kind: Kind, columns: tuple[str, ...], rows: list[Row]) -> None:
+        table = kind.table
+        guards = [table.c[name] == bindparam(f"k_{name}") for name in kind.keys]
+        values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
+        if kind.versioned:
+            guards.append(table.c.version == bindparam("k_version"))
+            values["version"] = table.c.version + 1
+        params = [_update_params(kind, columns, row) for row in rows]
+        result = self.connection.execute(update(table).where(*guards).values(values), params)
+        if result.rowcount != len(params):
+            raise StaleData(f"{len(params) - result.rowcount} of {len(params)} {table.name} rows were "
+                            "changed or removed by someone else since they were read")  # fmt: skip
+
+    def _mark_written(self, kind: Kind, row: Any, written: Written) -> None:
+        if kind.versioned:
+            row = _bump(row)
+            self._rows[row_key(row)] = row
+        self._read[row_key(row)] = row
+        if isinstance(row, JobSnap):
+            written.jobs.append(row)
+        elif isinstance(row, MachineSnap):
+            written.machines.append(row)
+        elif isinstance(row, LinkSnap):
+            written.links.append(row)
+
+    def _insert_events(self) -> list[tuple[int, EventRow]]:
+        events, self._events = self._events, []
+        if not events:
+            return []
+        statement = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
+        ids = self.connection.execute(statement, [_event_values(e) for e in events]).scalars().all()
+        return list(zip(ids, events, strict=True))
+
+
+def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]]) -> Any:
+    """WHERE clause for rows of these (fablab, second) pairs: per fablab, second IN (...)."""
+    by_fablab: dict[str, list[str]] = {}
+    for fablab, other in sorted(set(pairs)):
+        by_fablab.setdefault(fablab, []).append(other)
+    return or_(*[and_(table.c.fablab == lab, table.c[second].in_(names)) for lab, names in by_fablab.items()])
+
+
+def _snapshot(kind: Kind, values: Any) -> Row:
+    row: dict[str, Any] = {name: aware(v) if isinstance(v, datetime) else v for name, v in values.items()}
+    if kind is MACHINES:
+        capabilities: dict[str, Any] = row.pop("capabilities") or {}
+        row["process"] = str(capabilities.get("process") or "")
+    return kind.snap(**row)  # type: ignore[no-any-return]
+
+
+def _values(kind: Kind, row: Row) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in kind.columns}
+
+
+def _update_params(kind: Kind, columns: tuple[str, ...], row: Row) -> dict[str, Any]:
+    params = {f"k_{name}": getattr(row, name) for name in kind.keys}
+    params.update({f"v_{name}": getattr(row, name) for name in columns})
+    if kind.versioned:
+        params["k_version"] = row.version  # type: ignore[union-attr]
+    return params
+
+
+def _bump(job: JobSnap) -> JobSnap:
+    return replace(job, version=job.version + 1)
+
+
+def _sort_key(key: Any) -> tuple[str, ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _event_values(event: EventRow) -> dict[str, Any]:
+    return {
+        "job_id": event.job_id,
+        "attempt_id": event.attempt_id,
+        "type": event.type,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "payload": event.payload,
+        "fablab": event.source.fablab,
+        "agent": event.source.agent,
+        "msg_id": event.source.msg_id,
+        "at": event.at,
+    }
