@@ -74,7 +74,14 @@ class JobFailed:
     reason: str
 
 
-ProgressEvent = JobProgress | JobPaused | JobResumed
+@dataclass(frozen=True)
+class JobWarning:
+    """Something the operator should know that does not stop the job (an unknown command)."""
+
+    message: str
+
+
+ProgressEvent = JobProgress | JobPaused | JobResumed | JobWarning
 DoneEvent = JobDone | JobFailed
 OnProgress = Callable[[ProgressEvent], None]
 OnDone = Callable[[DoneEvent], None]
@@ -200,6 +207,8 @@ class Driver(ABC):
             self._finish(JobDone(cancelled=event.cancelled))
         elif isinstance(event, ev.Failed):
             self._finish(JobFailed(event.reason))
+        elif isinstance(event, ev.MachineWarning):
+            self._on_progress(JobWarning(event.message))
 
     def _report_progress(self, done: int, total: int, force: bool = False) -> None:
         now = self._clock()
@@ -284,6 +293,7 @@ class MarlinDriver(SerialDriver):
             long_timeout=options.get_float("long_timeout", default.long_timeout, 0.1, 86400),
             boot_wait=options.get_float("boot_wait", default.boot_wait, 0.0, 60),
             max_resends=options.get_int("max_resends", default.max_resends, 1, 100),
+            stall_s=options.get_float("stall_s", default.stall_s, 0, 604800) or None,
         )
 
     def _engine(self, job_file: Path) -> MarlinEngine:
@@ -304,6 +314,7 @@ class GrblDriver(SerialDriver):
             response_timeout=options.get_float("response_timeout", default.response_timeout, 0.5, 3600),
             boot_wait=options.get_float("boot_wait", default.boot_wait, 0.0, 60),
             connect_timeout=options.get_float("connect_timeout", default.connect_timeout, 0.1, 600),
+            stall_s=options.get_float("stall_s", default.stall_s, 0, 604800) or None,
         )
 
     def _engine(self, job_file: Path) -> GrblEngine:
