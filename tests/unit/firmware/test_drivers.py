@@ -30,7 +30,7 @@ def job(tmp_path: Path) -> Path:
 
 
 def test_registry_names_every_driver() -> None:
-    assert set(DRIVERS) == {"marlin", "grbl", "moonraker", "simulated"}
+    assert set(DRIVERS) == {"marlin", "grbl", "moonraker", "octoprint", "prusalink", "simulated"}
 
 
 @pytest.mark.parametrize(
