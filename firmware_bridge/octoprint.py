@@ -17,6 +17,7 @@ from firmware_bridge.http_host import HostClient, HostError, HostState, HostStat
 RUNNING_STATES = frozenset(
     {
         "printing",
+        "pausing",  # still moving: JobPaused only once OctoPrint says Paused
         "printing from sd",
         "starting",
         "starting print from sd",
@@ -27,7 +28,7 @@ RUNNING_STATES = frozenset(
         "transferring file to sd",
     }
 )
-PAUSED_STATES = frozenset({"pausing", "paused"})
+PAUSED_STATES = frozenset({"paused"})
 READY_STATES = frozenset({"operational"})
 
 

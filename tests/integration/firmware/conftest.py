@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import UNDER_CI
 from tests.integration.firmware.fake_grbl import FakeGrbl
 from tests.integration.firmware.fake_marlin import FakeMarlin
-from tests.integration.firmware.octoprint_peer import OctoPrintUnavailable, octoprint_python
+from tests.integration.firmware.octoprint_peer import OctoPrintServer, OctoPrintUnavailable, octoprint_python
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gcode"
 PLUG = FIXTURES / "plug-aligner_prusaslicer-2.5_marlin2.gcode"
@@ -63,3 +63,20 @@ def run_fake() -> Iterator:
     yield start
     for fake in started:
         fake.stop()
+
+
+@pytest.fixture(scope="session")
+def octoprint_server(
+    octoprint_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OctoPrintServer]:
+    """One real OctoPrint server for the session, its virtual printer enabled and not yet connected."""
+    try:
+        server = OctoPrintServer(
+            tmp_path_factory.mktemp("octoprint"),
+            virtual_printer={"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False},
+        )
+    except OctoPrintUnavailable as exc:
+        _unavailable(str(exc))
+        raise
+    yield server
+    server.stop()
