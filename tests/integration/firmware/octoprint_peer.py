@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -183,11 +182,3 @@ def virtual_marlin(workdir: Path, **settings: Any) -> Iterator[VirtualMarlin]:
     finally:
         printer.stop()
 
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process id is still running (used to check nothing is left behind)."""
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
