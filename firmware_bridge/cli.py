@@ -9,7 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from firmware_bridge.events import Event, Failed, Finished, MachineMessage
+from firmware_bridge.controls import operator_controls
+from firmware_bridge.events import Event, Failed, Finished, MachineMessage, MachineWarning, Paused, Resumed
 from firmware_bridge.events import Progress as JobProgress
 from firmware_bridge.gcode import SourceLine, read_job
 from firmware_bridge.gcode_check import Limits, check_gcode
@@ -41,6 +42,13 @@ def bridge_group() -> None:
     default=None,
     help="Seconds to wait for the firmware's start banner before talking (2 / 2.5 by default).",
 )
+@click.option(
+    "--stall",
+    type=click.FloatRange(0, 86400),
+    default=600.0,
+    show_default=True,
+    help="Fail when the machine answers but makes no progress for this long, s (0: off).",
+)
 @click.argument("file", type=click.Path(path_type=Path))
 def print_command(
     port: str,
@@ -49,10 +57,15 @@ def print_command(
     buffer: int | None,
     timeout: float | None,
     boot_wait: float | None,
+    stall: float,
     file: Path,
 ) -> None:
-    """Stream FILE to a machine; exit 0 only if the machine acknowledged every line."""
-    engine = _build_engine(firmware, read_job(file), buffer, timeout, boot_wait)
+    """Stream FILE to a machine; exit 0 only if the machine acknowledged every line.
+
+    While streaming, `p` (or `!`) pauses and `r` (or `~`) resumes when stdin is a terminal;
+    SIGUSR1 pauses and SIGUSR2 resumes; Ctrl-C cancels.
+    """
+    engine = _build_engine(firmware, read_job(file), buffer, timeout, boot_wait, stall)
     serial_port = open_port(port, baud)
     try:
         outcome = _stream(engine, serial_port, file.name)
@@ -73,12 +86,14 @@ def _build_engine(
     buffer: int | None,
     timeout: float | None,
     boot_wait: float | None,
+    stall: float = 600.0,
 ) -> MarlinEngine | GrblEngine:
     if firmware == "grbl":
         grbl = GrblConfig(
             rx_bytes=buffer or GrblConfig.rx_bytes,
             response_timeout=timeout or GrblConfig.response_timeout,
             boot_wait=GrblConfig.boot_wait if boot_wait is None else boot_wait,
+            stall_s=stall or None,
         )
         return GrblEngine(lines, grbl)
     command_timeout = timeout or MarlinConfig.command_timeout
@@ -87,6 +102,7 @@ def _build_engine(
         command_timeout=command_timeout,
         long_timeout=max(command_timeout, MarlinConfig.long_timeout),
         boot_wait=MarlinConfig.boot_wait if boot_wait is None else boot_wait,
+        stall_s=stall or None,
     )
     return MarlinEngine(lines, marlin)
 
@@ -103,6 +119,12 @@ def _stream(engine: Engine, serial_port: object, name: str) -> Failed | Finished
                 bar.update(task, completed=event.bytes_done, total=event.bytes_total)
             elif isinstance(event, MachineMessage):
                 console.log(event.text)
+            elif isinstance(event, MachineWarning):
+                console.log(f"[yellow]warning:[/yellow] {event.message}", markup=True)
+            elif isinstance(event, Paused):
+                console.log("paused: press r (or send SIGUSR2) to resume")
+            elif isinstance(event, Resumed):
+                console.log("resumed")
             elif isinstance(event, Failed | Finished):
                 outcome.append(event)
 
@@ -115,8 +137,9 @@ def _run_interruptible(runner: StreamRunner) -> None:
     thread = threading.Thread(target=runner.run, name="bridge-stream", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        with operator_controls(runner):
+            while thread.is_alive():
+                thread.join(0.2)
     except KeyboardInterrupt:
         runner.cancel()  # Ctrl-C cancels cleanly: heaters off, no motion
         thread.join()

@@ -51,6 +51,17 @@ class MachineMessage:
 
 
 @dataclass(frozen=True)
+class MachineWarning:
+    """Something the operator should know that does not stop the job (an unknown command, an SD error).
+
+    `line` is the 1-based line of the job file when one is to blame.
+    """
+
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Paused:
     """The machine has stopped taking new lines after a pause request."""
 
@@ -75,4 +86,4 @@ class Failed:
     line: int | None = None
 
 
-Event = Progress | Temperatures | MachineMessage | Paused | Resumed | Finished | Failed
+Event = Progress | Temperatures | MachineMessage | MachineWarning | Paused | Resumed | Finished | Failed

@@ -26,6 +26,7 @@ from firmware_bridge.events import (
 from firmware_bridge.gcode import SourceLine
 from firmware_bridge.grbl_codes import describe_alarm, describe_error
 from firmware_bridge.reports import first_int
+from firmware_bridge.watchdog import StallWatchdog
 from protocol.errors import InvalidInput
 
 STATUS_REQUEST = b"?"
@@ -33,6 +34,7 @@ FEED_HOLD = b"!"
 CYCLE_START = b"~"
 SOFT_RESET = b"\x18"
 MIN_STATUS_INTERVAL = 0.2  # Grbl's documentation asks for at most 5 status queries a second
+HELD_STATES = ("Hold", "Door", "Sleep")  # stopped on purpose (feed hold, safety door): not a stall
 _BANNER = re.compile(r"^Grbl\w*\s+\d")
 
 
@@ -45,8 +47,11 @@ class GrblConfig:
     response_timeout: float = 10.0
     boot_wait: float = 2.5
     connect_timeout: float = 10.0
+    stall_s: float | None = 600.0
 
     def __post_init__(self) -> None:
+        if self.stall_s is not None and self.stall_s < 0:
+            raise InvalidInput(f"stall_s must be positive (or 0 to switch it off), got {self.stall_s}")
         if self.rx_bytes < 16:
             raise InvalidInput(f"rx_bytes must be at least 16, got {self.rx_bytes}")
         if self.status_interval < MIN_STATUS_INTERVAL:
@@ -126,6 +131,8 @@ class GrblEngine:
         self._reset_sent_for_stop = False
         self._idle_probe_sent = False
         self._failure: Failed | None = None
+        self._now = 0.0
+        self._watchdog = StallWatchdog(self.config.stall_s)
 
     def _check_lengths(self) -> None:
         capacity = self.config.rx_bytes - 1  # Grbl's ring buffer keeps one slot free
@@ -151,6 +158,7 @@ class GrblEngine:
 
     def receive(self, data: bytes, now: float) -> list[Event]:
         """Take bytes read from Grbl and return the events they cause."""
+        self._now = now
         self._rx += data
         if data:
             self._last_rx = now
@@ -163,6 +171,7 @@ class GrblEngine:
 
     def poll(self, now: float) -> list[Event]:
         """Send status queries and check for silence; call it regularly."""
+        self._now = now
         if self._started_at is None:
             self._started_at = self._last_rx = now  # timers start when the port is first polled
         if self.state is StreamState.CONNECTING:
@@ -175,6 +184,7 @@ class GrblEngine:
                 )
             elif now - self._last_status_request >= self.config.status_interval:
                 self._request_status(now)
+            self._check_stall(now)
         return self._take_events()
 
     def data_to_send(self, now: float) -> bytes:
@@ -271,6 +281,7 @@ class GrblEngine:
         entry = self._inflight.popleft()
         self._inflight_bytes -= entry.wire_bytes
         self._bytes_done += entry.wire_bytes
+        self._watchdog.progressed(self._now)
         self._events.append(self.progress)
 
     def _on_error(self, line: str) -> None:
@@ -281,17 +292,26 @@ class GrblEngine:
         entry = self._inflight.popleft()
         self._inflight_bytes -= entry.wire_bytes
         source = self._lines[entry.index]
-        self._failure = Failed(
-            f"line {source.source_line}: Grbl rejected '{source.text}' with {describe_error(code)}",
-            source.source_line,
-        )
+        message = f"line {source.source_line}: Grbl rejected '{source.text}' with {describe_error(code)}"
+        if self._failure is not None:
+            # later lines of the burst were already in Grbl's buffer; the first error is the cause
+            self._events.append(MachineMessage(message))
+            return
+        self._failure = Failed(message, source.source_line)
         if self.state is not StreamState.CANCELLING:
             self._begin_stop()
 
     def _on_alarm(self, line: str) -> None:
         code = first_int(line) or 0
-        line_no = self._lines[self._inflight[0].index].source_line if self._inflight else None
-        self._end_failed(f"Grbl raised {describe_alarm(code)}; streaming stopped", line_no)
+        if not self._inflight:
+            self._end_failed(f"Grbl raised {describe_alarm(code)}; streaming stopped")
+            return
+        source = self._lines[self._inflight[0].index]
+        self._end_failed(
+            f"line {source.source_line}: Grbl raised {describe_alarm(code)} while running "
+            f"'{source.text}'; streaming stopped",
+            source.source_line,
+        )
 
     def _on_banner(self, line: str) -> None:
         if self.state is StreamState.CONNECTING:
@@ -305,6 +325,8 @@ class GrblEngine:
 
     def _on_status(self, status: GrblStatus) -> None:
         self.status = status
+        if status.machine_pos is not None:
+            self._watchdog.position(status.machine_pos, self._now)
         if status.state.startswith("Alarm") and self.state is not StreamState.CANCELLING:
             self._end_failed("Grbl is in alarm state; home ($H) or unlock ($X) it first")
         elif self.state is StreamState.CANCELLING:
@@ -319,6 +341,20 @@ class GrblEngine:
             self._reset_sent_for_stop = True
 
     # -- outcomes ---------------------------------------------------------------------------
+
+    def _check_stall(self, now: float) -> None:
+        machine_held = self.status is not None and self.status.state.startswith(HELD_STATES)
+        self._watchdog.hold(self.state is not StreamState.STREAMING or machine_held, now)
+        idle = self._watchdog.stalled_for(now)
+        if idle is None or not self._inflight:
+            return
+        source = self._lines[self._inflight[0].index]
+        self._end_failed(
+            f"line {source.source_line}: stalled: Grbl kept answering but acknowledged no line and "
+            f"did not move for {idle:.0f} s (stall_s {self.config.stall_s:g}) while running "
+            f"'{source.text}'",
+            source.source_line,
+        )
 
     def _all_acked(self) -> bool:
         return self._next >= len(self._lines) and not self._inflight

@@ -6,10 +6,10 @@ Feed received bytes to `receive`, call `poll` now and then for timeouts, and wri
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from firmware_bridge.events import (
     TERMINAL_STATES,
@@ -17,6 +17,7 @@ from firmware_bridge.events import (
     Failed,
     Finished,
     MachineMessage,
+    MachineWarning,
     Paused,
     Progress,
     Resumed,
@@ -24,14 +25,14 @@ from firmware_bridge.events import (
     Temperatures,
 )
 from firmware_bridge.gcode import SourceLine, command_code, number_line
-from firmware_bridge.reports import first_int, parse_temperatures
+from firmware_bridge.marlin_replies import ParsedReply, Reply, classify
+from firmware_bridge.watchdog import StallWatchdog
 from protocol.errors import InvalidInput
 
 # Commands that may legitimately keep the firmware silent for long (heating, homing, probing).
 LONG_COMMANDS = frozenset({"M109", "M190", "M191", "M116", "G28", "G29", "G4", "M400", "M600"})
 HEAT_WAITS = frozenset({"M109", "M190", "M191", "M116"})
 SAFE_STOP = ("M104 S0", "M140 S0", "M107")
-_LINE_ERROR = re.compile(r"checksum|last line|line number", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class MarlinConfig:
     boot_wait: float = 2.0
     max_resends: int = 5
     resend_grace: float = 0.5
+    stall_s: float | None = 600.0
 
     def __post_init__(self) -> None:
         if self.buffer_lines < 1:
@@ -55,6 +57,8 @@ class MarlinConfig:
             raise InvalidInput("timeouts must be positive and long_timeout >= command_timeout")
         if self.max_resends < 1:
             raise InvalidInput(f"max_resends must be at least 1, got {self.max_resends}")
+        if self.stall_s is not None and self.stall_s < 0:
+            raise InvalidInput(f"stall_s must be positive (or 0 to switch it off), got {self.stall_s}")
 
 
 @dataclass
@@ -90,6 +94,11 @@ class MarlinEngine:
         self._doubted: int | None = None
         self._resend_counts: dict[int, int] = {}
         self._pause_reported = False
+        self._lost_line: int | None = None
+        self._error_prefix: str | None = None
+        self._last_send = 0.0
+        self._now = 0.0
+        self._watchdog = StallWatchdog(self.config.stall_s)
         self.temperatures: dict[str, tuple[float, float | None]] = {}
 
     # -- public API -------------------------------------------------------------------------
@@ -107,6 +116,7 @@ class MarlinEngine:
 
     def receive(self, data: bytes, now: float) -> list[Event]:
         """Take bytes read from the printer and return the events they cause."""
+        self._now = now
         self._rx += data
         while (end := self._rx.find(b"\n")) >= 0:
             raw = bytes(self._rx[:end]).decode("latin-1").strip()
@@ -116,13 +126,16 @@ class MarlinEngine:
         return self._take_events()
 
     def poll(self, now: float) -> list[Event]:
-        """Check timeouts; call it regularly even when nothing arrives."""
+        """Check timeouts and the stall watchdog; call it regularly even when nothing arrives."""
+        self._now = now
         if self._started_at is None:
             self._started_at = now  # the boot wait starts when the port is first polled
         if self.state is StreamState.CONNECTING and not self._booted:
             if now - self._started_at >= self.config.boot_wait:
                 self._booted = True
                 self._last_activity = now
+        elif self._lost_line is not None and now - self._last_activity > self.config.resend_grace:
+            self._resend_lost_line()  # the printer dropped a line and asked for nothing
         elif self._doubted is not None and now - self._last_activity > self.config.resend_grace:
             self._rewind(self._doubted)  # the ignored request was real: the printer went quiet
         elif self._inflight and now - self._last_activity > self._timeout():
@@ -132,6 +145,8 @@ class MarlinEngine:
                 f"'{self._commands[waiting]}': printer dead or disconnected",
                 waiting,
             )
+        else:
+            self._check_stall(now)
         return self._take_events()
 
     def data_to_send(self, now: float) -> bytes:
@@ -190,6 +205,7 @@ class MarlinEngine:
         wire = self._wire(self._next)
         if not self._inflight:
             self._last_activity = now  # the clock for an answer starts with the first line out
+        self._last_send = now
         self._inflight.append(_InFlight(self._next, len(wire)))
         self._inflight_bytes += len(wire)
         self._outbox += wire
@@ -204,35 +220,50 @@ class MarlinEngine:
     # -- receiving --------------------------------------------------------------------------
 
     def _handle_line(self, line: str, now: float) -> None:
-        self._last_activity = now
-        lower = line.lower()
-        if lower.startswith("ok"):
-            self._on_ok(line)
-        elif lower.startswith("resend:") or lower.startswith("rs "):
-            self._on_resend(line)
-        elif lower.startswith("error:") or line.startswith("!!"):
-            self._on_error(line)
-        elif lower == "start":
-            self._on_start()
-        elif lower.startswith(("busy:", "echo:busy", "wait")):
-            pass  # keep-alive: the timestamp above is all it is for
-        elif "T:" in line and (readings := parse_temperatures(line)):
-            self._on_temperatures(readings)
-        else:
+        reply = classify(line)
+        if self._error_prefix is not None:
+            reply = self._join_error(reply)
+        if self._lost_line is not None and reply.kind is not Reply.RESEND:
+            self._resend_lost_line()
+        if reply.kind is not Reply.WAIT:
+            self._last_activity = now
+        handler = self._HANDLERS.get(reply.kind)
+        if handler is None:
             self._events.append(MachineMessage(line))
+        else:
+            handler(self, reply)
 
-    def _on_ok(self, line: str) -> None:
-        if "T:" in line and (readings := parse_temperatures(line)):
-            self._on_temperatures(readings)
+    def _join_error(self, reply: ParsedReply) -> ParsedReply:
+        """Marlin splits MINTEMP/MAXTEMP as `Error:0` then `: Extruder switched off...`."""
+        prefix, self._error_prefix = self._error_prefix, None
+        return ParsedReply(Reply.FATAL, f"{prefix} {reply.text.lstrip(': ')}".strip())
+
+    def _on_ok(self, reply: ParsedReply) -> None:
+        if reply.temperatures:
+            self._on_temperatures(reply)
+        if reply.number is not None and self._ack_through(reply.number):
+            return
         if self._swallow_ok:
             self._swallow_ok -= 1  # Marlin follows every resend request with its own ok
             return
-        if not self._inflight:
-            return
-        entry = self._inflight.popleft()
+        if self._inflight and reply.number is None:
+            self._ack_through(self._inflight[0].number)
+
+    def _ack_through(self, number: int) -> bool:
+        """Acknowledge every line in flight up to `number`; False when it is not in flight."""
+        if not any(entry.number == number for entry in self._inflight):
+            return False
+        while self._inflight and self._inflight[0].number <= number:
+            self._ack(self._inflight.popleft())
+        self._report_paused_when_drained()
+        self._finish_if_drained()
+        return True
+
+    def _ack(self, entry: _InFlight) -> None:
         self._inflight_bytes -= entry.wire_bytes
         self._acked = entry.number + 1
         self._resend_counts.pop(entry.number, None)
+        self._watchdog.progressed(self._now)
         if entry.number == self._doubted:
             self._doubted = None
         if self.state is StreamState.CONNECTING:
@@ -240,12 +271,11 @@ class MarlinEngine:
         if 1 <= entry.number < self._file_end:
             self._bytes_done += len(self._commands[entry.number]) + 1
             self._events.append(self.progress)
-        self._report_paused_when_drained()
-        self._finish_if_drained()
 
-    def _on_resend(self, line: str) -> None:
-        number = first_int(line.split(":", 1)[-1] if ":" in line else line[2:])
+    def _on_resend(self, reply: ParsedReply) -> None:
+        number = reply.number
         self._swallow_ok += 1
+        self._lost_line = None
         oldest = self._inflight[0].number if self._inflight else self._next
         if number is None or number < oldest or number >= self._next:
             return  # stale: that line was acknowledged already, or was never sent
@@ -255,7 +285,27 @@ class MarlinEngine:
             return
         self._rewind(number)
 
-    def _rewind(self, number: int) -> None:
+    def _on_lost_line(self, reply: ParsedReply) -> None:
+        """The firmware dropped a line without asking for it again: resend unless a Resend follows."""
+        self._events.append(MachineMessage(f"Error:{reply.text}"))
+        if not self._inflight:
+            return
+        wanted = reply.number + 1 if reply.number is not None else self._inflight[0].number
+        self._lost_line = max(wanted, self._inflight[0].number)
+
+    def _resend_lost_line(self) -> None:
+        number, self._lost_line = self._lost_line, None
+        if number is not None and self._inflight and number < self._next:
+            self._rewind(number)
+
+    def _on_wait(self, reply: ParsedReply) -> None:
+        """`wait` means the firmware is idle with an empty input: lines in flight were lost."""
+        grace = self.config.resend_grace
+        quiet = self._now - max(self._last_activity, self._last_send) > grace
+        if self._inflight and quiet:
+            self._rewind(self._inflight[0].number, echoes=0)
+
+    def _rewind(self, number: int, echoes: int | None = None) -> None:
         count = self._resend_counts.get(number, 0) + 1
         self._resend_counts[number] = count
         if count > self.config.max_resends:
@@ -266,37 +316,86 @@ class MarlinEngine:
             return
         self._doubted = None
         dropped = [e for e in self._inflight if e.number >= number]
-        self._stale_resends = max(0, len(dropped) - 1)
+        self._stale_resends = max(0, len(dropped) - 1) if echoes is None else echoes
         self._rewound_to = number
         for entry in dropped:
             self._inflight.remove(entry)
             self._inflight_bytes -= entry.wire_bytes
         self._next = number
 
-    def _on_error(self, line: str) -> None:
-        if _LINE_ERROR.search(line):
-            self._events.append(MachineMessage(line))  # a Resend request follows
-            return
-        number = self._inflight[0].number if self._inflight else None
-        self._fail(f"printer error: {line}", number)
+    def _on_unknown_command(self, reply: ParsedReply) -> None:
+        number = self._inflight_with_code(reply.command)
+        what = reply.command or "a command"
+        self._warn(f"the printer skipped {what} it does not know ({reply.text})", number)
 
-    def _on_start(self) -> None:
+    def _inflight_with_code(self, code: str | None) -> int | None:
+        for entry in self._inflight:
+            if code and command_code(self._commands[entry.number]) == code:
+                return entry.number
+        return self._inflight[0].number if self._inflight else None
+
+    def _on_warning(self, reply: ParsedReply) -> None:
+        self._warn(reply.text, self._inflight[0].number if self._inflight else None)
+
+    def _on_error_prefix(self, reply: ParsedReply) -> None:
+        self._error_prefix = f"Error:{reply.text}"
+
+    def _on_fatal(self, reply: ParsedReply) -> None:
+        number = self._inflight[0].number if self._inflight else None
+        self._fail(f"printer error: {reply.text}", number)
+
+    def _on_start(self, reply: ParsedReply) -> None:
         if self.state is StreamState.CONNECTING and self._next == 0:
             self._booted = True
             return
         if self.state is StreamState.CONNECTING:
             self._rewind_all()  # the board rebooted under our M110, which it never saw
             return
-        self._fail("printer reset: the firmware restarted in the middle of the job", None)
+        self._fail(
+            "printer reset: the firmware restarted in the middle of the job; nothing more is sent "
+            f"({max(0, self._acked - 1)} file commands were acknowledged before it)",
+            None,
+        )
 
     def _rewind_all(self) -> None:
         self._inflight.clear()
         self._inflight_bytes = 0
         self._next = 0
 
-    def _on_temperatures(self, readings: dict[str, tuple[float, float | None]]) -> None:
-        self.temperatures.update(readings)
-        self._events.append(Temperatures(readings))
+    def _on_busy(self, reply: ParsedReply) -> None:
+        """A keep-alive: the answer clock was already reset; nothing else to do."""
+
+    def _on_user_wait(self, reply: ParsedReply) -> None:
+        self._watchdog.progressed(self._now)  # waiting for the operator is not a stall
+        self._events.append(MachineMessage(reply.text))
+
+    def _on_temperatures(self, reply: ParsedReply) -> None:
+        self.temperatures.update(reply.temperatures)
+        if self._heat_wait_in_flight():
+            self._watchdog.temperatures(reply.temperatures, self._now)
+        self._events.append(Temperatures(reply.temperatures))
+
+    def _on_line_error(self, reply: ParsedReply) -> None:
+        self._events.append(MachineMessage(f"Error:{reply.text}"))  # a Resend request follows
+
+    def _heat_wait_in_flight(self) -> bool:
+        return any(command_code(self._commands[e.number]) in HEAT_WAITS for e in self._inflight)
+
+    _HANDLERS: ClassVar[dict[Reply, Callable[[MarlinEngine, ParsedReply], None]]] = {
+        Reply.OK: _on_ok,
+        Reply.RESEND: _on_resend,
+        Reply.START: _on_start,
+        Reply.BUSY: _on_busy,
+        Reply.USER_WAIT: _on_user_wait,
+        Reply.WAIT: _on_wait,
+        Reply.TEMPERATURES: _on_temperatures,
+        Reply.LINE_ERROR: _on_line_error,
+        Reply.LOST_LINE: _on_lost_line,
+        Reply.UNKNOWN_COMMAND: _on_unknown_command,
+        Reply.WARNING: _on_warning,
+        Reply.ERROR_PREFIX: _on_error_prefix,
+        Reply.FATAL: _on_fatal,
+    }
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -315,9 +414,28 @@ class MarlinEngine:
             self.state = StreamState.CANCELLED
             self._events.append(Finished(cancelled=True))
 
-    def _fail(self, reason: str, number: int | None) -> None:
+    def _check_stall(self, now: float) -> None:
+        self._watchdog.hold(self.state is not StreamState.STREAMING or not self._inflight, now)
+        idle = self._watchdog.stalled_for(now)
+        if idle is None:
+            return
+        waiting = self._inflight[0].number
+        self._fail(
+            f"stalled: the printer kept answering but acknowledged no line for {idle:.0f} s "
+            f"(stall_s {self.config.stall_s:g}) while running '{self._commands[waiting]}'",
+            waiting,
+        )
+
+    def _where(self, number: int | None) -> tuple[str, int | None]:
         source = self._sources[number] if number is not None else None
-        where = f" (file line {source})" if source is not None else ""
+        return (f" (file line {source})" if source is not None else ""), source
+
+    def _warn(self, message: str, number: int | None) -> None:
+        where, source = self._where(number)
+        self._events.append(MachineWarning(message + where, source))
+
+    def _fail(self, reason: str, number: int | None) -> None:
+        where, source = self._where(number)
         self.state = StreamState.FAILED
         self._events.append(Failed(reason + where, source))
 

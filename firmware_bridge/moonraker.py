@@ -1,4 +1,10 @@
-"""Moonraker HTTP client for Klipper printers: upload, start, poll, pause, resume, cancel."""
+"""Moonraker HTTP client for Klipper printers: upload, start, poll, pause, resume, cancel.
+
+Calls and reply shapes follow Moonraker's web API documentation: JSON replies are wrapped in
+`{"result": ...}` except the file upload, which answers HTTP 201 with the upload item at the top
+level (`{"item": {"path", "root", ...}, "print_started", "print_queued", "action"}`); errors are
+`{"error": {"code", "message"}}`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
+from firmware_bridge.http_host import HostClient, HostError, HostState, HostStatus
 
 QUERY_PATH = "/printer/objects/query?print_stats&virtual_sdcard&heater_bed&extruder"
+_STATES = {
+    "standby": HostState.IDLE,
+    "printing": HostState.RUNNING,
+    "paused": HostState.PAUSED,
+    "complete": HostState.DONE,
+    "cancelled": HostState.CANCELLED,
+    "error": HostState.FAILED,
+}
 
 
-class MoonrakerError(Exception):
+class MoonrakerError(HostError):
     """Moonraker refused a request or could not be reached."""
 
 
@@ -21,12 +35,28 @@ class PrintStatus:
 
     state: str
     message: str
+    filename: str
     progress: float
     file_position: int
     file_size: int
     print_duration: float
     extruder: tuple[float, float] | None
     bed: tuple[float, float] | None
+
+    def as_host_status(self) -> HostStatus:
+        """The same status in the driver's terms."""
+        heaters = {"hotend": self.extruder, "bed": self.bed}
+        temperatures: dict[str, tuple[float, float | None]] = {
+            name: (v[0], v[1]) for name, v in heaters.items() if v is not None
+        }
+        return HostStatus(
+            state=_STATES.get(self.state, HostState.IDLE),
+            file=self.filename or None,
+            done=self.file_position,
+            total=self.file_size,
+            message=self.message,
+            temperatures=temperatures,
+        )
 
 
 def parse_status(result: dict[str, Any]) -> PrintStatus:
@@ -37,6 +67,7 @@ def parse_status(result: dict[str, Any]) -> PrintStatus:
     return PrintStatus(
         state=str(stats.get("state", "standby")),
         message=str(stats.get("message", "")),
+        filename=str(stats.get("filename", "")),
         progress=float(card.get("progress", 0.0)),
         file_position=int(card.get("file_position", 0)),
         file_size=int(card.get("file_size", 0)),
@@ -52,59 +83,58 @@ def _heater(data: dict[str, Any] | None) -> tuple[float, float] | None:
     return float(data.get("temperature", 0.0)), float(data.get("target", 0.0))
 
 
-class MoonrakerClient:
+class MoonrakerClient(HostClient):
     """Thin wrapper over Moonraker's HTTP API; every failure becomes a MoonrakerError."""
 
+    host_name = "Moonraker"
+
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
+        super().__init__(base_url, timeout)
         if api_key:
             self.session.headers["X-Api-Key"] = api_key
 
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self.json(method, path, **kwargs)
+        except MoonrakerError:
+            raise
+        except HostError as exc:
+            raise MoonrakerError(str(exc)) from exc
+
     def upload(self, path: Path) -> str:
-        """Upload a G-code file to the `gcodes` root and return its name on the printer."""
+        """Upload a G-code file to the `gcodes` root and return its path there."""
         with path.open("rb") as handle:
             files = {"file": (path.name, handle, "application/octet-stream")}
-            result = self._request("POST", "/server/files/upload", files=files, data={"root": "gcodes"})
-        item = result.get("item", {}) if isinstance(result, dict) else {}
-        return str(item.get("path", path.name))
+            body = self._call("POST", "/server/files/upload", files=files, data={"root": "gcodes"})
+        item = body.get("item") if isinstance(body, dict) else None
+        if not isinstance(item, dict) or not item.get("path"):
+            raise MoonrakerError(f"Moonraker's upload reply names no file: {body!r}")
+        return str(item["path"])
 
     def start_print(self, filename: str) -> None:
         """Start printing an uploaded file."""
-        self._request("POST", "/printer/print/start", params={"filename": filename})
+        self._call("POST", "/printer/print/start", params={"filename": filename})
 
     def query(self) -> PrintStatus:
         """Fetch print_stats, virtual_sdcard and the heaters."""
-        return parse_status(self._request("GET", QUERY_PATH))
+        body = self._call("GET", QUERY_PATH)
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, dict):
+            raise MoonrakerError(f"Moonraker's objects query reply has no result: {body!r}")
+        return parse_status(result)
+
+    def status(self) -> HostStatus:
+        """The printer's job in the driver's terms."""
+        return self.query().as_host_status()
 
     def pause(self) -> None:
         """Pause the running print."""
-        self._request("POST", "/printer/print/pause")
+        self._call("POST", "/printer/print/pause")
 
     def resume(self) -> None:
         """Resume a paused print."""
-        self._request("POST", "/printer/print/resume")
+        self._call("POST", "/printer/print/resume")
 
     def cancel(self) -> None:
         """Cancel the running print."""
-        self._request("POST", "/printer/print/cancel")
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = self.base_url + path
-        try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise MoonrakerError(f"cannot reach Moonraker at {self.base_url}: {exc}") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            message = error.get("message") if isinstance(error, dict) else None
-            raise MoonrakerError(
-                f"Moonraker {method} {path} failed with HTTP {response.status_code}: "
-                f"{message or response.reason}"
-            )
-        return body.get("result") if isinstance(body, dict) else None
+        self._call("POST", "/printer/print/cancel")

@@ -52,6 +52,13 @@ class Options:
             raise InvalidInput(f"{self._owner}: option '{name}' must be an integer, got {value!r}")
         return int(self._bounded(name, value, low, high))
 
+    def get_bool(self, name: str, default: Any = _MISSING) -> bool:
+        """Read true or false."""
+        value = self._take(name, default)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{self._owner}: option '{name}' must be true or false, got {value!r}")
+        return value
+
     def get_str(self, name: str, default: Any = _MISSING) -> str:
         """Read a non-empty string."""
         value = self._take(name, default)

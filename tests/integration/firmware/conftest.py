@@ -1,4 +1,4 @@
-"""Fixtures: fake firmwares on pty pairs, real-world sample files, a generated G-code job."""
+"""Fixtures: OctoPrint's virtual printer and server, fake firmwares on pty pairs, G-code jobs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,35 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import UNDER_CI
 from tests.integration.firmware.fake_grbl import FakeGrbl
 from tests.integration.firmware.fake_marlin import FakeMarlin
+from tests.integration.firmware.octoprint_peer import OctoPrintServer, OctoPrintUnavailable, octoprint_python
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gcode"
+PLUG = FIXTURES / "plug-aligner_prusaslicer-2.5_marlin2.gcode"
+
+
+def _unavailable(reason: str) -> None:
+    if UNDER_CI:
+        pytest.fail(f"OctoPrint is required under CI: {reason}")
+    pytest.skip(f"OctoPrint is not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def octoprint_venv() -> Path:
+    """The OctoPrint venv, created from PyPI on first use; fails under CI when it cannot be had."""
+    try:
+        return octoprint_python()
+    except OctoPrintUnavailable as exc:
+        _unavailable(str(exc))
+        raise
+
+
+@pytest.fixture
+def plug_job() -> Path:
+    """A small real PrusaSlicer file (Marlin 2 flavour, machine limits, heat-up, homing)."""
+    return PLUG
 
 
 @pytest.fixture
@@ -36,3 +63,20 @@ def run_fake() -> Iterator:
     yield start
     for fake in started:
         fake.stop()
+
+
+@pytest.fixture(scope="session")
+def octoprint_server(
+    octoprint_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OctoPrintServer]:
+    """One real OctoPrint server for the session, its virtual printer enabled and not yet connected."""
+    try:
+        server = OctoPrintServer(
+            tmp_path_factory.mktemp("octoprint"),
+            virtual_printer={"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False},
+        )
+    except OctoPrintUnavailable as exc:
+        _unavailable(str(exc))
+        raise
+    yield server
+    server.stop()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -52,3 +56,36 @@ def test_controller_reset_mid_job(run_fake, tmp_path: Path) -> None:
     fake = run_fake(FakeGrbl(GrblFaults(reset_at=20)))
     result = bridge_print(fake.port, job)
     assert result.exit_code == 1 and "controller reset" in result.output
+
+
+def test_keys_hold_and_resume_a_job_from_the_terminal(run_fake, tmp_path: Path) -> None:
+    job = tmp_path / "cut.nc"
+    job.write_text("\n".join(f"G1 X{i} F800" for i in range(60)) + "\n")
+    fake = run_fake(FakeGrbl(exec_time=0.03))
+    master, slave = os.openpty()
+    command = [sys.executable, "-c", "from coordinator.cli import main; main()"]
+    command += ["bridge", "print", "--port", fake.port, "--firmware", "grbl", "--boot-wait", "0.2", str(job)]
+    process = subprocess.Popen(command, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: len(fake.executed) >= 10)
+        os.write(master, b"p")
+        wait_for(lambda: b"!" in fake.realtime)
+        held = len(fake.executed)
+        time.sleep(0.5)
+        assert len(fake.executed) == held < 60  # feed hold: nothing more runs
+        os.write(master, b"r")
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        os.close(master)
+        os.close(slave)
+    assert process.returncode == 0, output.decode()
+    assert fake.realtime.index(b"!") < fake.realtime.index(b"~")
+    assert fake.executed == [line.text for line in read_job(job)]
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

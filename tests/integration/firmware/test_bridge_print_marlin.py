@@ -1,4 +1,9 @@
-"""`peerfab bridge print` end to end against a fake Marlin on a pty pair."""
+"""`peerfab bridge print` against a fake Marlin on a pty pair, for what OctoPrint's virtual printer cannot do.
+
+The fake models Marlin's 128-byte receive buffer strictly (the virtual printer's buffer is raised in
+tests to avoid its own deadlock), answers a resend request for a line long acknowledged, and can
+fall silent or reject a line forever.
+"""
 
 from __future__ import annotations
 
@@ -19,25 +24,6 @@ def bridge_print(port: str, job: Path, *extra: str) -> object:
 
 def expected(job: Path) -> list[str]:
     return [line.text for line in read_job(job)]
-
-
-def test_real_slicer_file_with_injected_resends(run_fake, realworld: Path) -> None:
-    job = realworld / "gcode/fdm/vase_prusaslicer-2.7.4_marlin.gcode"
-    faults = MarlinFaults(corrupt_once={3, 250, 4000}, wrong_number_once={7, 6000}, heat_time=0.1)
-    fake = run_fake(FakeMarlin(faults))
-    result = bridge_print(fake.port, job)
-    assert result.exit_code == 0, result.output
-    assert fake.executed == expected(job)  # every line exactly once, in order
-    assert fake.overflows == 0
-
-
-def test_generated_job_with_resends_busy_and_heat_waits(run_fake, small_job: Path) -> None:
-    faults = MarlinFaults(corrupt_once={2, 40}, wrong_number_once={100}, busy={6: 0.6})
-    fake = run_fake(FakeMarlin(faults))
-    result = bridge_print(fake.port, small_job, "--timeout", "0.5")
-    assert result.exit_code == 0, result.output
-    assert fake.executed == expected(small_job)
-    assert "done" in result.output
 
 
 def test_stale_resend_does_not_repeat_lines(run_fake, small_job: Path) -> None:
@@ -76,15 +62,6 @@ def test_dropped_oks_time_out(run_fake, small_job: Path) -> None:
     result = bridge_print(fake.port, small_job, "--timeout", "0.5")
     assert result.exit_code == 1
     assert "printer dead" in result.output
-
-
-def test_kill_and_reset_are_machine_failures(run_fake, small_job: Path) -> None:
-    halted = run_fake(FakeMarlin(MarlinFaults(halt_at=12)))
-    result = bridge_print(halted.port, small_job)
-    assert result.exit_code == 1 and "kill() called" in result.output
-    reset = run_fake(FakeMarlin(MarlinFaults(reset_at=25)))
-    result = bridge_print(reset.port, small_job)
-    assert result.exit_code == 1 and "printer reset" in result.output
 
 
 def test_bad_input_exits_2(tmp_path: Path, small_job: Path) -> None:

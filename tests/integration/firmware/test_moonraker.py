@@ -1,4 +1,9 @@
-"""The Moonraker driver against a small fake Moonraker HTTP server on 127.0.0.1."""
+"""The Moonraker driver against a small fake Moonraker HTTP server on 127.0.0.1.
+
+No Klipper runs here; the fake answers with the shapes of Moonraker's web API documentation: JSON
+wrapped in `result`, except the upload (HTTP 201, the item at the top level), errors as
+`{"error": {"code", "message"}}`.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ class FakeMoonraker:
         self.progress = 0.0
         self.fail_at = fail_at
         self.file_size = 0
+        self.filename = ""
 
     def status(self) -> dict:
         if self.state == "printing":
@@ -33,7 +39,8 @@ class FakeMoonraker:
                 self.state = "error"
             elif self.progress >= 1.0:
                 self.state = "complete"
-        stats = {"state": self.state, "message": "MCU 'mcu' shutdown" if self.state == "error" else ""}
+        message = "MCU 'mcu' shutdown" if self.state == "error" else ""
+        stats = {"state": self.state, "message": message, "filename": self.filename}
         card = {
             "progress": self.progress,
             "file_size": self.file_size,
@@ -73,13 +80,15 @@ def make_handler(printer: FakeMoonraker) -> type[BaseHTTPRequestHandler]:
             if url.path == "/server/files/upload":
                 printer.files["job.gcode"] = body
                 printer.file_size = len(body)
-                self.reply(201, {"result": {"item": {"path": "job.gcode", "root": "gcodes"}}})
+                item = {"path": "job.gcode", "root": "gcodes", "modified": 1.0, "size": len(body)}
+                reply = {"item": item, "print_started": False, "print_queued": False, "action": "create_file"}
+                self.reply(201, reply)
             elif url.path == "/printer/print/start":
                 name = parse_qs(url.query).get("filename", [""])[0]
                 if name not in printer.files:
                     self.reply(400, {"error": {"code": 400, "message": f"File {name} not found"}})
                     return
-                printer.state, printer.progress = "printing", 0.0
+                printer.state, printer.progress, printer.filename = "printing", 0.0, name
                 self.reply(200, {"result": "ok"})
             elif url.path in ("/printer/print/pause", "/printer/print/resume", "/printer/print/cancel"):
                 action = url.path.rsplit("/", 1)[1]
@@ -123,7 +132,7 @@ def test_upload_start_poll_until_complete(moonraker, job: Path) -> None:
     progress, done = run(driver, job)
     assert done == [JobDone()]
     assert printer.files["job.gcode"].count(b"G28") == 50  # multipart body holds the file
-    assert printer.calls[:2] == ["POST /server/files/upload", "POST /printer/print/start"]
+    assert printer.calls[1:3] == ["POST /server/files/upload", "POST /printer/print/start"]
     assert any(c.endswith("?print_stats&virtual_sdcard&heater_bed&extruder") for c in printer.calls)
     fractions = [p.fraction for p in progress if isinstance(p, JobProgress)]
     assert fractions[-1] == 1.0
@@ -152,6 +161,21 @@ def test_pause_and_cancel_reach_the_printer(moonraker, job: Path) -> None:
     assert "POST /printer/print/cancel" in printer.calls
     assert any(isinstance(p, JobPaused) for p in progress)
     assert done == [JobDone(cancelled=True)]
+
+
+def test_reattach_follows_the_print_a_new_driver_finds_running(moonraker, job: Path) -> None:
+    printer, url = moonraker
+    first = make_driver({"driver": "moonraker", "url": url, "poll_interval": 5})
+    first.start(job, print, print)
+    threading.Event().wait(0.2)  # uploaded and started; the agent now "restarts"
+    second = make_driver({"driver": "moonraker", "url": url, "poll_interval": 0.01})
+    assert not second.reattach("other.gcode", print, print)
+    done: list = []
+    assert second.reattach("job.gcode", print, done.append)
+    assert second.wait(10)
+    assert done == [JobDone()]
+    idle = make_driver({"driver": "moonraker", "url": url})
+    assert not idle.reattach("job.gcode", print, print)  # complete: nothing to follow
 
 
 def test_unreachable_moonraker_is_reported(job: Path) -> None:

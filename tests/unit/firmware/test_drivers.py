@@ -30,7 +30,7 @@ def job(tmp_path: Path) -> Path:
 
 
 def test_registry_names_every_driver() -> None:
-    assert set(DRIVERS) == {"marlin", "grbl", "moonraker", "simulated"}
+    assert set(DRIVERS) == {"marlin", "grbl", "moonraker", "octoprint", "prusalink", "simulated"}
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,11 @@ def test_registry_names_every_driver() -> None:
         ({"driver": "grbl", "port": "loop://", "status_interval": 0.05}, "outside"),
         ({"driver": "simulated", "time_scale": "fast"}, "must be a number"),
         ({"driver": "lathe"}, "unknown machine driver"),
+        ({"driver": "octoprint", "url": "http://127.0.0.1:5000"}, "'api_key' is required"),
+        ({"driver": "octoprint", "url": "http://o", "api_key": "k", "connect": "yes"}, "true or false"),
+        ({"driver": "prusalink", "url": "http://mk4.local"}, "'password'"),
+        ({"driver": "marlin", "port": "loop://", "stall_s": -1}, "outside"),
+        ({"driver": "moonraker", "url": "http://k", "poll_interval": 0}, "outside"),
     ],
 )
 def test_bad_config_names_the_problem(config: dict, message: str) -> None:
@@ -109,6 +114,11 @@ def test_simulated_driver_pause_cancel_and_injected_failure(job: Path) -> None:
     failing.start(job, progress.append, done.append)
     assert failing.wait(5)
     assert done[-1] == JobFailed("thermal runaway")
+
+
+def test_serial_and_simulated_drivers_never_reattach() -> None:
+    for config in ({"driver": "marlin", "port": "loop://"}, {"driver": "simulated"}):
+        assert make_driver(config).reattach("job.gcode", print, print) is False
 
 
 def test_start_with_a_missing_file_raises_bad_input(tmp_path: Path) -> None:

@@ -116,3 +116,53 @@ def test_error_codes_have_text_and_config_bounds_are_checked() -> None:
         GrblConfig(status_interval=0.05)
     with pytest.raises(InvalidInput, match="line 1"):
         GrblEngine(list(prepare_lines(["G1 X" + "1" * 200])))
+
+
+def stop_after_hold(engine: GrblEngine, now: float) -> list:
+    engine.receive(b"<Hold:0|MPos:0.000,0.000,0.000|FS:0,0>\n", now)
+    engine.data_to_send(now)
+    return engine.receive(BANNER, now + 0.1)
+
+
+def test_the_first_error_of_a_burst_is_the_one_reported() -> None:
+    engine, _ = started("G21", "G42 D08", "G1 X1", "G43 H99", "G1 X2")
+    events = engine.receive(b"ok\nerror:20\nok\nerror:37\n", 0.1)
+    events += stop_after_hold(engine, 0.2)
+    failure = events[-1]
+    assert isinstance(failure, Failed) and failure.line == 2
+    assert "G42 D08" in failure.reason and "error:20" in failure.reason
+    assert "error:37" not in failure.reason
+
+
+def test_an_alarm_names_the_line_it_interrupted() -> None:
+    engine, _ = started("G21", "G1 X500 F100", "G1 X1")
+    events = engine.receive(b"ok\nALARM:2\n", 0.1)
+    failure = events[-1]
+    assert isinstance(failure, Failed) and failure.line == 2
+    assert "line 2" in failure.reason and "G1 X500 F100" in failure.reason and "ALARM:2" in failure.reason
+
+
+def test_a_machine_that_answers_but_does_not_move_is_a_stall() -> None:
+    engine, _ = started("G1 X100 F10", "G1 X0", stall_s=30.0, response_timeout=5.0)
+    engine.receive(b"ok\n", 0.1)
+    failures = []
+    for tick in range(1, 200):
+        now = tick * 0.25
+        events = engine.poll(now)
+        engine.data_to_send(now)
+        events += engine.receive(b"<Run|MPos:5.000,0.000,0.000|FS:0,0>\n", now)
+        failures += [e for e in events if isinstance(e, Failed)]
+    assert failures and "stalled" in failures[0].reason and failures[0].line == 2
+
+
+def test_moving_or_held_is_not_a_stall() -> None:
+    engine, _ = started("G1 X100 F10", "G1 X0", stall_s=30.0, response_timeout=5.0)
+    for tick in range(1, 400):
+        now = tick * 0.25
+        report = b"<Run|MPos:" + f"{tick * 0.01:.3f}".encode() + b",0.000,0.000|FS:10,0>\n"
+        if tick >= 200:
+            report = b"<Hold:0|MPos:2.000,0.000,0.000|FS:0,0>\n"
+        events = engine.poll(now)
+        engine.data_to_send(now)
+        events += engine.receive(report, now)
+        assert not [e for e in events if isinstance(e, Failed)]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_bridge.events import Failed, Finished, Paused, Progress, StreamState, Temperatures
+from firmware_bridge.events import (
+    Failed,
+    Finished,
+    MachineWarning,
+    Paused,
+    Progress,
+    StreamState,
+    Temperatures,
+)
 from firmware_bridge.gcode import checksum, number_line, prepare_lines, strip_comment
 from firmware_bridge.marlin import MarlinConfig, MarlinEngine
 from protocol.errors import InvalidInput
@@ -173,3 +181,98 @@ def test_cancel_sends_the_safe_stop_sequence_without_motion() -> None:
 def test_bad_config_is_rejected() -> None:
     with pytest.raises(InvalidInput, match="buffer_lines"):
         MarlinConfig(buffer_lines=0)
+
+
+def numbers(lines: list[str]) -> list[int]:
+    return [int(line.split()[0][1:]) for line in lines]
+
+
+def test_unknown_command_is_a_warning_naming_the_file_line_and_the_job_goes_on() -> None:
+    engine, _ = started(job("M201 X500 Y500", "G1 X1"))
+    events = engine.receive(b"Error:Unknown command M201\nok\n", 0.1)
+    warnings = [e for e in events if isinstance(e, MachineWarning)]
+    assert warnings and warnings[0].line == 1 and "M201" in warnings[0].message
+    assert "file line 1" in warnings[0].message
+    events = engine.receive(b'echo:Unknown command: "G1 X1"\nok\n', 0.2)
+    assert any(isinstance(e, MachineWarning) and e.line == 2 for e in events)
+    assert events[-1] == Finished()
+
+
+def test_complaints_about_lines_already_in_flight_after_a_resend_are_not_fatal() -> None:
+    engine, first = started(job(*(f"G1 X{i}" for i in range(8))))
+    assert numbers(first) == [1, 2, 3, 4]
+    # line 2 is rejected; 3 and 4 were already on the wire and are refused in turn
+    replies = b"ok\nError: Missing checksum\nResend:2\nok\n"
+    replies += b"Error: expected line 2 got 3\nResend:2\nok\nError: expected line 2 got 4\nResend:2\nok\n"
+    events = engine.receive(replies, 0.1)
+    assert not any(isinstance(e, Failed) for e in events)
+    assert numbers(sent(engine, 0.1)) == [2, 3, 4, 5]
+    engine.receive(b"ok\n" * 4, 0.2)
+    assert numbers(sent(engine, 0.2)) == [6, 7, 8]
+    assert engine.receive(b"ok\n" * 3, 0.3)[-1] == Finished()
+
+
+def test_a_dropped_line_without_a_resend_request_is_sent_again() -> None:
+    engine, _ = started(job("G1 X1", "G1 X2"), buffer_lines=1)
+    engine.receive(b"ok\n", 0.1)
+    assert numbers(sent(engine, 0.1)) == [2]
+    engine.receive(b"Error: No Line Number with checksum, Last Line: 1\n", 0.2)
+    assert sent(engine, 0.3) == []
+    engine.poll(1.0)  # nothing followed within the grace time
+    assert numbers(sent(engine, 1.0)) == [2]
+    assert engine.receive(b"ok\n", 1.1)[-1] == Finished()
+
+
+def test_numbered_ok_acknowledges_every_line_up_to_its_number() -> None:
+    engine, _ = started(job(*(f"G1 X{i}" for i in range(6))))
+    engine.receive(b"ok N3 P15 B3\n", 0.1)  # the oks of 1 and 2 were lost on the wire
+    assert engine.progress.lines_done == 3
+    engine.receive(b"Error: checksum mismatch\nResend: 4\nok N3\n", 0.2)  # the resend's own ok
+    assert engine.progress.lines_done == 3
+    assert numbers(sent(engine, 0.2))[0] == 4
+
+
+def test_wait_with_lines_in_flight_resends_the_oldest_by_number() -> None:
+    engine, _ = started(job("G1 X1", "G1 X2"), buffer_lines=1)
+    engine.receive(b"wait\n", 0.1)  # too soon after sending: the line may still be on its way
+    assert sent(engine, 0.1) == []
+    engine.receive(b"wait\n", 2.0)
+    assert numbers(sent(engine, 2.0)) == [1]
+
+
+def test_split_maxtemp_error_fails_with_its_full_text() -> None:
+    engine, _ = started(job("G1 X1", "G1 X2"))
+    events = engine.receive(b"Error:0\n: Extruder switched off. MAXTEMP triggered !\n", 0.1)
+    failure = next(e for e in events if isinstance(e, Failed))
+    assert "MAXTEMP" in failure.reason and failure.line == 1
+
+
+def test_busy_forever_is_a_stall() -> None:
+    engine, _ = started(job("G28", "G1 X1"), long_timeout=5000.0, stall_s=60.0)
+    failures = []
+    for second in range(1, 120):
+        engine.receive(b"echo:busy: processing\n", float(second))
+        failures += [e for e in engine.poll(float(second)) if isinstance(e, Failed)]
+    assert failures and "stalled" in failures[0].reason and failures[0].line == 1
+
+
+def test_heating_with_moving_temperatures_is_not_a_stall() -> None:
+    engine, _ = started(job("M109 S210", "G1 X1"), long_timeout=5000.0, stall_s=60.0)
+    for second in range(1, 300):
+        reading = f"T:{20 + second * 0.5:.1f} /210.0\n".encode()
+        engine.receive(reading, float(second))
+        assert not [e for e in engine.poll(float(second)) if isinstance(e, Failed)]
+
+
+def test_user_wait_is_not_a_stall_and_pause_stops_the_clock() -> None:
+    engine, _ = started(job("M600", "G1 X1"), long_timeout=5000.0, stall_s=60.0)
+    for second in range(1, 200):
+        engine.receive(b"echo:busy: paused for user\n", float(second))
+        assert not [e for e in engine.poll(float(second)) if isinstance(e, Failed)]
+
+
+def test_nothing_is_sent_into_a_printer_that_reset() -> None:
+    engine, _ = started(job(*(f"G1 X{i}" for i in range(10))))
+    events = engine.receive(b"ok\nstart\nResend: 1\nok\n", 0.1)
+    assert any(isinstance(e, Failed) and "printer reset" in e.reason for e in events)
+    assert sent(engine, 0.2) == []
