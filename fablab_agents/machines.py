@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from fablab_agents.config import MachineConfig
-from firmware_bridge import drivers as bridge
+from firmware_bridge import driver_base as bridge
+from firmware_bridge.drivers import DRIVERS
 from protocol.errors import InvalidInput
 
 Outcome = Literal["done", "failed", "cancelled"]
@@ -54,8 +55,8 @@ class BridgeDriver:
                 events.resumed()
             elif isinstance(event, bridge.JobProgress):
                 events.progress(float(event.fraction), event.eta_s)
-            elif (message := getattr(event, "message", None)) is not None:
-                events.warning(str(message))  # JobWarning and whatever else a driver says in passing
+            elif isinstance(event, bridge.JobWarning):
+                events.warning(event.message)
 
         def done(event: Any) -> None:
             events.done(*outcome_of(event))
@@ -83,9 +84,9 @@ def outcome_of(event: Any) -> tuple[Outcome, str]:
 
 def open_driver(machine: MachineConfig) -> Driver:
     """Build the machine's driver from the registry; bad options are errors naming the machine."""
-    factory = bridge.DRIVERS.get(machine.driver)
+    factory = DRIVERS.get(machine.driver)
     if factory is None:
-        known = ", ".join(sorted(bridge.DRIVERS))
+        known = ", ".join(sorted(DRIVERS))
         raise InvalidInput(
             f"[machine {machine.id}] driver: unknown driver {machine.driver!r} (known: {known})"
         )
