@@ -129,7 +129,8 @@ class Fleet:
         plan, agents = self.plan, {}
         for lab in range(plan.fablabs):
             for n in range(plan.agents_per_fablab):
-                machines = {f"m{k}": Machine(f"m{k}") for k in range(plan.machines_per_agent)}
+                # machine ids are unique within a fablab, whichever agent drives them
+                machines = {f"a{n}m{k}": Machine(f"a{n}m{k}") for k in range(plan.machines_per_agent)}
                 agent = Agent(f"lab-{lab}", f"agent-{n}", len(agents) % plan.connections, machines)
                 agents[(agent.fablab, agent.id)] = agent
         return agents

@@ -42,8 +42,9 @@ class CoordinatorProcess:
             app,
             host=self.settings.server.host,
             port=self.settings.server.port,
-            # each open live page holds a thread: room for all of them beside the requests
+            # each open live page holds a thread and a connection: room for all of them beside the requests
             threads=self.settings.server.threads + self.settings.server.event_streams,
+            connection_limit=self.settings.server.threads + self.settings.server.event_streams + 100,
             channel_request_lookahead=1,  # notice closed event streams without waiting for a write
         )
         if not self.settings.server.public_url:
