@@ -18,6 +18,7 @@ from protocol.errors import InvalidInput, PeerfabError
 IMPORT_COMMANDS = {
     "import-okh": "coordinator.cli.design_import:import_okh_command",
     "import-bom": "coordinator.cli.design_import:import_bom_command",
+    "export-okh": "coordinator.cli.design_import:export_okh_command",
 }
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import requests
 
+from coordinator.bom.archive import extract_archive
+from coordinator.bom.package import DEFAULT_LIMITS, open_package
 from coordinator.importers import (
     ImportedDesign,
     PurchasedPart,
@@ -18,6 +23,8 @@ from coordinator.importers import (
     read_kitspace_bom,
     write_package,
 )
+from coordinator.importers.okh_export import ExportSource, export_okh
+from coordinator.importers.package import write_folder
 from protocol.errors import InvalidInput, PeerfabError
 
 _READERS: dict[str, Callable[..., list[PurchasedPart]]] = {
@@ -134,3 +141,49 @@ def _column_mapping(columns: tuple[str, ...]) -> dict[str, str]:
             raise InvalidInput(f"--column {item!r}: expected FIELD=HEADER, e.g. quantity=Qty")
         mapping[field.strip().lower()] = header.strip()
     return mapping
+
+
+@click.command("export-okh")
+@click.argument("source")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
+@click.option("--repo", default="", help="URL of the project's repository (default: the design's homepage).")
+@click.option("--url", envvar="PEERFAB_URL", default="http://127.0.0.1:8400", show_default=True,
+              help="Coordinator to fetch SLUG@VERSION from.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
+def export_okh_command(source: str, out: Path, repo: str, url: str, force: bool) -> None:
+    """Write a design (PACKAGE folder or archive, or SLUG@VERSION on a coordinator) as an OKH-LOSH
+    project: okh.toml, sBoM.csv, part manifests and the files."""
+    with _user_errors():
+        path = Path(source)
+        if path.exists():
+            with open_package(path) as package:
+                if not package.ok:
+                    raise InvalidInput(package.error_report())
+                exported = ExportSource(package.raw, package.files())
+                write_folder(out, lambda staging: export_okh(exported, staging, repo), force)
+        elif "@" in source:
+            write_folder(out, lambda staging: _fetch_export(url, source, staging), force)
+        else:
+            raise InvalidInput(f"{source}: no such package folder or archive, and not SLUG@VERSION")
+        count = sum(1 for p in out.rglob("*") if p.is_file())
+        click.echo(f"wrote {out}: okh.toml and {count - 1} more files")
+
+
+def _fetch_export(url: str, ref: str, staging: Path) -> None:
+    slug, _, version = ref.partition("@")
+    endpoint = f"{url.rstrip('/')}/api/v1/designs/{slug}/versions/{version or 'latest'}/okh.zip"
+    try:
+        response = requests.get(endpoint, timeout=120)
+    except requests.RequestException as exc:
+        raise PeerfabError(f"cannot reach the coordinator at {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise PeerfabError(f"{endpoint}: {response.status_code} {response.text[:300]}")
+    with tempfile.TemporaryDirectory(prefix="peerfab-okh-") as tmp:
+        archive = Path(tmp) / "okh.zip"
+        archive.write_bytes(response.content)
+        unpacked = Path(tmp) / "unpacked"
+        unpacked.mkdir()
+        extract_archive(archive, unpacked, DEFAULT_LIMITS, name=archive.name)
+        (top,) = list(unpacked.iterdir()) or [unpacked]
+        for item in top.iterdir():
+            shutil.move(str(item), staging / item.name)

@@ -54,7 +54,7 @@ def start_build(
         raise InvalidInput(f"units must be between 1 and {MAX_UNITS}, got {units}")
     _check_site(session, site)
     release = designs.get_version(session, design, version)
-    bom = designs.load_bom(session, release)
+    bom = designs.load_buildable_bom(session, release)
     breakdown = break_down(bom, units, _reports_by_path(session, release))
     build = Build(design=design, design_version=release.version, units=units, site=site,
                   priority=priority, due_at=due_at, started_by=by)  # fmt: skip
