@@ -38,6 +38,8 @@ _LICENSE_NAMES = {
     "tapr ohl 1 0": "TAPR-OHL-1.0",
     "solderpad hardware 2 1": "Apache-2.0 WITH SHL-2.1",
     "cc by sa 4 0 international": "CC-BY-SA-4.0",
+    "by sa 4 0": "CC-BY-SA-4.0",
+    "by 4 0": "CC-BY-4.0",
     "gpl 3": "GPL-3.0-only",
     "gpl v3": "GPL-3.0-only",
     "gplv3": "GPL-3.0-only",

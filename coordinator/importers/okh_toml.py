@@ -14,6 +14,8 @@ from coordinator.importers.project import Project
 from protocol.errors import InvalidInput
 
 REQUIRED = ("name", "license", "licensor")
+# Names of the early OKH-LOSH drafts (LOSH-dummy-MOSH-D) still found in published manifests.
+_ALIASES = {"license": "spdx-license"}
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def import_losh(
     data = load_toml(manifest)
     if not data:
         raise InvalidInput(f"{manifest}: the manifest is empty (no fields)")
-    missing = [key for key in REQUIRED if not data.get(key)]
+    missing = [key for key in REQUIRED if not data.get(key) and not data.get(_ALIASES.get(key, ""))]
     if missing:
         raise InvalidInput(f"{manifest}: missing required field(s): {', '.join(missing)}")
     imported = ImportedDesign(manifest={}, files={f"imported/{manifest.name}": manifest})
@@ -50,7 +52,8 @@ def import_losh(
     info.description = _with_notes(info.description, physical_notes(data, str(manifest), imported.warnings))
     project = Project.around(manifest, [data.get("repo"), data.get("release")])
     parts = OkhParts.of(project, manifest, data, imported)
-    return assemble(manifest, data.get("bom"), bom_path, info, parts)
+    # Early OKH-LOSH manifests (LOSH-dummy-MOSH-D) name the field `simplified-bom`.
+    return assemble(manifest, data.get("bom", data.get("simplified-bom")), bom_path, info, parts)
 
 
 def _with_notes(description: str, notes: str) -> str:
