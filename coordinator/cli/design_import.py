@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,26 +12,19 @@ import click
 import requests
 
 from coordinator.bom.archive import extract_archive
+from coordinator.bom.licenses import check_spdx_expression
 from coordinator.bom.package import DEFAULT_LIMITS, open_package
 from coordinator.importers import (
     ImportedDesign,
-    PurchasedPart,
     import_okh,
     package_purchased,
-    read_csv_bom,
-    read_kicad_bom,
-    read_kitspace_bom,
     write_package,
 )
+from coordinator.importers.bom_csv import FORMATS, read_bom
 from coordinator.importers.okh_export import ExportSource, export_okh
 from coordinator.importers.package import write_folder
 from protocol.errors import InvalidInput, PeerfabError
 
-_READERS: dict[str, Callable[..., list[PurchasedPart]]] = {
-    "kicad": read_kicad_bom,
-    "kitspace": read_kitspace_bom,
-    "csv": read_csv_bom,
-}
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -53,7 +46,8 @@ def _report(imported: ImportedDesign, out: Path) -> None:
         kinds[part["kind"]] = kinds.get(part["kind"], 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     design = imported.manifest["design"]
-    click.echo(f"wrote {out}: {design['slug']}@{design['version']}, {summary} parts")
+    what = f"{summary} parts" if summary else "a draft (no parts)"
+    click.echo(f"wrote {out}: {design['slug']}@{design['version']}, {what}")
 
 
 @click.command("import-okh")
@@ -80,7 +74,8 @@ def import_okh_command(
 
 @click.command("import-bom")
 @click.argument("bom", type=_existing_file)
-@click.option("--format", "fmt", required=True, type=click.Choice(sorted(_READERS)), help="BOM layout.")
+@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(FORMATS),
+              help="BOM layout; auto recognises the dialect by its headers.")  # fmt: skip
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Package folder to write.")
 @click.option("--name", required=True, help="Design name, e.g. 'Teensy 3.2 clone'.")
 @click.option("--license", "licenses", multiple=True, required=True, help="SPDX licence (repeatable).")
@@ -92,8 +87,8 @@ def import_okh_command(
     "--column",
     "columns",
     multiple=True,
-    metavar="FIELD=HEADER",
-    help="csv format: the header holding FIELD (quantity, name, mpn, ...).",
+    metavar="ROLE=HEADER",
+    help="The header holding ROLE (quantity, name, mpn, sku:SUPPLIER, ignore, ...).",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
 def import_bom_command(
@@ -109,15 +104,12 @@ def import_bom_command(
     columns: tuple[str, ...],
     force: bool,
 ) -> None:
-    """Turn a KiCad, Kitspace or generic CSV BOM into a package of one assembly."""
+    """Turn a BOM (KiCad, KiBoM, JLCPCB, Eagle, Kitspace, Digi-Key, generic CSV) into a package of one
+    assembly."""
     with _user_errors():
         warnings: list[str] = []
-        if fmt == "csv":
-            parts = read_csv_bom(bom, _column_mapping(columns), warnings=warnings)
-        elif columns:
-            raise InvalidInput("--column applies to --format csv only")
-        else:
-            parts = _READERS[fmt](bom, warnings=warnings)
+        check_licenses(licenses)
+        parts = read_bom(bom, fmt, _column_mapping(columns), warnings=warnings)
         imported = package_purchased(
             parts,
             name=name,
@@ -131,6 +123,15 @@ def import_bom_command(
         imported.warnings[:0] = warnings
         write_package(imported, out, force=force)
         _report(imported, out)
+
+
+def check_licenses(licenses: tuple[str, ...]) -> None:
+    """Refuse a --license that is not on the SPDX list before any file is read."""
+    for text in licenses:
+        try:
+            check_spdx_expression(text)
+        except ValueError as exc:
+            raise InvalidInput(f"--license {text!r}: {exc}") from exc
 
 
 def _column_mapping(columns: tuple[str, ...]) -> dict[str, str]:

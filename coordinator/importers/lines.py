@@ -202,7 +202,8 @@ def _quantity(bom: BomTable, row: Row, designators: list[str]) -> tuple[float, s
         return None
     raw = row.get(index)
     if not raw or is_empty(raw):
-        if designators:
+        # Only cells that read as designators (R1, C12) are counted: "External components" is a heading.
+        if designators and all(any(ch.isdigit() for ch in ref) for ref in designators):
             bom.warnings.append(f"{where}: quantity empty; counted {len(designators)} designator(s)")
             return float(len(designators)), ""
         bom.warnings.append(f"{where}: {_shown(row)} has no quantity (a heading or note); skipped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coordinator.importers import read_csv_bom, read_kicad_bom, read_kitspace_bom
+from coordinator.importers.bom_csv import read_bom
 from protocol.errors import InvalidInput
 
 
@@ -162,3 +163,89 @@ def test_real_eagle_hat_bom(realworld):
     assert parts["CRCW080510R0FKEAC"].mpn == "CRCW080510R0FKEAC"  # trailing space dropped
     assert parts["CL21B104KCFNNNE"].quantity == 8
     assert parts["PCF85363ATL-A"].manufacturer == "NXP"
+
+
+def test_heading_total_and_footer_rows_are_skipped_naming_their_lines(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        "References,Qty,Description\nR1,1,22K 1206\nExternal components,,\nR2,1,22K 1206\n"
+        "Total,2,\n\n\nComponent Groups:,52\nComponent Count:,196\n"
+    )
+    warnings: list[str] = []
+
+    (part,) = read_csv_bom(bom, warnings=warnings)
+
+    assert (part.quantity, part.references) == (2, ["R1", "R2"])  # identical lines add up
+    assert any("line 3: 'External components' has no quantity" in w for w in warnings)
+    assert any("line 5: 'Total, 2' is a total line" in w for w in warnings)
+    assert any("line 8: 'Component Groups:, 52' is a summary line" in w for w in warnings)
+
+
+def test_jlcpcb_bom_counts_designators_and_keeps_the_lcsc_code(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        'Comment,Designator,Footprint,LCSC Part #\n100n,"C1,C2,C5",SMD-0603,C14663\n1u,C7,SMD-0603,\n'
+    )
+
+    cap, other = read_bom(bom)
+
+    assert (cap.quantity, cap.name, cap.skus, cap.supplier) == (
+        3,
+        "100n SMD-0603",
+        {"LCSC": "C14663"},
+        "LCSC",
+    )
+    assert other.quantity == 1 and other.skus == {}
+
+
+def test_eagle_export_has_one_line_per_part_and_no_quantity(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        '"Part","Value","Device","Package","MANUFACTURER_PART_NUMBER","MOUSER_PART_NUMBER"\n'
+        '"C1","100n","C-EUC0805","C0805","CL21B104","187-CL21B104"\n'
+        '"C2","100n","C-EUC0805","C0805","CL21B104","187-CL21B104"\n'
+        '"R1","10k","R-EU_R0805","R0805","",""\n'
+    )
+
+    cap, resistor = read_bom(bom)
+
+    assert (cap.quantity, cap.references, cap.mpn) == (2, ["C1", "C2"], "CL21B104")
+    assert cap.skus == {"Mouser": "187-CL21B104"} and resistor.name == "10k R0805"
+
+
+def test_every_supplier_column_is_kept_and_a_second_header_row_names_sku_columns(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        "Qty,Component name,MPN,SKU,SKU,Notes\n,,,Digi-Key,Mouser,\n"
+        "1,Arduino Micro,A000053,1050-1066-ND,782-A000053,fits the case\n"
+    )
+
+    (part,) = read_bom(bom)
+
+    assert part.skus == {"Digi-Key": "1050-1066-ND", "Mouser": "782-A000053"}
+    assert (part.supplier, part.notes) == ("Digi-Key", "fits the case")
+
+
+def test_unread_columns_are_named_and_column_roles_can_be_given(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text("Qty,Name,Bestellnr,Rating\n2,Relay,RL-12,5 A\n")
+    warnings: list[str] = []
+
+    (part,) = read_bom(bom, mapping={"sku:Conrad": "Bestellnr"}, warnings=warnings)
+
+    assert part.skus == {"Conrad": "RL-12"}
+    assert warnings == [
+        f'{bom}: columns not imported: column 4 "Rating" (name one with --column ROLE=HEADER to use it)'
+    ]
+
+
+def test_quantity_with_a_unit_and_designator_ranges(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text("Name,Quantity\nTubing,12 cm\n")
+    (tube,) = read_bom(bom)
+    assert (tube.quantity, tube.unit) == (12, "cm")
+
+    bom.write_text("References\tQty\tDescription\nC1-C6\t\tCapacitor\n")
+    warnings: list[str] = []
+    (cap,) = read_bom(bom, warnings=warnings)
+    assert cap.quantity == 6 and "quantity empty; counted 6 designator(s)" in warnings[0]
