@@ -21,6 +21,7 @@ API_BLUEPRINTS = [
     "coordinator.api.jobs:bp",
     "coordinator.api.machines:bp",
     "coordinator.api.builds:bp",
+    "coordinator.api.fablabs:bp",
 ]
 # "module:attribute" of the HTML pages (the dashboards), mounted at the site root
 PAGE_BLUEPRINTS = ["coordinator.dashboard.views:bp"]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import File
+from flask import Response, url_for
 from pydantic import BaseModel, Field
 
 from coordinator.api.auth import auth, current_token_name, roles
 from coordinator.bom import graph
 from coordinator.bom.archive import archive_kind
 from coordinator.db import session_scope
+from coordinator.importers import okh_export
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
 from coordinator.services import designs
@@ -78,6 +81,26 @@ def get_version(slug: str, version: str) -> dict[str, Any]:
     """One published version ('latest' for the newest)."""
     with session_scope(runtime().engine) as session:
         return designs.describe_version(session, designs.get_version(session, slug, version), slug)
+
+
+@bp.get("/designs/<slug>/versions/<version>/okh.zip")
+@bp.doc(responses={200: "a zip of okh.toml, sBoM.csv, part manifests and files", 404: "no such version"})
+def export_okh(slug: str, version: str) -> Response:
+    """The version as an Open Know-How (OKH-LOSH) project: okh.toml, its sBoM, part manifests and files."""
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        release = designs.get_version(session, slug, version)
+        source = designs.export_source(session, rt.store, release)
+        page = url_for("dashboard.design_version", slug=slug, version=release.version, _external=True)
+        data = okh_export.export_zip(source, repo=_homepage(source.manifest) or page)
+        name = f"{slug}-{release.version}-okh.zip"
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _homepage(manifest: Mapping[str, Any]) -> str:
+    return str((manifest.get("design") or {}).get("homepage") or "")
 
 
 @bp.get("/designs/<slug>/versions/<version>/bom")

@@ -51,6 +51,10 @@ def check_manifest(raw: Mapping[str, Any], package_dir: Path) -> CheckResult:
     for key in sorted(set(raw) - TOP_LEVEL_KEYS):
         result.add("unknown-key", f"design.toml: unknown top-level key {key!r}")
     result.info = _check_info(raw.get("design"), result)
+    draft = result.info is not None and not result.info.buildable
+    if draft and not raw.get("part"):
+        _check_bare_draft(raw.get("design"), result)
+        return result
     _check_parts(raw.get("part", []), result)
     if result.parts:
         _check_graph(result)
@@ -68,6 +72,12 @@ def _check_info(raw: Any, result: CheckResult) -> DesignInfo | None:
         for message in _messages(exc, "[design]"):
             result.add("invalid-field", message)
         return None
+
+
+def _check_bare_draft(raw: Any, result: CheckResult) -> None:
+    """A draft with no parts has nothing to check but must not name a root it does not have."""
+    if isinstance(raw, Mapping) and raw.get("root"):
+        result.add("dangling-reference", f"[design] root {raw['root']!r} is no part (the draft has none)")
 
 
 def _check_parts(raw_parts: Any, result: CheckResult) -> None:
@@ -140,6 +150,9 @@ def _check_root(graph: nx.DiGraph, result: CheckResult) -> None:
     if result.info is None:
         return
     root = result.info.root
+    if not root:
+        result.add("missing-field", "[design] root is required when the design lists parts")
+        return
     part = result.parts.get(root)
     if part is None:
         result.add("dangling-reference", f"[design] root {root!r} is no part", root)

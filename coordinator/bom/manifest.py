@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_snake
+
+from coordinator.bom.licenses import check_spdx_expression, is_placeholder
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 PART_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -14,8 +16,6 @@ SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
-# An SPDX licence expression: identifiers (with an optional '+'), WITH exceptions, AND/OR, parentheses.
-SPDX_TOKEN_RE = re.compile(r"^(?:LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.-]*\+?)$")
 
 PROCESSES = (
     "fdm_print", "sla_print", "sls_print", "cnc_mill", "cnc_router", "cnc_lathe", "laser_cut",
@@ -41,13 +41,17 @@ class DesignInfo(_Strict):
     name: str = Field(min_length=1, max_length=200)
     slug: str
     version: str
+    # The version as the project writes it ("V2.0", "rev C") when `version` had to be normalised.
+    version_label: str = Field("", max_length=64)
     licenses: list[str] = Field(min_length=1)
     authors: list[str] = Field(default_factory=list)
     contributors: list[str] = Field(default_factory=list)
     description: str = ""
-    root: str
+    root: str = ""
     homepage: str = ""
     lineage: Lineage = Lineage()
+    # A draft is documentation without a complete BOM: publishable, listed, never built.
+    draft: str = Field("", max_length=2000)
 
     @field_validator("slug")
     @classmethod
@@ -70,26 +74,24 @@ class DesignInfo(_Strict):
             check_spdx_expression(expression)
         return value
 
+    @field_validator("authors", "contributors")
+    @classmethod
+    def _people(cls, value: list[str]) -> list[str]:
+        for person in value:
+            if not person.strip() or is_placeholder(person):
+                raise ValueError(f"{person!r} is a placeholder, not a person")
+        return value
 
-def check_spdx_expression(expression: str) -> None:
-    """Raise ValueError unless `expression` is a well-formed SPDX licence expression."""
-    tokens = expression.replace("(", " ( ").replace(")", " ) ").split()
-    if not tokens:
-        raise ValueError("empty licence")
-    depth, expect_id = 0, True
-    for token in tokens:
-        if token == "(" and expect_id:
-            depth += 1
-        elif token == ")" and not expect_id and depth > 0:
-            depth -= 1
-        elif token in {"AND", "OR", "WITH"} and not expect_id:
-            expect_id = True
-        elif expect_id and SPDX_TOKEN_RE.match(token):
-            expect_id = False
-        else:
-            raise ValueError(f"{expression!r} is not an SPDX licence expression (at {token!r})")
-    if expect_id or depth:
-        raise ValueError(f"{expression!r} is not a complete SPDX licence expression")
+    @model_validator(mode="after")
+    def _root_unless_draft(self) -> DesignInfo:
+        if not self.root and not self.draft:
+            raise ValueError("root is required (a design without a BOM is marked with draft = 'why')")
+        return self
+
+    @property
+    def buildable(self) -> bool:
+        """False for drafts: they are documentation until their BOM is complete."""
+        return not self.draft
 
 
 class _PartBase(_Strict):
@@ -134,6 +136,16 @@ class PurchasedPart(_PartBase):
     lead_time_days: float | None = Field(None, ge=0)
     url: str = ""
     unit: str = DISCRETE_UNIT
+    # Order codes by supplier ({"LCSC" = "C2296", "Digi-Key" = "490-1234-ND"}): every one a BOM named.
+    skus: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("skus")
+    @classmethod
+    def _skus(cls, value: dict[str, str]) -> dict[str, str]:
+        for supplier, sku in value.items():
+            if not supplier.strip() or not sku.strip():
+                raise ValueError(f"supplier {supplier!r} and its order code {sku!r} must both be given")
+        return value
 
 
 class Child(_Strict):
@@ -160,5 +172,6 @@ __all__ = [
     "FabricatedPart",
     "Lineage",
     "PurchasedPart",
+    "check_spdx_expression",
     "to_snake",
 ]

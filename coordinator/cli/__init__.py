@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "coordinator": "coordinator.cli.server:coordinator_command",
     "demo": "coordinator.cli.demo:demo_command",
     "design": "coordinator.cli.design:design_group",
+    "fablab": "coordinator.cli.fablab:fablab_group",
     "mesh": "coordinator.cli.mesh:mesh_group",
     "token": "coordinator.cli.token:token_group",
     "db": "coordinator.cli.server:db_group",

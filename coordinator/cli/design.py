@@ -10,7 +10,8 @@ import click
 import requests
 from rich.console import Console
 
-from coordinator.bom.package import open_package
+from coordinator.bom.archive import archive_kind
+from coordinator.bom.package import MANIFEST, open_package
 from coordinator.cli.common import echo_json
 from protocol.errors import InvalidInput, PeerfabError
 
@@ -18,6 +19,7 @@ from protocol.errors import InvalidInput, PeerfabError
 IMPORT_COMMANDS = {
     "import-okh": "coordinator.cli.design_import:import_okh_command",
     "import-bom": "coordinator.cli.design_import:import_bom_command",
+    "export-okh": "coordinator.cli.design_import:export_okh_command",
 }
 
 
@@ -49,8 +51,13 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
     """Check design packages (folders or archives); exit 2 if any has an error."""
     console = Console(stderr=False, highlight=False)
     reports, failed = [], False
-    for raw in paths:
-        report = _validate_one(Path(raw))
+    packages = [Path(raw) for raw in paths if not _skipped(Path(raw))]
+    if not packages:
+        raise InvalidInput(
+            f"no design package among {', '.join(paths)} (a folder with design.toml, or an archive)"
+        )
+    for path in packages:
+        report = _validate_one(path)
         failed |= not report["ok"]
         reports.append(report)
         if not as_json:
@@ -59,6 +66,23 @@ def validate_command(paths: tuple[str, ...], as_json: bool) -> None:
         echo_json(reports)
     if failed:
         raise click.exceptions.Exit(2)
+
+
+def _skipped(path: Path) -> bool:
+    """Folders without design.toml and files that are no archive (designs/* holds scripts too) are
+    passed over with a note on stderr; a path that does not exist is still reported as a problem."""
+    if path.is_dir() and not (path / MANIFEST).is_file():
+        click.echo(f"note: {path}: not a design package (no {MANIFEST}); skipped", err=True)
+        return True
+    if path.is_file():
+        try:
+            archive_kind(path.name)
+        except InvalidInput:
+            click.echo(
+                f"note: {path}: not a design package (no folder or .zip/.tar.gz archive); skipped", err=True
+            )
+            return True
+    return False
 
 
 def _validate_one(path: Path) -> dict:

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import shutil
+import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import requests
 
+from coordinator.bom.archive import extract_archive
+from coordinator.bom.licenses import check_spdx_expression
+from coordinator.bom.package import DEFAULT_LIMITS, open_package
 from coordinator.importers import (
     ImportedDesign,
-    PurchasedPart,
     import_okh,
     package_purchased,
-    read_csv_bom,
-    read_kicad_bom,
-    read_kitspace_bom,
     write_package,
 )
+from coordinator.importers.bom_csv import FORMATS, read_bom
+from coordinator.importers.okh_export import ExportSource, export_okh
+from coordinator.importers.package import write_folder
 from protocol.errors import InvalidInput, PeerfabError
 
-_READERS: dict[str, Callable[..., list[PurchasedPart]]] = {
-    "kicad": read_kicad_bom,
-    "kitspace": read_kitspace_bom,
-    "csv": read_csv_bom,
-}
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -46,7 +46,8 @@ def _report(imported: ImportedDesign, out: Path) -> None:
         kinds[part["kind"]] = kinds.get(part["kind"], 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     design = imported.manifest["design"]
-    click.echo(f"wrote {out}: {design['slug']}@{design['version']}, {summary} parts")
+    what = f"{summary} parts" if summary else "a draft (no parts)"
+    click.echo(f"wrote {out}: {design['slug']}@{design['version']}, {what}")
 
 
 @click.command("import-okh")
@@ -73,7 +74,8 @@ def import_okh_command(
 
 @click.command("import-bom")
 @click.argument("bom", type=_existing_file)
-@click.option("--format", "fmt", required=True, type=click.Choice(sorted(_READERS)), help="BOM layout.")
+@click.option("--format", "fmt", default="auto", show_default=True, type=click.Choice(FORMATS),
+              help="BOM layout; auto recognises the dialect by its headers.")  # fmt: skip
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Package folder to write.")
 @click.option("--name", required=True, help="Design name, e.g. 'Teensy 3.2 clone'.")
 @click.option("--license", "licenses", multiple=True, required=True, help="SPDX licence (repeatable).")
@@ -85,8 +87,8 @@ def import_okh_command(
     "--column",
     "columns",
     multiple=True,
-    metavar="FIELD=HEADER",
-    help="csv format: the header holding FIELD (quantity, name, mpn, ...).",
+    metavar="ROLE=HEADER",
+    help="The header holding ROLE (quantity, name, mpn, sku:SUPPLIER, ignore, ...).",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
 def import_bom_command(
@@ -102,15 +104,12 @@ def import_bom_command(
     columns: tuple[str, ...],
     force: bool,
 ) -> None:
-    """Turn a KiCad, Kitspace or generic CSV BOM into a package of one assembly."""
+    """Turn a BOM (KiCad, KiBoM, JLCPCB, Eagle, Kitspace, Digi-Key, generic CSV) into a package of one
+    assembly."""
     with _user_errors():
         warnings: list[str] = []
-        if fmt == "csv":
-            parts = read_csv_bom(bom, _column_mapping(columns), warnings=warnings)
-        elif columns:
-            raise InvalidInput("--column applies to --format csv only")
-        else:
-            parts = _READERS[fmt](bom, warnings=warnings)
+        check_licenses(licenses)
+        parts = read_bom(bom, fmt, _column_mapping(columns), warnings=warnings)
         imported = package_purchased(
             parts,
             name=name,
@@ -126,6 +125,15 @@ def import_bom_command(
         _report(imported, out)
 
 
+def check_licenses(licenses: tuple[str, ...]) -> None:
+    """Refuse a --license that is not on the SPDX list before any file is read."""
+    for text in licenses:
+        try:
+            check_spdx_expression(text)
+        except ValueError as exc:
+            raise InvalidInput(f"--license {text!r}: {exc}") from exc
+
+
 def _column_mapping(columns: tuple[str, ...]) -> dict[str, str]:
     mapping = {}
     for item in columns:
@@ -134,3 +142,49 @@ def _column_mapping(columns: tuple[str, ...]) -> dict[str, str]:
             raise InvalidInput(f"--column {item!r}: expected FIELD=HEADER, e.g. quantity=Qty")
         mapping[field.strip().lower()] = header.strip()
     return mapping
+
+
+@click.command("export-okh")
+@click.argument("source")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
+@click.option("--repo", default="", help="URL of the project's repository (default: the design's homepage).")
+@click.option("--url", envvar="PEERFAB_URL", default="http://127.0.0.1:8400", show_default=True,
+              help="Coordinator to fetch SLUG@VERSION from.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace a non-empty --out folder.")
+def export_okh_command(source: str, out: Path, repo: str, url: str, force: bool) -> None:
+    """Write a design (PACKAGE folder or archive, or SLUG@VERSION on a coordinator) as an OKH-LOSH
+    project: okh.toml, sBoM.csv, part manifests and the files."""
+    with _user_errors():
+        path = Path(source)
+        if path.exists():
+            with open_package(path) as package:
+                if not package.ok:
+                    raise InvalidInput(package.error_report())
+                exported = ExportSource(package.raw, package.files())
+                write_folder(out, lambda staging: export_okh(exported, staging, repo), force)
+        elif "@" in source:
+            write_folder(out, lambda staging: _fetch_export(url, source, staging), force)
+        else:
+            raise InvalidInput(f"{source}: no such package folder or archive, and not SLUG@VERSION")
+        count = sum(1 for p in out.rglob("*") if p.is_file())
+        click.echo(f"wrote {out}: okh.toml and {count - 1} more files")
+
+
+def _fetch_export(url: str, ref: str, staging: Path) -> None:
+    slug, _, version = ref.partition("@")
+    endpoint = f"{url.rstrip('/')}/api/v1/designs/{slug}/versions/{version or 'latest'}/okh.zip"
+    try:
+        response = requests.get(endpoint, timeout=120)
+    except requests.RequestException as exc:
+        raise PeerfabError(f"cannot reach the coordinator at {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise PeerfabError(f"{endpoint}: {response.status_code} {response.text[:300]}")
+    with tempfile.TemporaryDirectory(prefix="peerfab-okh-") as tmp:
+        archive = Path(tmp) / "okh.zip"
+        archive.write_bytes(response.content)
+        unpacked = Path(tmp) / "unpacked"
+        unpacked.mkdir()
+        extract_archive(archive, unpacked, DEFAULT_LIMITS, name=archive.name)
+        (top,) = list(unpacked.iterdir()) or [unpacked]
+        for item in top.iterdir():
+            shutil.move(str(item), staging / item.name)

@@ -45,15 +45,16 @@ def design_version(slug: str, version: str) -> str:
     with db() as session:
         release = designs.get_version(session, slug, version)
         info = designs.describe_version(session, release, slug)
-        bom = designs.load_bom(session, release)
+        # A draft without parts is documentation only: there is no BOM to draw.
+        bom = designs.load_bom(session, release) if release.root else None
         versions = designs.list_designs(session)
     others: list[str] = next((d["versions"] for d in versions if d["slug"] == slug), [])
     return page(
         "design_version.html",
         info=info,
-        tree=graph.tree(bom),
-        totals=graph.flatten(bom, units),
-        cost=graph.cost_rollup(bom, units),
+        tree=graph.tree(bom) if bom else None,
+        totals=graph.flatten(bom, units) if bom else [],
+        cost=graph.cost_rollup(bom, units) if bom else None,
         units=units,
         versions=others,
         meshes={p["id"]: p.get("mesh") for p in info["parts"]},

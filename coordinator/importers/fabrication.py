@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.bom.manifest import PROCESSES
-from coordinator.importers.okh_bom import is_url, local_path
+from coordinator.importers.project import Project, is_url
 
 # Words of a free-text `manufacturing-process`, tried in order.
 _PROCESS_WORDS = (
@@ -50,7 +50,7 @@ _PROCESS_FILES = {
     "waterjet_cut": _CUT + _MACHINE,
     "pcb_mill": (".zip", ".gbr", ".nc", ".gcode"),
     "pcb_fab": (".zip", ".gbr"),
-    "pcb_assembly": (".zip",),
+    "pcb_assembly": (".zip", ".csv", ".pos"),
     "weld": _CUT + _MESH,
     "sheet_bend": _CUT + _MESH,
 }
@@ -67,13 +67,13 @@ class FileChoice:
 
 def process_of(part: dict[str, Any]) -> str | None:
     """The peerfab process named by `manufacturing-process`, `process` or `tsdc`."""
-    for key in ("manufacturing-process", "process"):
+    for key in ("manufacturing-process", "process", "printing-process"):
         text = part.get(key)
         if isinstance(text, str) and text.strip():
             found = _process_from_text(text)
             if found:
                 return found
-    for tsdc in _strings(part.get("tsdc", part.get("tsdc-id"))):
+    for tsdc in strings(part.get("tsdc", part.get("tsdc-id"))):
         if tsdc.upper() in TSDC_PROCESSES:
             return TSDC_PROCESSES[tsdc.upper()]
     return None
@@ -88,22 +88,22 @@ def _process_from_text(text: str) -> str | None:
 
 def links_of(part: dict[str, Any]) -> list[str]:
     """Every file link of a part: exports first (made to be manufactured), then sources."""
-    return [*_strings(part.get("export")), *_strings(part.get("source"))]
+    return [*strings(part.get("export")), *strings(part.get("source"))]
 
 
-def choose_file(base_dir: Path, part: dict[str, Any], process: str) -> FileChoice | None:
-    """The local file best suited to the process, or None when no listed file is here."""
+def choose_file(project: Project, base: Path, part: dict[str, Any], process: str) -> FileChoice | None:
+    """The local file best suited to the process, or None when no listed file is in the project."""
     suffixes = _PROCESS_FILES[process]
     ranked = []
     for order, link in enumerate(links_of(part)):
-        suffix = Path(link).suffix.lower()
-        if suffix in suffixes and not is_url(link):
+        suffix = Path(link.split("?")[0]).suffix.lower()
+        if suffix in suffixes:
             not_gerber = "gerber" not in link.lower()
             ranked.append((suffixes.index(suffix), not_gerber, order, link))
     for *_, link in sorted(ranked):
-        path = local_path(base_dir, link)
-        if path is not None:
-            return FileChoice(link, path)
+        resolved = project.resolve(link, base)
+        if resolved.path is not None:
+            return FileChoice(link, resolved.path)
     return None
 
 
@@ -112,7 +112,8 @@ def first_url(part: dict[str, Any]) -> str | None:
     return next((link for link in links_of(part) if is_url(link)), None)
 
 
-def _strings(value: object) -> list[str]:
+def strings(value: object) -> list[str]:
+    """A field OKH allows as one string or a list of strings, as a list."""
     if isinstance(value, str):
         return [value] if value.strip() else []
     if isinstance(value, list):

@@ -19,19 +19,36 @@ class PurchasedPart:
     mpn: str | None = None
     manufacturer: str | None = None
     supplier: str | None = None
-    sku: str | None = None
+    skus: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    unit_cost: float | None = None
+    currency: str | None = None
+    lead_time_days: float | None = None
+    notes: str | None = None
     references: list[str] = field(default_factory=list)
+
+    @property
+    def sku(self) -> str | None:
+        """The order code at the preferred supplier."""
+        if self.supplier and self.supplier in self.skus:
+            return self.skus[self.supplier]
+        return next(iter(self.skus.values()), None)
 
     def to_part(self) -> dict[str, Any]:
         """The `[[part]]` table of design.toml for this part."""
         part: dict[str, Any] = {"id": self.id, "kind": "purchased", "name": self.name}
-        if self.supplier:
-            part["supplier"] = f"{self.supplier} (SKU {self.sku})" if self.sku else self.supplier
-        for key in ("mpn", "manufacturer", "url"):
+        for key in ("supplier", "mpn", "manufacturer", "url", "notes"):
             value = getattr(self, key)
             if value:
                 part[key] = value
+        if self.skus:
+            part["skus"] = dict(self.skus)
+        if self.unit_cost is not None:
+            part["unit-cost"] = self.unit_cost
+        if self.currency:
+            part["currency"] = self.currency
+        if self.lead_time_days is not None:
+            part["lead-time-days"] = self.lead_time_days
         if self.unit != "pcs":
             part["unit"] = self.unit
         return part
@@ -47,8 +64,8 @@ class ImportedDesign:
 
     @property
     def parts(self) -> list[dict[str, Any]]:
-        """The `[[part]]` tables."""
-        parts: list[dict[str, Any]] = self.manifest["part"]
+        """The `[[part]]` tables (none for a draft)."""
+        parts: list[dict[str, Any]] = self.manifest.get("part", [])
         return parts
 
     def part(self, part_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Turning the BOM file an OKH manifest links to into parts and assembly edges."""
+"""Turning the BOM files an OKH manifest links to into parts and assembly edges."""
 
 from __future__ import annotations
 
@@ -7,46 +7,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coordinator.importers.fabrication import strings
 from coordinator.importers.model import quantity_value
 from coordinator.importers.naming import name_id, part_id
 from coordinator.importers.package import PartsBuilder
+from coordinator.importers.project import Project, Resolved, is_url
 from coordinator.importers.sbom import BomLine, StructuredBom, read_structured_bom
 from protocol.errors import InvalidInput
 
 BOM_SUFFIXES = (".csv", ".tsv", ".txt")
+_BOM_WORDS = ("bom", "bill of material", "bill_of_material", "stückliste", "parts list", "partlist")
 
 # Finds the id of a manifest part a BOM line stands for, or None.
 PartMatcher = Callable[[BomLine], str | None]
 
 
-def is_url(text: str) -> bool:
-    """True for absolute links (https://..., ftp://...)."""
-    return "://" in text and text.split("://", 1)[0].isalpha()
+@dataclass
+class BomSearch:
+    """The BOM files to read, what was noted on the way, and links that named no file."""
+
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing: list[Resolved] = field(default_factory=list)
+
+    @property
+    def why_none(self) -> str:
+        """Why there is no BOM, for the draft reason or the error."""
+        return "; ".join(self.notes) or "the manifest links no BOM"
 
 
-def local_path(base_dir: Path, link: str) -> Path | None:
-    """The file a manifest link names inside base_dir ('/x' is relative to it), else None."""
-    if not link or is_url(link):
-        return None
-    candidate = (base_dir / link.lstrip("/")).resolve()
-    if not candidate.is_relative_to(base_dir.resolve()) or not candidate.is_file():
-        return None
-    return candidate
-
-
-def find_bom(manifest: Path, link: object, explicit: Path | None) -> tuple[Path | None, str]:
-    """The BOM to read (--bom, else the manifest's local link, else an sBoM next to it)
-    and, when there is none, why."""
+def find_boms(project: Project, manifest: Path, link: object, explicit: Path | None) -> BomSearch:
+    """--bom, else every readable file the `bom` field names, else an sBoM next to the manifest."""
+    search = BomSearch()
     if explicit is not None:
-        return _checked_bom(Path(explicit)), ""
-    if isinstance(link, str) and link.strip():
-        return _linked_bom(manifest, link.strip())
-    nearby = sorted(
-        p for p in manifest.parent.iterdir() if "sbom" in p.name.lower() and p.suffix in BOM_SUFFIXES
-    )
-    if nearby:
-        return nearby[0], ""
-    return None, f"{manifest}: no 'bom' link and no sBoM file next to the manifest"
+        search.files.append(_checked_bom(Path(explicit)))
+        return search
+    links = strings(link)
+    for text in links:
+        _linked_bom(project, manifest, text, search)
+    if not links:
+        nearby = sorted(
+            p
+            for p in manifest.parent.iterdir()
+            if "sbom" in p.name.lower() and p.suffix.lower() in BOM_SUFFIXES
+        )
+        if nearby:
+            search.files.append(nearby[0])
+        else:
+            search.notes.append("the manifest has no 'bom' field and no sBoM file lies next to it")
+    return search
 
 
 def _checked_bom(path: Path) -> Path:
@@ -57,27 +66,47 @@ def _checked_bom(path: Path) -> Path:
     return path
 
 
-def _linked_bom(manifest: Path, link: str) -> tuple[Path | None, str]:
-    where = f"{manifest}: bom = {link!r}"
-    if is_url(link):
-        return None, f"{where} is a link; not downloaded (download it and pass --bom)"
-    path = local_path(manifest.parent, link)
-    if path is None:
-        return None, f"{where} not found next to the manifest (pass --bom)"
-    if path.suffix.lower() not in BOM_SUFFIXES:
-        return None, f"{where}: {path.suffix} files cannot be read; export it as CSV, pass --bom"
-    return path, ""
-
-
-def require_parts(manifest: Path, builder: PartsBuilder, root: str, why_no_bom: str) -> None:
-    """Refuse a design with nothing in it: an assembly needs at least one child."""
-    if builder.parts[root]["children"]:
+def _linked_bom(project: Project, manifest: Path, link: str, search: BomSearch) -> None:
+    where = f"field 'bom' = {link!r}"
+    resolved = project.resolve(link)
+    if resolved.url:
+        search.notes.append(f"{where} is a link to another site; not downloaded (download it and pass --bom)")
         return
-    reason = f": {why_no_bom.removeprefix(f'{manifest}: ')}" if why_no_bom else ""
-    raise InvalidInput(
-        f"{manifest}: nothing to build, the manifest lists no parts and no BOM was read{reason}. "
-        "Pass --bom with the design's BOM as CSV."
-    )
+    if resolved.path is None and Path(link.split("?")[0]).suffix.lower() not in BOM_SUFFIXES:
+        search.notes.append(f"{where} names no file of the project, and is no CSV/TSV BOM that could be read")
+        return
+    if resolved.path is None:
+        search.missing.append(resolved)
+        hint = bom_like_files(project.root)
+        found = f"; files that look like a BOM: {', '.join(hint)}" if hint else ""
+        search.notes.append(f"{where} names no file of the project{found} (pass --bom)")
+        return
+    if resolved.note:
+        search.notes.append(f"{where}: {resolved.note}")
+    if resolved.path.suffix.lower() not in BOM_SUFFIXES:
+        search.notes.append(
+            f"{where}: {resolved.path.suffix or 'a file without suffix'} cannot be read as a BOM; "
+            "export it as CSV and pass --bom"
+        )
+        return
+    search.files.append(resolved.path)
+
+
+def bom_like_files(root: Path, limit: int = 5) -> list[str]:
+    """Tables near the top of a project whose name says BOM, as '/path' strings."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        depth = len(path.relative_to(root).parts)
+        if depth > 3 or not path.is_file() or path.suffix.lower() not in BOM_SUFFIXES:
+            continue
+        if any(word in path.name.lower() for word in _BOM_WORDS):
+            found.append("/" + path.relative_to(root).as_posix())
+    return found[:limit]
+
+
+def missing_bom_error(manifest: Path, search: BomSearch) -> InvalidInput:
+    """The error for a manifest whose only BOM link names no file of its clone."""
+    return InvalidInput(f"{manifest}: {search.why_none}")
 
 
 @dataclass
@@ -87,7 +116,8 @@ class BomImport:
     builder: PartsBuilder
     match: PartMatcher
     warnings: list[str]
-    _leaves: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _leaves: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    _assemblies: dict[str, str] = field(default_factory=dict)
 
     def add_all(self, bom: StructuredBom, root: str) -> None:
         """Link every top-level line of bom under root."""
@@ -97,22 +127,36 @@ class BomImport:
 
     def _add(self, path: Path, line: BomLine) -> str:
         if line.children:
-            ident = self.builder.assembly(name_id(line.name), line.name)
-            for child in line.children:
-                self.builder.link(ident, self._add(path, child), self._quantity(path, child))
-            return ident
+            return self._assembly(path, line)
         matched = self.match(line)
         if matched is not None:
             return matched
         return self._leaf(path, line)
 
+    def _assembly(self, path: Path, line: BomLine) -> str:
+        known = line.values.part_id and self._assemblies.get(line.values.part_id)
+        if known:
+            # The same sub-assembly written out again under another parent (as exports nest them).
+            return known
+        ident = self.builder.assembly(part_id(line.values.part_id) or name_id(line.name), line.name)
+        table = self.builder.parts[ident]
+        if line.values.labour_h is not None:
+            table["labour-h"] = line.values.labour_h
+        if line.values.assembled_at in ("build-site", "fablab"):
+            table["assembled-at"] = line.values.assembled_at
+        if line.values.part_id:
+            self._assemblies[line.values.part_id] = ident
+        for child in line.children:
+            self.builder.link(ident, self._add(path, child), self._quantity(path, child))
+        return ident
+
     def _leaf(self, path: Path, line: BomLine) -> str:
         values = line.values
-        key = (line.kind, line.name.casefold(), line.reference, values.mpn, values.unit)
+        key = (line.kind, line.name.casefold(), line.reference, values.mpn, values.unit, values.part_id)
         if key in self._leaves:
             return self._leaves[key]
         self._warn_unmade(path, line)
-        base = part_id(values.mpn) or name_id(line.name)
+        base = part_id(values.part_id) or part_id(values.mpn) or name_id(line.name)
         ident = self.builder.add(base, purchased_table(line))
         self._leaves[key] = ident
         return ident
@@ -121,7 +165,7 @@ class BomImport:
         where = f"{path}, line {line.line}"
         if line.kind == "POSH":
             self.warnings.append(
-                f"{where}: POSH {line.name!r} matches no [[part]] of the manifest; "
+                f"{where}: POSH {line.name!r} matches no part of the manifest and no part manifest; "
                 "imported as a purchased part"
             )
         elif line.kind == "MOSH":
@@ -132,7 +176,7 @@ class BomImport:
 
     def _quantity(self, path: Path, line: BomLine) -> int | float:
         quantity = line.values.quantity
-        unit = line.values.unit.lower() or "pcs"
+        unit = line.values.unit or "pcs"
         if (unit == "pcs" or line.children) and quantity != int(quantity):
             raise InvalidInput(
                 f"{path}, line {line.line}: quantity {quantity:g} of {line.name!r} is not a whole "
@@ -144,22 +188,19 @@ class BomImport:
 def purchased_table(line: BomLine) -> dict[str, Any]:
     """The purchased-part table for a BOM line nobody in the network fabricates."""
     values = line.values
-    name = line.name
-    reference = line.reference
+    name, reference = line.name, line.reference
     url = values.url or (reference if is_url(reference) else "")
     if reference and not is_url(reference) and reference.casefold() not in name.casefold():
         name = f"{name} ({reference})"
     table: dict[str, Any] = {"kind": "purchased", "name": name}
-    if values.supplier:
-        table["supplier"] = f"{values.supplier} (SKU {values.sku})" if values.sku else values.supplier
-    if values.mpn:
-        table["mpn"] = values.mpn
-    if values.manufacturer:
-        table["manufacturer"] = values.manufacturer
-    if url:
-        table["url"] = url
-    if values.unit and values.unit.lower() != "pcs":
-        table["unit"] = values.unit.lower()
+    optional = {
+        "supplier": values.supplier, "mpn": values.mpn, "manufacturer": values.manufacturer, "url": url,
+        "notes": values.notes, "currency": values.currency, "unit-cost": values.unit_cost,
+        "lead-time-days": values.lead_time_days, "skus": dict(values.skus),
+    }  # fmt: skip
+    table.update({key: value for key, value in optional.items() if value not in (None, "", {})})
+    if values.unit and values.unit != "pcs":
+        table["unit"] = values.unit
     return table
 
 

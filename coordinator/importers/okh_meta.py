@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from coordinator.importers.naming import design_slug, design_version, spdx_license
-from coordinator.importers.okh_bom import is_url
+from coordinator.bom.licenses import is_placeholder, split_conjunction
+from coordinator.importers.naming import design_slug, design_version, spdx_license, version_label
 from coordinator.importers.package import DesignInfo
+from coordinator.importers.project import is_url
 from protocol.errors import InvalidInput
 
 # Keys of a licence table, hardware first: the design's own licence leads the list.
@@ -21,27 +22,44 @@ def design_info(
     version: str | None,
     warnings: list[str],
 ) -> DesignInfo:
-    """The [design] table of an OKH-LOSH manifest."""
+    """The [design] table of an OKH-LOSH manifest (and its `[peerfab]` table when peerfab wrote it)."""
     name = _text(data, "name", where)
+    own: dict[str, Any] = data["peerfab"] if isinstance(data.get("peerfab"), dict) else {}
     authors = persons(data.get("licensor"), where, "licensor")
-    organization = str(data.get("organization") or "").strip()
-    if organization and not any(organization in author for author in authors):
-        authors.append(organization)
+    for organization in _organizations(data.get("organization", data.get("organisation"))):
+        if not any(organization in author for author in authors):
+            authors.append(organization)
     repo = data.get("repo")
+    semver = design_version(own.get("version") or data.get("version"), version, where, warnings)
     return DesignInfo(
         name=name,
-        slug=design_slug(name, slug, f"{where}: name {name!r}"),
-        version=design_version(data.get("version"), version, where, warnings),
+        slug=design_slug(name, slug if slug is not None else own.get("slug"), f"{where}: name {name!r}"),
+        version=semver,
+        version_label=version_label(data.get("version"), semver) if version is None else "",
         licenses=licenses(data.get("license") or data.get("spdx-license"), where, warnings),
         authors=authors,
         contributors=persons(data.get("contributors"), where, "contributors"),
         description=str(data.get("function") or data.get("description") or name).strip(),
         homepage=repo if isinstance(repo, str) and is_url(repo) else "",
+        lineage={k: str(v) for k, v in (own.get("lineage") or {}).items() if v},
+        draft=str(own.get("draft") or ""),
+        root_part=dict(own["root"]) if isinstance(own.get("root"), dict) else {},
     )
 
 
+def _organizations(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value] if value else []
+    names = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str) and name.strip() and not is_placeholder(name):
+            names.append(name.strip())
+    return names
+
+
 def licenses(value: object, where: str, warnings: list[str]) -> list[str]:
-    """SPDX licences from a string, a list, or a table (spdx / hardware / documentation...)."""
+    """SPDX licences from a string, a list, or a table (spdx / hardware / documentation...).
+    A top-level AND is split: every licence of the list applies, as in design.toml."""
     if isinstance(value, str):
         raw = [value]
     elif isinstance(value, list):
@@ -54,25 +72,29 @@ def licenses(value: object, where: str, warnings: list[str]) -> list[str]:
     for text in raw:
         if not text.strip():
             continue
-        spdx = spdx_license(text, f"{where}: license", warnings)
-        if spdx not in found:
-            found.append(spdx)
+        spdx = spdx_license(text, f"{where}: field 'license'", warnings)
+        for part in split_conjunction(spdx):
+            if part not in found:
+                found.append(part)
     if not found:
         raise InvalidInput(f"{where}: field 'license' holds no licence")
     return found
 
 
 def persons(value: object, where: str, key: str) -> list[str]:
-    """'Name <email>' strings from a string, a {name, affiliation, email} table or a list."""
+    """'Name <email>' strings from a string ('A; B' is two), a {name, affiliation, email} table or a list."""
     items = value if isinstance(value, list) else [value] if value else []
     people = []
     for item in items:
         if isinstance(item, str) and item.strip():
-            people.append(item.strip())
+            people += [p.strip() for p in item.split(";") if p.strip()]
         elif isinstance(item, dict) and str(item.get("name") or "").strip():
             people.append(_person(item))
         else:
             raise InvalidInput(f"{where}: field {key!r} has an entry with no name: {item!r}")
+    for person in people:
+        if is_placeholder(person):
+            raise InvalidInput(f"{where}: field {key!r} = {person!r} is a placeholder, not a person")
     return people
 
 
@@ -132,4 +154,6 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{where}: field {key!r} must be a non-empty string")
+    if is_placeholder(value):
+        raise InvalidInput(f"{where}: field {key!r} = {value.strip()!r} is a placeholder")
     return value.strip()

@@ -8,10 +8,12 @@ from typing import Any
 import yaml
 
 from coordinator.importers.model import ImportedDesign
-from coordinator.importers.naming import design_slug, design_version
-from coordinator.importers.okh_bom import BomImport, find_bom, is_url, read_bom, require_parts
+from coordinator.importers.naming import design_slug, design_version, version_label
+from coordinator.importers.okh_assemble import assemble
 from coordinator.importers.okh_meta import licenses, persons
-from coordinator.importers.package import DesignInfo, PartsBuilder
+from coordinator.importers.okh_parts import OkhParts
+from coordinator.importers.package import DesignInfo
+from coordinator.importers.project import Project, is_url
 from protocol.errors import InvalidInput
 
 REQUIRED = ("title", "description", "license", "licensor")
@@ -89,15 +91,10 @@ def import_okh_v1(
     _check_required(manifest, data)
     imported = ImportedDesign(manifest={}, files={f"imported/{manifest.name}": manifest})
     info = _design_info(data, str(manifest), slug, version, imported.warnings)
-    builder = PartsBuilder()
-    root = builder.assembly(info.slug, info.name)
-    bom_file, why_no_bom = find_bom(manifest, data.get("bom"), bom_path)
-    if bom_file is not None:
-        imported.files[f"imported/{bom_file.name}"] = bom_file
-        BomImport(builder, lambda line: None, imported.warnings).add_all(read_bom(bom_file), root)
-    require_parts(manifest, builder, root, why_no_bom)
-    imported.manifest = {"design": info.table(root), "part": builder.tables(root)}
-    return imported
+    links = [data.get(k) for k in ("project-link", "documentation-home", "archive-download", "repo")]
+    project = Project.around(manifest, links)
+    parts = OkhParts(project, manifest, [], imported)
+    return assemble(manifest, data.get("bom"), bom_path, info, parts)
 
 
 def _check_required(manifest: Path, data: dict[str, Any]) -> None:
@@ -113,10 +110,12 @@ def _design_info(
 ) -> DesignInfo:
     name = str(data["title"]).strip()
     link = data.get("project-link") or data.get("documentation-home")
+    semver = design_version(data.get("version"), version, where, warnings)
     return DesignInfo(
         name=name,
         slug=design_slug(name, slug, f"{where}: title {name!r}"),
-        version=design_version(data.get("version"), version, where, warnings),
+        version=semver,
+        version_label=version_label(data.get("version"), semver) if version is None else "",
         licenses=licenses(data["license"], where, warnings),
         authors=persons(data["licensor"], where, "licensor"),
         contributors=persons(data.get("contributors"), where, "contributors"),

@@ -6,13 +6,14 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from coordinator.bom.package import load_package
 from coordinator.importers.model import ImportedDesign, PurchasedPart
 from coordinator.importers.naming import IdAllocator, design_slug, design_version
 from protocol.errors import InvalidInput
@@ -30,6 +31,11 @@ class DesignInfo:
     contributors: list[str] = field(default_factory=list)
     description: str = ""
     homepage: str = ""
+    version_label: str = ""
+    draft: str = ""
+    lineage: dict[str, str] = field(default_factory=dict)
+    # The root assembly's id, name, labour-h and assembled-at when the source names them.
+    root_part: dict[str, Any] = field(default_factory=dict)
 
     def table(self, root: str) -> dict[str, Any]:
         """The TOML table, with empty optional fields left out."""
@@ -41,10 +47,12 @@ class DesignInfo:
             "authors": self.authors,
             "contributors": self.contributors,
             "description": self.description,
-            "root": root,
         }
-        if self.homepage:
-            table["homepage"] = self.homepage
+        optional = {
+            "root": root, "homepage": self.homepage, "version-label": self.version_label,
+            "draft": self.draft, "lineage": self.lineage,
+        }  # fmt: skip
+        table.update({key: value for key, value in optional.items() if value})
         return table
 
 
@@ -129,6 +137,16 @@ def file_sha256(path: Path) -> str:
 
 def write_package(imported: ImportedDesign, out_dir: Path, force: bool = False) -> Path:
     """Write design.toml and copy the files; nothing is left behind if anything fails."""
+
+    def fill(staging: Path) -> None:
+        _fill(staging, imported)
+        _check_written(staging, out_dir)
+
+    return write_folder(out_dir, fill, force)
+
+
+def write_folder(out_dir: Path, fill: Callable[[Path], object], force: bool = False) -> Path:
+    """Fill a hidden staging folder beside out_dir, then move it into place; on failure nothing stays."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInput(f"{out_dir}: exists and is not a folder")
@@ -139,7 +157,7 @@ def write_package(imported: ImportedDesign, out_dir: Path, force: bool = False) 
     staging = out_dir.parent / f".{out_dir.name}.{secrets.token_hex(6)}.tmp"
     staging.mkdir()
     try:
-        _fill(staging, imported)
+        fill(staging)
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -158,11 +176,20 @@ def _fill(staging: Path, imported: ImportedDesign) -> None:
     (staging / "design.toml").write_text(manifest_text(imported.manifest), encoding="utf-8")
 
 
+def _check_written(staging: Path, out_dir: Path) -> None:
+    """Refuse to leave a package behind that `peerfab design validate` would reject."""
+    package = load_package(staging)
+    if not package.ok:
+        problems = "; ".join(p.message for p in package.errors)
+        raise InvalidInput(f"{out_dir}: the package made from this input does not validate: {problems}")
+
+
 def manifest_text(manifest: dict[str, Any]) -> str:
-    """design.toml text: [design] first, then one [[part]] block per part."""
-    blocks = ["[design]\n" + tomli_w.dumps(manifest["design"])]
-    blocks += ["[[part]]\n" + tomli_w.dumps(part) for part in manifest["part"]]
-    return "\n".join(blocks)
+    """design.toml text written by the TOML library: [design] first, then every [[part]]."""
+    document: dict[str, Any] = {"design": manifest["design"]}
+    if manifest.get("part"):
+        document["part"] = manifest["part"]
+    return tomli_w.dumps(document)
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

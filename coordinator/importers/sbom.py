@@ -5,22 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coordinator.importers.bom_csv import (
-    CSV_FIELDS,
-    NAME,
-    QUANTITY,
-    LineValues,
-    adopt_url_column,
-    line_values,
-    row_value,
-)
-from coordinator.importers.tables import Row, Table, read_table
+from coordinator.importers.lines import BomTable, LineValues, open_bom, read_lines
+from coordinator.importers.tables import Row
 from protocol.errors import InvalidInput
 
 POS = ("pos", "position", "item no", "item number", "line")
-TYPE = ("type", "class")
-REFERENCE = ("reference", "ref")
+TYPE = ("type", "class", "supply type")
+REFERENCE = ("reference", "ref", "doc ref")
 PARENT = ("parent asm", "parent assembly", "parent", "part of")
+_SBOM_COLUMNS = {"pos": POS, "type": TYPE, "reference": REFERENCE, "parent": PARENT}
 SBOM_TYPES = {"POSH", "MOSH", "STD", "BUY"}
 
 
@@ -51,49 +44,40 @@ class StructuredBom:
     warnings: list[str]
 
 
-def read_structured_bom(path: Path) -> StructuredBom:
+def read_structured_bom(path: Path, overrides: dict[str, str] | None = None) -> StructuredBom:
     """Read a CSV/TSV BOM; PARENT-ASM or dotted POS numbers (5.1 under 5) give its levels."""
-    table = read_table(path, header_hint=QUANTITY + NAME + POS)
-    fields = {**CSV_FIELDS, "pos": POS, "type": TYPE, "reference": REFERENCE, "parent": PARENT}
-    columns = {name: table.find(aliases) for name, aliases in fields.items()}
-    if columns["quantity"] is None:
-        raise table.error(table.header_line, None, "no quantity column (looked for Qty, Units)")
-    if columns["name"] is None and columns["reference"] is None:
-        raise table.error(table.header_line, None, "no name column (looked for Name, Part Name)")
-    adopt_url_column(table, columns)
-    read = [_line(table, row, columns) for row in table.rows]
+    bom = open_bom(path, overrides)
+    table = bom.table
+    extra = {name: table.find(aliases) for name, aliases in _SBOM_COLUMNS.items()}
+    if extra["reference"] in bom.columns.roles.values():
+        # KiCad's "Reference" holds designators, not the sBoM's REFERENCE (a link or a standard).
+        extra["reference"] = None
+    read = [_line(bom, row, values, extra) for row, values in read_lines(bom)]
     lines = [line for line in read if line is not None]
     if not lines:
         raise InvalidInput(f"{path}: no BOM lines after the header (line {table.header_line})")
-    if columns["parent"] is not None:
-        roots = _nest_by_parent(table, lines)
-    else:
-        roots = _nest_by_position(table, lines)
-    return StructuredBom(path, roots, table.warnings)
+    roots = _nest_by_parent(bom, lines) if extra["parent"] is not None else _nest_by_position(bom, lines)
+    return StructuredBom(path, roots, bom.warnings)
 
 
-def _line(table: Table, row: Row, columns: dict[str, int | None]) -> BomLine | None:
-    values = line_values(table, row, columns)
-    if values.quantity == 0:
-        table.warnings.append(f"{table.path}, line {row.line}: quantity 0, line skipped")
-        return None
-    kind = row_value(row, columns, "type").upper()
+def _line(bom: BomTable, row: Row, values: LineValues, extra: dict[str, int | None]) -> BomLine | None:
+    kind = row.get(extra["type"]).upper()
     if kind and kind not in SBOM_TYPES:
-        table.warnings.append(
-            f"{table.path}, line {row.line}: TYPE {kind!r} is not POSH, MOSH, STD or BUY; read as BUY"
+        bom.warnings.append(
+            f"{bom.table.path}, line {row.line}: TYPE {kind!r} is not POSH, MOSH, STD or BUY; read as BUY"
         )
         kind = "BUY"
     return BomLine(
         line=row.line,
-        pos=row_value(row, columns, "pos").rstrip("."),
+        pos=row.get(extra["pos"]).rstrip("."),
         kind=kind,
-        reference=row_value(row, columns, "reference"),
+        reference=row.get(extra["reference"]),
         values=values,
-        parent_ref=row_value(row, columns, "parent"),
+        parent_ref=row.get(extra["parent"]),
     )
 
 
-def _nest_by_parent(table: Table, lines: list[BomLine]) -> list[BomLine]:
+def _nest_by_parent(bom: BomTable, lines: list[BomLine]) -> list[BomLine]:
     by_pos = {line.pos: line for line in lines if line.pos}
     by_name: dict[str, BomLine] = {}
     for line in lines:
@@ -105,17 +89,17 @@ def _nest_by_parent(table: Table, lines: list[BomLine]) -> list[BomLine]:
             continue
         parent = by_pos.get(line.parent_ref) or by_name.get(line.parent_ref.casefold())
         if parent is None:
-            raise table.error(
+            raise bom.table.error(
                 line.line,
-                table.find(PARENT),
+                bom.table.find(PARENT),
                 f"parent {line.parent_ref!r} names no line of the BOM (by POS or NAME)",
             )
         parent.children.append(line)
-    _check_acyclic(table, lines, roots)
+    _check_acyclic(bom, lines, roots)
     return roots
 
 
-def _nest_by_position(table: Table, lines: list[BomLine]) -> list[BomLine]:
+def _nest_by_position(bom: BomTable, lines: list[BomLine]) -> list[BomLine]:
     by_pos: dict[str, BomLine] = {}
     roots = []
     for line in lines:
@@ -123,19 +107,19 @@ def _nest_by_position(table: Table, lines: list[BomLine]) -> list[BomLine]:
         if parent_pos and parent_pos in by_pos:
             by_pos[parent_pos].children.append(line)
         elif parent_pos and parent_pos.replace(".", "").isdigit():
-            raise table.error(
-                line.line, table.find(POS), f"position {line.pos} has no line {parent_pos} above it"
+            raise bom.table.error(
+                line.line, bom.table.find(POS), f"position {line.pos} has no line {parent_pos} above it"
             )
         else:
             roots.append(line)
         if line.pos:
             if line.pos in by_pos:
-                raise table.error(line.line, table.find(POS), f"position {line.pos} is used twice")
+                raise bom.table.error(line.line, bom.table.find(POS), f"position {line.pos} is used twice")
             by_pos[line.pos] = line
     return roots
 
 
-def _check_acyclic(table: Table, lines: list[BomLine], roots: list[BomLine]) -> None:
+def _check_acyclic(bom: BomTable, lines: list[BomLine], roots: list[BomLine]) -> None:
     reached: set[int] = set()
     stack = list(roots)
     while stack:
@@ -144,8 +128,8 @@ def _check_acyclic(table: Table, lines: list[BomLine], roots: list[BomLine]) -> 
         stack.extend(line.children)
     for line in lines:
         if id(line) not in reached:
-            raise table.error(
+            raise bom.table.error(
                 line.line,
-                table.find(PARENT),
+                bom.table.find(PARENT),
                 f"line {line.name!r} is its own parent through PARENT-ASM (a cycle)",
             )

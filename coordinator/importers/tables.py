@@ -12,9 +12,10 @@ from pathlib import Path
 from protocol.errors import InvalidInput
 
 _SEPARATORS = ",;\t"
-_EMPTY_VALUES = {"", "n/a", "na", "-", "--", "none", "~"}
+_EMPTY_VALUES = {"", "n/a", "na", "-", "--", "none", "~", "any"}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_WITH_UNIT = re.compile(r"^([+-]?[\d.,]+)\s*([A-Za-zµ²³]{1,6})$")
 _HEADER_SEARCH_ROWS = 20
 
 
@@ -77,7 +78,7 @@ def is_empty(value: str) -> bool:
 
 
 def read_table(path: Path, header_hint: Iterable[str] = ()) -> Table:
-    """Read a CSV/TSV file; the header is the first row holding one of header_hint."""
+    """Read a CSV/TSV file; the header is the row among the first ones naming most of header_hint."""
     text, warnings = _decode(path)
     delimiter = _delimiter(text)
     records = _records(path, text, delimiter)
@@ -91,15 +92,22 @@ def read_table(path: Path, header_hint: Iterable[str] = ()) -> Table:
 
 def parse_quantity(table: Table, row: Row, index: int) -> float:
     """The positive number in a quantity cell; an error naming the cell otherwise."""
+    return split_quantity(table, row, index)[0]
+
+
+def split_quantity(table: Table, row: Row, index: int) -> tuple[float, str]:
+    """A quantity cell as number and unit: '12 cm' -> (12.0, 'cm'), '3' -> (3.0, '')."""
     raw = row.get(index)
-    text = raw.replace(",", ".") if _DECIMAL_COMMA.match(raw) else raw
+    match = _WITH_UNIT.match(raw)
+    number, unit = (match.group(1), match.group(2)) if match else (raw, "")
+    text = number.replace(",", ".") if _DECIMAL_COMMA.match(number) else number
     if not _NUMBER.match(text):
         shown = repr(raw) if raw else "empty"
         raise table.error(row.line, index, f"quantity {shown} is not a number")
     value = float(text)
     if value < 0:
         raise table.error(row.line, index, f"quantity {raw} is negative")
-    return value
+    return value, unit.lower()
 
 
 def _decode(path: Path) -> tuple[str, list[str]]:
@@ -149,9 +157,17 @@ def _records(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]
 
 
 def _header_index(records: list[tuple[int, list[str]]], hint: set[str]) -> int:
+    """The row naming the most known columns (titles and totals often come first); ties: the first."""
     if not hint:
         return 0
+    best, best_score = 0, 0
     for index, (_, cells) in enumerate(records[:_HEADER_SEARCH_ROWS]):
-        if any(normalize_header(cell) in hint for cell in cells):
-            return index
-    return 0
+        score = header_score(cells, hint)
+        if score > best_score:
+            best, best_score = index, score
+    return best
+
+
+def header_score(cells: list[str], hint: set[str]) -> int:
+    """How many cells of a row are known column names."""
+    return sum(1 for cell in cells if cell.strip() and normalize_header(cell) in hint)

@@ -49,6 +49,14 @@ class FablabProfile(SQLModel, table=True):
     opening_hours: dict[str, Any] = json_field(dict)
     timezone_offset_min: int = 0
     accepts: str = Field(default="all", max_length=16)  # "all", or "none": takes no build work
+    description: str = ""
+    # number, street, district, city, region, country, postcode (the fields of an OKW address)
+    address: dict[str, Any] = json_field(dict)
+    # email, website, landline, mobile
+    contact: dict[str, Any] = json_field(dict)
+    # Machines the lab declares (read from Open Know-Where): id, process, make, model, quantity,
+    # materials, build_volume_mm, nozzle_mm. Machines its agents announce are listed as well.
+    equipment: list[dict[str, Any]] = json_field(list)
 
 
 class Build(SQLModel, table=True):

@@ -51,7 +51,7 @@ def start_build(uow: UnitOfWork, command: StartBuild) -> str:
     session = uow.session
     _check_site(session, command.site)
     release = designs.get_version(session, command.design, command.version)
-    bom = designs.load_bom(session, release)
+    bom = designs.load_buildable_bom(session, release)
     breakdown = break_down(bom, command.units, _reports_by_path(session, release))
     build = Build(design=command.design, design_version=release.version, units=command.units,
                   site=command.site, priority=command.priority, due_at=command.due_at,

@@ -15,6 +15,7 @@ from coordinator.bom.graph import Bom
 from coordinator.bom.manifest import SEMVER_RE, AnyPart, FabricatedPart
 from coordinator.bom.package import DesignPackage
 from coordinator.filestore import SHA256_RE, FileStore
+from coordinator.importers.okh_export import ExportSource
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -209,9 +210,25 @@ def version_parts(session: Session, version: DesignVersion) -> list[Part]:
     return list(session.exec(select(Part).where(Part.version_id == version.id).order_by(col(Part.part_id))))
 
 
+def draft_reason(version: DesignVersion) -> str:
+    """Why a version is a draft (documentation without a complete BOM), '' when it can be built."""
+    design = version.manifest.get("design") if isinstance(version.manifest, dict) else None
+    return str(design.get("draft") or "") if isinstance(design, dict) else ""
+
+
 def load_bom(session: Session, version: DesignVersion) -> Bom:
+    if not version.root:
+        raise InvalidInput(f"version {version.version} is a draft with no BOM yet: {draft_reason(version)}")
     parts = {row.part_id: _PART.validate_python(row.data) for row in version_parts(session, version)}
     return Bom.from_parts(version.root, parts)
+
+
+def load_buildable_bom(session: Session, version: DesignVersion) -> Bom:
+    """The BOM of a version that can be built; a draft is refused with its reason."""
+    reason = draft_reason(version)
+    if reason:
+        raise InvalidInput(f"version {version.version} is a draft and cannot be built: {reason}")
+    return load_bom(session, version)
 
 
 def version_files(session: Session, version: DesignVersion) -> list[VersionFile]:
@@ -241,6 +258,10 @@ def describe_version(session: Session, version: DesignVersion, slug: str) -> dic
         "authors": version.authors,
         "lineage": version.lineage,
         "root": version.root,
+        "draft": draft_reason(version),
+        "buildable": not draft_reason(version),
+        "homepage": str((version.manifest.get("design") or {}).get("homepage") or ""),
+        "contributors": list((version.manifest.get("design") or {}).get("contributors") or []),
         "content_sha256": version.content_sha256,
         "published_at": version.published_at.isoformat(),
         "parts": parts,
@@ -260,6 +281,12 @@ def diff_versions(session: Session, slug: str, old: str, new: str) -> dict[str, 
     old_version, new_version = get_version(session, slug, old), get_version(session, slug, new)
     result = graph.diff(load_bom(session, old_version), load_bom(session, new_version))
     return {"slug": slug, "from": old_version.version, "to": new_version.version, **result}
+
+
+def export_source(session: Session, store: FileStore, version: DesignVersion) -> ExportSource:
+    """A published version as the exporters read it: its design.toml content and its stored files."""
+    files = {f.path: store.path_for(f.sha256) for f in version_files(session, version)}
+    return ExportSource(manifest=version.manifest, files=files)
 
 
 def stored_file(session: Session, sha256: str) -> StoredFile:

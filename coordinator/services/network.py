@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from coordinator.importers import okw
 from coordinator.models.builds import FablabProfile
 from coordinator.models.jobs import AgentLink, Fablab, Machine
 from coordinator.planning.matching import MachineView
@@ -132,3 +133,42 @@ def get_profile(session: Session, fablab: str) -> FablabProfile:
     if profile is None:
         raise NotFound(f"fablab {fablab!r} has no profile")
     return profile
+
+
+# ---- Open Know-Where ----------------------------------------------------------------------------
+
+_EQUIPMENT_KEYS = ("process", "make", "model", "materials", "build_volume_mm", "nozzle_mm", "speed_factor",
+                   "tolerance_mm")  # fmt: skip
+
+
+def okw_record(session: Session, fablab: str) -> dict[str, Any]:
+    """A fablab as an Open Know-Where facility: its profile, declared equipment and agents' machines."""
+    profile = session.get(FablabProfile, fablab)
+    known = session.get(Fablab, fablab)
+    machines = list(session.exec(select(Machine).where(Machine.fablab == fablab)))
+    if profile is None and known is None:
+        raise NotFound(f"no fablab {fablab!r}")
+    data = profile.model_dump() if profile else {"fablab": fablab, "name": known.name if known else ""}
+    announced = {m.machine_id: machine_equipment(m) for m in machines}
+    declared = [e for e in (profile.equipment if profile else []) if e.get("id") not in announced]
+    return okw.facility(data, [*declared, *announced.values()])
+
+
+def okw_records(session: Session) -> list[dict[str, Any]]:
+    """Every fablab the coordinator knows, as OKW facilities."""
+    ids = {f.id for f in session.exec(select(Fablab))} | {
+        p.fablab for p in session.exec(select(FablabProfile))
+    }
+    return [okw_record(session, fablab) for fablab in sorted(ids)]
+
+
+def machine_equipment(machine: Machine) -> dict[str, Any]:
+    """A machine an agent announced, as an equipment entry of a profile."""
+    caps = machine.capabilities or {}
+    return {"id": machine.machine_id, **{k: caps[k] for k in _EQUIPMENT_KEYS if caps.get(k) is not None}}
+
+
+def set_from_okw(session: Session, fablab: str, record: dict[str, Any]) -> tuple[FablabProfile, list[str]]:
+    """Create or update a fablab's profile from an OKW facility; return it and what could not be read."""
+    data, warnings = okw.read_facility(record, f"OKW facility for {fablab}")
+    return set_profile(session, fablab, data), warnings

@@ -53,3 +53,17 @@ def test_bad_config_is_exit_2_without_traceback(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["token", "list", "--config", str(config)])
     assert result.exit_code == 2
     assert "server.prot: unknown key" in result.output and "Traceback" not in result.output
+
+
+def test_validate_passes_over_folders_and_files_that_are_no_packages(tmp_path: Path) -> None:
+    good = write_package(tmp_path / "good")
+    (tmp_path / "generator").mkdir()
+    (tmp_path / "generate.py").write_text("print('hi')\n")
+
+    result = run("design", "validate", str(good), str(tmp_path / "generator"), str(tmp_path / "generate.py"))
+
+    assert result.exit_code == 0, result.output
+    assert "generator: not a design package (no design.toml); skipped" in result.stderr
+    assert "generate.py: not a design package" in result.stderr
+    only_notes = run("design", "validate", str(tmp_path / "generator"))
+    assert only_notes.exit_code == 2 and "no design package among" in only_notes.stderr

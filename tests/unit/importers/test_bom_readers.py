@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coordinator.importers import read_csv_bom, read_kicad_bom, read_kitspace_bom
+from coordinator.importers.bom_csv import read_bom
 from protocol.errors import InvalidInput
 
 
@@ -18,8 +19,8 @@ def test_kicad_bom_with_semicolons_and_quoted_fields(fixtures):
     resistor = parts["RC0603FR-0710KL"]
     assert (resistor.quantity, resistor.manufacturer, resistor.name) == (2, "Yageo", "10k R_0603")
     assert resistor.references == ["R1", "R2"]
-    assert parts["100nF-C_0603"].mpn is None
-    assert parts["Conn-1x4-2.54-mm-PinHeader_1x04"].name == "Conn 1x4, 2.54 mm PinHeader_1x04"
+    assert parts["100nf-c-0603"].mpn is None
+    assert parts["conn-1x4-2-54-mm-pinheader-1x04"].name == "Conn 1x4, 2.54 mm PinHeader_1x04"
 
 
 def test_kicad_header_variants_utf8_bom_and_preamble(tmp_path):
@@ -41,8 +42,8 @@ def test_kitspace_tsv_that_is_comma_separated(fixtures):
 
     assert (diode.mpn, diode.manufacturer) == ("SD101CW-7-F", "Diodes Inc.")
     assert (diode.supplier, diode.sku) == ("Digi-Key", "SD101CW-FDICT-ND")
-    assert diode.to_part()["supplier"] == "Digi-Key (SKU SD101CW-FDICT-ND)"
-    assert (switch.id, switch.supplier, switch.sku) == ("Tactile-switch", "Farnell", "1555982")
+    assert diode.to_part()["skus"] == {"Digi-Key": "SD101CW-FDICT-ND", "Mouser": "621-SD101CW-F"}
+    assert (switch.id, switch.supplier, switch.sku) == ("tactile-switch", "Farnell", "1555982")
 
 
 def test_missing_quantity_column_names_the_header_line(tmp_path):
@@ -93,10 +94,10 @@ def test_column_mapping_names_headers_nobody_could_guess(tmp_path):
     (part,) = read_csv_bom(bom, {"quantity": "Stück", "name": "Benennung", "manufacturer": "Hersteller"})
 
     assert (part.quantity, part.name, part.manufacturer) == (3, "Winkel", "Acme")
-    with pytest.raises(InvalidInput, match="no column named 'Menge' for quantity"):
+    with pytest.raises(InvalidInput, match="--column quantity=Menge: no column named 'Menge'"):
         read_csv_bom(bom, {"quantity": "Menge"})
-    with pytest.raises(InvalidInput, match="unknown BOM field 'colour'"):
-        read_csv_bom(bom, {"colour": "Farbe"})
+    with pytest.raises(InvalidInput, match="unknown role 'colour'"):
+        read_csv_bom(bom, {"colour": "Hersteller"})
 
 
 def test_windows_1252_file_is_read_with_a_warning(tmp_path):
@@ -118,7 +119,8 @@ def test_real_kicad_teensy_bom(realworld):
     by_id = _by_id(parts)
     assert by_id["GRM188R71C104KA01D"].quantity == 7
     assert by_id["BAT54C-215"].mpn == "BAT54C,215"
-    assert by_id["MKL04Z32VLC4-LQFP32-08"].mpn is None
+    mcu = next(p for p in parts if p.name.startswith("MKL04Z32VLC4"))
+    assert mcu.mpn is None and mcu.references == ["K2"]
 
 
 def test_real_kitspace_ruler_tab_separated(realworld):
@@ -161,3 +163,89 @@ def test_real_eagle_hat_bom(realworld):
     assert parts["CRCW080510R0FKEAC"].mpn == "CRCW080510R0FKEAC"  # trailing space dropped
     assert parts["CL21B104KCFNNNE"].quantity == 8
     assert parts["PCF85363ATL-A"].manufacturer == "NXP"
+
+
+def test_heading_total_and_footer_rows_are_skipped_naming_their_lines(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        "References,Qty,Description\nR1,1,22K 1206\nExternal components,,\nR2,1,22K 1206\n"
+        "Total,2,\n\n\nComponent Groups:,52\nComponent Count:,196\n"
+    )
+    warnings: list[str] = []
+
+    (part,) = read_csv_bom(bom, warnings=warnings)
+
+    assert (part.quantity, part.references) == (2, ["R1", "R2"])  # identical lines add up
+    assert any("line 3: 'External components' has no quantity" in w for w in warnings)
+    assert any("line 5: 'Total, 2' is a total line" in w for w in warnings)
+    assert any("line 8: 'Component Groups:, 52' is a summary line" in w for w in warnings)
+
+
+def test_jlcpcb_bom_counts_designators_and_keeps_the_lcsc_code(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        'Comment,Designator,Footprint,LCSC Part #\n100n,"C1,C2,C5",SMD-0603,C14663\n1u,C7,SMD-0603,\n'
+    )
+
+    cap, other = read_bom(bom)
+
+    assert (cap.quantity, cap.name, cap.skus, cap.supplier) == (
+        3,
+        "100n SMD-0603",
+        {"LCSC": "C14663"},
+        "LCSC",
+    )
+    assert other.quantity == 1 and other.skus == {}
+
+
+def test_eagle_export_has_one_line_per_part_and_no_quantity(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        '"Part","Value","Device","Package","MANUFACTURER_PART_NUMBER","MOUSER_PART_NUMBER"\n'
+        '"C1","100n","C-EUC0805","C0805","CL21B104","187-CL21B104"\n'
+        '"C2","100n","C-EUC0805","C0805","CL21B104","187-CL21B104"\n'
+        '"R1","10k","R-EU_R0805","R0805","",""\n'
+    )
+
+    cap, resistor = read_bom(bom)
+
+    assert (cap.quantity, cap.references, cap.mpn) == (2, ["C1", "C2"], "CL21B104")
+    assert cap.skus == {"Mouser": "187-CL21B104"} and resistor.name == "10k R0805"
+
+
+def test_every_supplier_column_is_kept_and_a_second_header_row_names_sku_columns(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text(
+        "Qty,Component name,MPN,SKU,SKU,Notes\n,,,Digi-Key,Mouser,\n"
+        "1,Arduino Micro,A000053,1050-1066-ND,782-A000053,fits the case\n"
+    )
+
+    (part,) = read_bom(bom)
+
+    assert part.skus == {"Digi-Key": "1050-1066-ND", "Mouser": "782-A000053"}
+    assert (part.supplier, part.notes) == ("Digi-Key", "fits the case")
+
+
+def test_unread_columns_are_named_and_column_roles_can_be_given(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text("Qty,Name,Bestellnr,Rating\n2,Relay,RL-12,5 A\n")
+    warnings: list[str] = []
+
+    (part,) = read_bom(bom, mapping={"sku:Conrad": "Bestellnr"}, warnings=warnings)
+
+    assert part.skus == {"Conrad": "RL-12"}
+    assert warnings == [
+        f'{bom}: columns not imported: column 4 "Rating" (name one with --column ROLE=HEADER to use it)'
+    ]
+
+
+def test_quantity_with_a_unit_and_designator_ranges(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text("Name,Quantity\nTubing,12 cm\n")
+    (tube,) = read_bom(bom)
+    assert (tube.quantity, tube.unit) == (12, "cm")
+
+    bom.write_text("References\tQty\tDescription\nC1-C6\t\tCapacitor\n")
+    warnings: list[str] = []
+    (cap,) = read_bom(bom, warnings=warnings)
+    assert cap.quantity == 6 and "quantity empty; counted 6 designator(s)" in warnings[0]

@@ -28,8 +28,8 @@ def test_purchased_list_becomes_one_assembly(fixtures, valid_package):
     )
     assert explode(package.bom()) == {
         "RC0603FR-0710KL": 2,
-        "100nF-C_0603": 1,
-        "Conn-1x4-2.54-mm-PinHeader_1x04": 1,
+        "100nf-c-0603": 1,
+        "conn-1x4-2-54-mm-pinheader-1x04": 1,
     }
 
 
