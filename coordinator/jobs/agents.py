@@ -33,9 +33,10 @@ def handle_agent_messages(uow: UnitOfWork, command: AgentMessages) -> Counter[st
 
 
 def _prefetch(uow: UnitOfWork, messages: tuple[AgentMessage, ...]) -> None:
-    agents = {(m.fablab, m.agent) for m in messages}
-    uow.store.links(agents)
-    uow.store.machines_of(agents)
+    """Load the agents' links, the machines and attempts the messages name, and their jobs."""
+    uow.store.links({(m.fablab, m.agent) for m in messages})
+    named = {(m.fablab, m.message.machine_id) for m in messages if hasattr(m.message, "machine_id")}
+    uow.store.machines(named)
     attempts = uow.store.attempts(_attempt_ids(messages))
     uow.store.jobs({a.job_id for a in attempts.values()})
 

@@ -74,15 +74,6 @@ class LinkSnap:
 Row = JobSnap | AttemptSnap | MachineSnap | LinkSnap
 
 
-def row_key(row: Row) -> tuple[type, Any]:
-    """Where a snapshot lives in a unit of work's rows: its kind and primary key."""
-    if isinstance(row, JobSnap | AttemptSnap):
-        return (type(row), row.id)
-    if isinstance(row, MachineSnap):
-        return (MachineSnap, (row.fablab, row.machine_id))
-    return (LinkSnap, (row.fablab, row.agent))
-
-
 @dataclass(frozen=True)
 class Source:
     """Where a message came from, for the event row and duplicate detection."""

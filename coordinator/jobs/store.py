@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -29,7 +29,6 @@ from coordinator.jobs.rows import (
     LinkSnap,
     MachineSnap,
     Row,
-    row_key,
 )
 from coordinator.models.base import aware, utcnow
 from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
@@ -42,19 +41,33 @@ class StaleData(Exception):
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of snapshot: its table, key columns and the columns it holds."""
+    """A kind of snapshot: its table, key columns, the columns it holds and what is selected to load it."""
 
     snap: type[Any]
     table: Table
     keys: tuple[str, ...]
     columns: tuple[str, ...]
+    selected: tuple[Any, ...]  # one expression per field of the snapshot, in its order
     versioned: bool = False
+
+    def key(self, row: Any) -> Any:
+        """A row's primary key: a value, or a tuple for a composite key."""
+        values = tuple(getattr(row, name) for name in self.keys)
+        return values[0] if len(values) == 1 else values
 
 
 def _kind(snap: type[Any], model: type[Any], keys: tuple[str, ...], versioned: bool = False) -> Kind:
     table: Table = model.__table__
     columns = tuple(f.name for f in fields(snap) if f.name in table.c)
-    return Kind(snap, table, keys, columns, versioned)
+    selected = tuple(table.c[f.name] if f.name in table.c else _DERIVED[f.name](table) for f in fields(snap))
+    return Kind(snap, table, keys, columns, selected, versioned)
+
+
+# snapshot fields that are not columns: read straight out of the row (a machine's process, from its
+# capabilities JSON, without decoding the whole document)
+_DERIVED: dict[str, Any] = {
+    "process": lambda table: func.coalesce(table.c.capabilities["process"].as_string(), "")
+}
 
 
 JOBS = _kind(JobSnap, Job, ("id",), versioned=True)
@@ -82,10 +95,11 @@ class Store:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._read: dict[tuple[type, Any], Row] = {}
-        self._rows: dict[tuple[type, Any], Row] = {}
+        # per kind of snapshot: primary key -> the row as read, and as the unit of work left it
+        self._read: dict[type, dict[Any, Row]] = {kind.snap: {} for kind in WRITE_ORDER}
+        self._rows: dict[type, dict[Any, Row]] = {kind.snap: {} for kind in WRITE_ORDER}
         self._events: list[EventRow] = []
-        self._announced: set[tuple[type, Any]] = set()  # machines written by a birth, for the live stream
+        self._announced: set[Any] = set()  # machines a birth wrote, for the live stream
 
     @property
     def connection(self) -> Connection:
@@ -95,7 +109,7 @@ class Store:
 
     def get(self, snap: type[Any], key: Any) -> Any:
         """The current snapshot of a row this unit of work loaded, or None."""
-        return self._rows.get((snap, key))
+        return self._rows[snap].get(key)
 
     def jobs(self, ids: Iterable[str]) -> dict[str, JobSnap]:
         """Jobs by id (loading those not loaded yet)."""
@@ -160,37 +174,33 @@ class Store:
         return {(f, a, m) for f, a, m in rows if f and a and m}
 
     def _by_key(self, kind: Kind, keys: Iterable[Any], where: Any) -> dict[Any, Any]:
+        held = self._rows[kind.snap]
         keys = set(keys)
-        missing = [key for key in keys if (kind.snap, key) not in self._rows]
+        missing = [key for key in keys if key not in held]
         if missing:
             self._load(kind, where(missing))
-        return {key: row for key in keys if (row := self._rows.get((kind.snap, key))) is not None}
+        return {key: row for key in keys if (row := held.get(key)) is not None}
 
     def _load(self, kind: Kind, where: Any) -> None:
         """Read rows into the unit of work; a row it holds already keeps its current snapshot."""
-        table = kind.table
-        columns = [table.c[name] for name in kind.columns]
-        if kind is MACHINES:
-            columns.append(table.c.capabilities)
-        for values in self.connection.execute(select(*columns).where(where)).mappings():
-            row = _snapshot(kind, values)
-            key = row_key(row)
-            if key not in self._rows:
-                self._read[key] = self._rows[key] = row
+        held, read = self._rows[kind.snap], self._read[kind.snap]
+        for values in self.connection.execute(select(*kind.selected).where(where)):
+            row = kind.snap(*[aware(v) if isinstance(v, datetime) else v for v in values])
+            key = kind.key(row)
+            if key not in held:
+                read[key] = held[key] = row
 
     def _current(self, snap: type[Any], keep: Any) -> list[Any]:
-        return [row for (kind, _), row in self._rows.items() if kind is snap and keep(row)]
+        return [row for row in self._rows[snap].values() if keep(row)]
 
     # ---- changing ------------------------------------------------------------------------------
 
     def apply(self, decision: Decision) -> None:
         """Take a decision's rows as the current ones, and queue its event rows."""
         for row in decision.rows:
-            self._rows[row_key(row)] = row
+            kind = KINDS[type(row)]
+            self._rows[kind.snap][kind.key(row)] = row
         self._events += decision.events
-
-    def add_event(self, event: EventRow) -> None:
-        self._events.append(event)
 
     def insert_jobs(self, rows: list[dict[str, Any]], events: list[EventRow]) -> None:
         """New job rows (every column given) and their first event rows, at once."""
@@ -200,14 +210,16 @@ class Store:
 
     def ensure_link(self, fablab: str, agent: str) -> LinkSnap:
         """The agent's link, created (with its fablab) the first time the agent is heard of."""
-        found = self.links([(fablab, agent)]).get((fablab, agent))
+        found = self._rows[LinkSnap].get((fablab, agent)) or self.links([(fablab, agent)]).get(
+            (fablab, agent)
+        )
         if found is not None:
-            return found
+            return found  # type: ignore[return-value]
         self._ensure_fablab(fablab)
         link = LinkSnap(fablab, agent, online=False, boot_seq=-1, last_seq=-1, birth_msg_id="", software="",
                         last_seen=None)  # fmt: skip
         self.connection.execute(insert(LINKS.table), [_values(LINKS, link)])
-        self._read[row_key(link)] = self._rows[row_key(link)] = link
+        self._read[LinkSnap][(fablab, agent)] = self._rows[LinkSnap][(fablab, agent)] = link
         return link
 
     def _ensure_fablab(self, fablab: str) -> None:
@@ -221,15 +233,16 @@ class Store:
         values = {"agent": row.agent, "driver": info.driver, "operator_confirm": row.operator_confirm,
                   "capabilities": info.capabilities.model_dump(mode="json"), "status": row.status,
                   "last_seen": row.last_seen}  # fmt: skip
-        if self.machines([(row.fablab, row.machine_id)]):
+        key = (row.fablab, row.machine_id)
+        if self.machines([key]):
             where = and_(table.c.fablab == row.fablab, table.c.machine_id == row.machine_id)
             self.connection.execute(update(table).where(where).values(**values))
         else:
             self.connection.execute(
                 insert(table), [{"fablab": row.fablab, "machine_id": row.machine_id, **values}]
             )
-        self._read[row_key(row)] = self._rows[row_key(row)] = row
-        self._announced.add(row_key(row))
+        self._read[MachineSnap][key] = self._rows[MachineSnap][key] = row
+        self._announced.add(key)
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -240,31 +253,35 @@ class Store:
             self._insert_new(kind)
             self._write_changes(kind, written)
         written.events = self._insert_events()
-        changed = {row_key(m) for m in written.machines}
-        written.machines += [self._rows[key] for key in self._announced - changed]  # type: ignore[misc]
+        shown = {(m.fablab, m.machine_id) for m in written.machines}
+        held = self._rows[MachineSnap]
+        written.machines += [held[key] for key in self._announced - shown]  # type: ignore[misc]
         self._announced.clear()
         return written
 
     def _insert_new(self, kind: Kind) -> None:
-        new = [row for key, row in self._rows.items() if key[0] is kind.snap and key not in self._read]
+        held, read = self._rows[kind.snap], self._read[kind.snap]
+        new = [row for key, row in held.items() if key not in read]
         if new:
             self.connection.execute(insert(kind.table), [_values(kind, row) for row in new])
             for row in new:
-                self._read[row_key(row)] = row
+                read[kind.key(row)] = row
 
     def _write_changes(self, kind: Kind, written: Written) -> None:
-        groups: dict[tuple[str, ...], list[Row]] = {}
-        for key, row in sorted(self._rows.items(), key=lambda item: _sort_key(item[0][1])):
-            if key[0] is not kind.snap:
-                continue
-            before = self._read[key]
+        read = self._read[kind.snap]
+        changed_rows = sorted(
+            (item for item in self._rows[kind.snap].items() if item[1] != read[item[0]]),
+            key=lambda item: _sort_key(item[0]),
+        )
+        groups: dict[tuple[str, ...], list[tuple[Row, Row]]] = {}
+        for key, row in changed_rows:
+            before = read[key]
             changed = tuple(name for name in kind.columns if getattr(row, name) != getattr(before, name))
-            if changed:
-                groups.setdefault(changed, []).append(row)
-        for columns, rows in groups.items():
-            self._update(kind, columns, rows)
-            for row in rows:
-                self._mark_written(kind, row, written)
+            groups.setdefault(changed, []).append((before, row))
+        for columns, pairs in groups.items():
+            self._update(kind, columns, [row for _, row in pairs])
+            for before, row in pairs:
+                self._mark_written(kind, before, row, written)
 
     def _update(self, kind: Kind, columns: tuple[str, ...], rows: list[Row]) -> None:
         table = kind.table
@@ -279,15 +296,15 @@ class Store:
             raise StaleData(f"{len(params) - result.rowcount} of {len(params)} {table.name} rows were "
                             "changed or removed by someone else since they were read")  # fmt: skip
 
-    def _mark_written(self, kind: Kind, row: Any, written: Written) -> None:
+    def _mark_written(self, kind: Kind, before: Any, row: Any, written: Written) -> None:
         if kind.versioned:
             row = _bump(row)
-            self._rows[row_key(row)] = row
-        self._read[row_key(row)] = row
+            self._rows[kind.snap][kind.key(row)] = row
+        self._read[kind.snap][kind.key(row)] = row
         if isinstance(row, JobSnap):
             written.jobs.append(row)
-        elif isinstance(row, MachineSnap):
-            written.machines.append(row)
+        elif isinstance(row, MachineSnap) and row.status != before.status:
+            written.machines.append(row)  # pages show a status; last_seen alone is not worth a push
         elif isinstance(row, LinkSnap):
             written.links.append(row)
 
@@ -306,14 +323,6 @@ def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]]) -> Any:
     for fablab, other in sorted(set(pairs)):
         by_fablab.setdefault(fablab, []).append(other)
     return or_(*[and_(table.c.fablab == lab, table.c[second].in_(names)) for lab, names in by_fablab.items()])
-
-
-def _snapshot(kind: Kind, values: Any) -> Row:
-    row: dict[str, Any] = {name: aware(v) if isinstance(v, datetime) else v for name, v in values.items()}
-    if kind is MACHINES:
-        capabilities: dict[str, Any] = row.pop("capabilities") or {}
-        row["process"] = str(capabilities.get("process") or "")
-    return kind.snap(**row)  # type: ignore[no-any-return]
 
 
 def _values(kind: Kind, row: Row) -> dict[str, Any]:
