@@ -168,7 +168,7 @@ class Demo:
         with session_scope(rt.engine) as session:
             for lab in FABLABS:
                 network.set_profile(session, lab.id, {"name": lab.name, "latitude": lab.place[0],
-                                                      "longitude": lab.place[1]})  # fmt: skip
+                                                      "longitude": lab.place[1]}, register=True)  # fmt: skip
 
     def _start_agents(self) -> None:
         from fablab_agents.agent import Agent

@@ -40,6 +40,9 @@ class ServerSettings(_Section):
 class LimitsSettings(_Section):
     max_archive_mb: float = Field(200, gt=0)
     max_unpacked_mb: float = Field(1000, gt=0)
+    max_ratio: float = Field(
+        50, ge=2, description="unpacked bytes per archive byte beyond the first 10 MB (zip bombs)"
+    )
     max_members: int = Field(5000, gt=0)
     max_triangles: int = Field(5_000_000, gt=0)
     max_file_mb: float = Field(500, gt=0)

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm.exc import StaleDataError
 
-from coordinator.api.auth import auth, current_token_name, roles
+from coordinator.api.auth import auth, current_token_name, require_fablab, roles
 from coordinator.db import session_scope
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
@@ -46,7 +46,7 @@ class StateQuery(BaseModel):
 class ProfileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = ""
+    name: str = Field("", max_length=200)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     opening_hours: dict[str, list[str]] = Field(default_factory=dict, description='{"mon": ["09:00-18:00"]}')
@@ -142,6 +142,7 @@ def cancel(build_id: str) -> dict[str, Any]:
 def set_profile(fablab: str, json_data: ProfileIn) -> dict[str, Any]:
     """Set where a fablab is, when it is staffed and whether it takes build work (operator role)."""
     validate_id(fablab, "fablab id")
+    require_fablab(fablab)
     with session_scope(runtime().engine) as session:
         profile = network.set_profile(session, fablab, json_data.model_dump())
         return profile.model_dump()

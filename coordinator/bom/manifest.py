@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_snake
 
+from coordinator.bom.text import Code, Description, FileName, Label, MaterialName, Name, Notes, Unit, Url
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 PART_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SEMVER_RE = re.compile(
@@ -29,24 +31,33 @@ def _kebab(name: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+    # TOML can spell inf and nan; neither is a quantity, a price or a size, and neither is JSON.
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
+
+
+# Upper bounds keep every roll-up finite: a total is at most parts x quantity x units x price.
+MAX_PRICE = 1e9
+MAX_HOURS = 1e5
+MAX_MM = 1e5
 
 
 class Lineage(_Strict):
-    derivative_of: str = ""
-    variant_of: str = ""
+    derivative_of: Label = ""
+    variant_of: Label = ""
 
 
 class DesignInfo(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    slug: str
-    version: str
-    licenses: list[str] = Field(min_length=1)
-    authors: list[str] = Field(default_factory=list)
-    contributors: list[str] = Field(default_factory=list)
-    description: str = ""
-    root: str
-    homepage: str = ""
+    name: Name
+    slug: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    licenses: list[Name] = Field(min_length=1, max_length=20)
+    authors: list[Label] = Field(default_factory=list, max_length=200)
+    contributors: list[Label] = Field(default_factory=list, max_length=1000)
+    description: Description = ""
+    root: str = Field(max_length=128)
+    homepage: Url = ""
     lineage: Lineage = Lineage()
 
     @field_validator("slug")
@@ -93,9 +104,9 @@ def check_spdx_expression(expression: str) -> None:
 
 
 class _PartBase(_Strict):
-    id: str
-    name: str = Field(min_length=1, max_length=200)
-    notes: str = ""
+    id: str = Field(max_length=128)
+    name: Name
+    notes: Notes = ""
 
     @field_validator("id")
     @classmethod
@@ -108,14 +119,14 @@ class _PartBase(_Strict):
 class FabricatedPart(_PartBase):
     kind: Literal["fabricated"]
     process: Literal[PROCESSES]  # type: ignore[valid-type]
-    material: str = Field(min_length=1)
-    file: str = Field(min_length=1)
+    material: MaterialName
+    file: FileName
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    unit: str = DISCRETE_UNIT
-    nozzle_mm: float | None = Field(None, gt=0)
-    tolerance_mm: float | None = Field(None, gt=0)
-    thickness_mm: float | None = Field(None, gt=0)
-    layer_height_mm: float | None = Field(None, gt=0)
+    unit: Unit = DISCRETE_UNIT
+    nozzle_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    tolerance_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    thickness_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    layer_height_mm: float | None = Field(None, gt=0, le=MAX_MM)
     infill: float | None = Field(None, ge=0, le=1)
 
     @field_validator("material")
@@ -126,26 +137,26 @@ class FabricatedPart(_PartBase):
 
 class PurchasedPart(_PartBase):
     kind: Literal["purchased"]
-    supplier: str = ""
-    mpn: str = ""
-    manufacturer: str = ""
-    unit_cost: float | None = Field(None, ge=0)
+    supplier: Label = ""
+    mpn: Code = ""
+    manufacturer: Label = ""
+    unit_cost: float | None = Field(None, ge=0, le=MAX_PRICE)
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
-    lead_time_days: float | None = Field(None, ge=0)
-    url: str = ""
-    unit: str = DISCRETE_UNIT
+    lead_time_days: float | None = Field(None, ge=0, le=MAX_HOURS)
+    url: Url = ""
+    unit: Unit = DISCRETE_UNIT
 
 
 class Child(_Strict):
-    part: str
+    part: str = Field(max_length=128)
     # Validated by the BOM checks (every problem reported at once), not here.
     quantity: float
 
 
 class AssemblyPart(_PartBase):
     kind: Literal["assembly"]
-    children: list[Child] = Field(min_length=1)
-    labour_h: float = Field(0.0, ge=0)
+    children: list[Child] = Field(min_length=1, max_length=10_000)
+    labour_h: float = Field(0.0, ge=0, le=MAX_HOURS)
     assembled_at: Literal["build-site", "fablab"] = "build-site"
     unit: Literal["pcs"] = "pcs"
 

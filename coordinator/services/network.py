@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from coordinator.bom.text import check_name
 from coordinator.models.builds import FablabProfile
 from coordinator.models.jobs import AgentLink, Fablab, Machine
 from coordinator.planning.matching import MachineView
@@ -114,8 +115,20 @@ def _place(profile: FablabProfile | None) -> tuple[float, float] | None:
     return (profile.latitude, profile.longitude)
 
 
-def set_profile(session: Session, fablab: str, data: dict[str, Any]) -> FablabProfile:
-    """Create or update a fablab's place, opening hours and work policy."""
+def set_profile(
+    session: Session, fablab: str, data: dict[str, Any], *, register: bool = False
+) -> FablabProfile:
+    """Create or update a fablab's place, opening hours and work policy, for a known fablab only.
+
+    `register` makes the fablab known first: for local set-ups (the demo) that describe fablabs
+    before their agents connect; the API never does.
+    """
+    if register and session.get(Fablab, fablab) is None:
+        session.add(Fablab(id=fablab, name=str(data.get("name", ""))))
+        session.flush()
+    if session.get(Fablab, fablab) is None:
+        raise NotFound(f"no fablab {fablab!r} is known; it becomes known when one of its agents connects")
+    check_name(str(data.get("name", "")), "fablab name")
     parse_opening_hours(data.get("opening_hours") or {})
     if data.get("accepts", "all") not in {"all", "none"}:
         raise InvalidInput("accepts must be 'all' or 'none'")
