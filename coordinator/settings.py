@@ -68,9 +68,13 @@ class DispatchSettings(_Section):
 
 
 class AuthSettings(_Section):
-    public_reads: bool = True
+    public_reads: bool = Field(True, description="false: every API read and dashboard page needs a token")
     session_secret: str | None = Field(
-        None, description="signs dashboard sign-in cookies; unset: a new random secret at every start"
+        None, description="signs the flash-message cookie; unset: a new random secret at every start"
+    )
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="a dashboard sign-in lasts this long")
+    secure_cookies: bool = Field(
+        False, description="mark cookies Secure (HTTPS only); set it when a TLS proxy serves the coordinator"
     )
 
 

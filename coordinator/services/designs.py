@@ -220,7 +220,7 @@ def version_numbers(session: Session, design: Design) -> list[str]:
 def get_design(session: Session, slug: str) -> Design:
     design = session.exec(select(Design).where(Design.slug == slug)).first()
     if design is None:
-        raise NotFound(f"no design {slug!r}")
+        raise NotFound(f"no design {slug[:80]!r}")
     return design
 
 
