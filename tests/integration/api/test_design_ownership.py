@@ -110,15 +110,15 @@ def test_migration_makes_each_first_publisher_a_maintainer(database_url: str) ->
     try:
         migrate(engine, "0006")
         with engine.begin() as db:
-            db.execute(text("INSERT INTO design (id, slug, name, created_at) VALUES "
-                            "(1, 'press', 'Press', '2026-01-01'), (2, 'anon', 'Anon', '2026-01-01')"))  # fmt: skip
+            designs = "(1, 'press', 'Press', '2026-01-01'), (2, 'anon', 'Anon', '2026-01-01')"
+            db.execute(text(f"INSERT INTO design (id, slug, name, created_at) VALUES {designs}"))
             for vid, design, number, by, day in [(1, 1, "1.0.0", "alice", 1), (2, 1, "1.1.0", "bob", 2),
                                                  (3, 2, "0.1.0", "", 1)]:  # fmt: skip
                 db.execute(
                     text(
-                        "INSERT INTO design_version (id, design_id, version, name, description, licenses, "
-                        "authors, lineage, root, manifest, content_sha256, published_by, published_at) VALUES "
-                        "(:id, :design, :number, 'x', '', '[]', '[]', '{}', 'root', '{}', 'c', :by, :at)"
+                        "INSERT INTO design_version (id, design_id, version, name, description, licenses,"
+                        " authors, lineage, root, manifest, content_sha256, published_by, published_at)"
+                        " VALUES (:id, :design, :number, 'x', '', '[]', '[]', '{}', 'root', '{}', 'c', :by, :at)"
                     ),
                     {"id": vid, "design": design, "number": number, "by": by, "at": f"2026-01-0{day}"},
                 )

@@ -84,7 +84,7 @@ def test_a_binary_header_over_the_limit_is_refused_from_the_header(client, token
     assert response.status_code == 413, response.json
     assert response.json["details"] == {
         "limit": "limits.max_triangles",
-        "allowed": 5_000_000,
+        "allowed": 100_000,
         "found": declared,
     }
     assert_nothing_left(runtime)
