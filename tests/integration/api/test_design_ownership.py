@@ -118,7 +118,8 @@ def test_migration_makes_each_first_publisher_a_maintainer(database_url: str) ->
                     text(
                         "INSERT INTO design_version (id, design_id, version, name, description, licenses,"
                         " authors, lineage, root, manifest, content_sha256, published_by, published_at)"
-                        " VALUES (:id, :design, :number, 'x', '', '[]', '[]', '{}', 'root', '{}', 'c', :by, :at)"
+                        " VALUES (:id, :design, :number, 'x', '', '[]', '[]', '{}', 'root', '{}', 'c',"
+                        " :by, :at)"
                     ),
                     {"id": vid, "design": design, "number": number, "by": by, "at": f"2026-01-0{day}"},
                 )
