@@ -40,7 +40,9 @@ class ReceiveIn(BaseModel):
 
 
 class StateQuery(BaseModel):
-    state: str | None = None
+    state: str | None = Field(None, max_length=32)
+    limit: int = Field(50, ge=1, le=200, description="builds per page")
+    offset: int = Field(0, ge=0, le=1_000_000, description="builds to skip (newest first)")
 
 
 class ProfileIn(BaseModel):
@@ -79,10 +81,10 @@ def _wake_dispatcher() -> None:
 @bp.get("/builds")
 @bp.input(StateQuery, location="query")
 def list_builds(query_data: StateQuery) -> dict[str, Any]:
-    """Builds, newest first, with progress and expected finish."""
+    """Builds, newest first, a page at a time (?limit=&offset=), with progress and expected finish."""
     with session_scope(runtime().engine) as session:
         rows = []
-        for build in builds.list_builds(session, query_data.state):
+        for build in builds.list_builds(session, query_data.state, query_data.limit, query_data.offset):
             report = builds.build_report(session, build)
             rows.append({k: report[k] for k in ("id", "design", "version", "units", "site", "state", "reason",
                                                 "progress", "expected_finish_at", "due_at")})  # fmt: skip

@@ -188,11 +188,14 @@ def get_build(session: Session, build_id: str) -> Build:
     return build
 
 
-def list_builds(session: Session, state: str | None = None) -> list[Build]:
+def list_builds(
+    session: Session, state: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[Build]:
+    """Builds, newest first; a page of them when `limit` is given."""
     query = select(Build).order_by(col(Build.created_at).desc())
     if state:
         query = query.where(Build.state == state)
-    return list(session.exec(query))
+    return list(session.exec(query.offset(offset).limit(limit)))
 
 
 def build_tasks(session: Session, build_id: str) -> list[tuple[BuildTask, Job | None]]:

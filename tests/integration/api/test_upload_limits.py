@@ -223,3 +223,9 @@ def test_a_good_package_still_publishes_with_everything_on(client, token_for, tm
     assert response.status_code == 201
     bracket = next(p for p in response.json["parts"] if p["id"] == "bracket")
     assert bracket["mesh"]["triangles"] == len(trimesh.load(io.BytesIO(box_stl()), file_type="stl").faces)
+
+
+def test_the_builds_list_is_bounded_too(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v1/builds?offset=99999999999999999999").status_code == 422
+    assert client.get("/api/v1/builds?limit=100000").status_code == 422
+    assert client.get("/api/v1/builds?limit=10&offset=5").json == {"builds": []}
