@@ -174,25 +174,13 @@ def _copy_version(
     manifest_sha: str,
     by: str,
 ) -> DesignVersion:
-    from coordinator.services.designs import content_digest
+    from coordinator.services.designs import content_digest, version_row
 
     files = {
         f.path: f.sha256 for f in session.exec(select(VersionFile).where(VersionFile.version_id == source.id))
     }
     files[MANIFEST] = manifest_sha
-    version = DesignVersion(
-        design_id=design.id,  # type: ignore[arg-type]
-        version=source.version,
-        name=info.name,
-        description=source.description,
-        licenses=list(source.licenses),
-        authors=list(source.authors),
-        lineage=info.lineage.model_dump(exclude_defaults=True),
-        root=source.root,
-        manifest=manifest,
-        content_sha256=content_digest(files),
-        published_by=by,
-    )
+    version = version_row(design, info, manifest, content_digest(files), by)
     session.add(version)
     session.flush()
     _copy_rows(session, source, version, files)

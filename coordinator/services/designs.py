@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 from coordinator.bom import graph
 from coordinator.bom.archive import ArchiveLimits
 from coordinator.bom.graph import Bom
-from coordinator.bom.manifest import SEMVER_RE, AnyPart, FabricatedPart
+from coordinator.bom.manifest import SEMVER_RE, AnyPart, DesignInfo, FabricatedPart
 from coordinator.bom.package import DesignPackage, open_package
 from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.models.auth import Role
@@ -131,7 +131,19 @@ def _insert_version(
         session.add(design)
         session.flush()
         owners.add_first_maintainer(session, design, by)
-    version = DesignVersion(
+    version = version_row(design, info, package.raw, digest, by)
+    session.add(version)
+    session.flush()
+    assert version.id is not None
+    _insert_parts(session, version.id, package, stored)
+    for rel, sha in stored.items():
+        session.add(VersionFile(version_id=version.id, path=rel, sha256=sha))
+    return version
+
+
+def version_row(design: Design, info: DesignInfo, manifest: dict, digest: str, by: str) -> DesignVersion:
+    """A new version of `design` as its manifest describes it."""
+    return DesignVersion(
         design_id=design.id,  # type: ignore[arg-type]
         version=info.version,
         name=info.name,
@@ -140,17 +152,10 @@ def _insert_version(
         authors=list(info.authors),
         lineage=info.lineage.model_dump(exclude_defaults=True),
         root=info.root,
-        manifest=package.raw,
+        manifest=manifest,
         content_sha256=digest,
         published_by=by,
     )
-    session.add(version)
-    session.flush()
-    assert version.id is not None
-    _insert_parts(session, version.id, package, stored)
-    for rel, sha in stored.items():
-        session.add(VersionFile(version_id=version.id, path=rel, sha256=sha))
-    return version
 
 
 def _insert_parts(session: Session, version_id: int, package: DesignPackage, stored: dict[str, str]) -> None:

@@ -6,7 +6,6 @@ import base64
 import io
 import os
 import struct
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from coordinator.models.designs import Design, DesignVersion, Part, StoredFile
 from tests.integration.api.test_designs_api import upload
-from tests.support.packages import box_stl, default_parts, tar_gz, write_package, zip_bytes
+from tests.support.packages import box_stl, default_parts, tar_gz, tar_members, write_package, zip_bytes
 
 
 def count(runtime: Any, model: Any) -> int:
@@ -32,16 +31,6 @@ def assert_nothing_left(runtime: Any) -> None:
     data_dir = runtime.settings.storage.data_dir
     leftovers = [p.name for p in data_dir.iterdir() if p.name not in {"files", "peerfab.db", "previews"}]
     assert leftovers == []
-
-
-def tar_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -183,7 +172,7 @@ def test_error_messages_name_no_server_path(client, token_for, runtime) -> None:
     token = token_for("designer")
     data_dir = str(runtime.settings.storage.data_dir.resolve())
     bad_toml = upload(client, token, zip_bytes({"design.toml": b"[design\n"}), name="pkg.zip")
-    bad_utf8 = upload(client, token, tar_of({"design.toml": b"\xff\xfe"}), name="pkg.tar.gz")
+    bad_utf8 = upload(client, token, tar_members({"design.toml": b"\xff\xfe"}), name="pkg.tar.gz")
     broken = upload(client, token, b"PK\x03\x04 not really", name="pkg.zip")
     for response in (bad_toml, bad_utf8, broken):
         assert response.status_code == 400

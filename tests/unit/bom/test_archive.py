@@ -10,7 +10,7 @@ import pytest
 from coordinator.bom.archive import ArchiveLimits, extract_archive
 from coordinator.bom.package import open_package
 from protocol.errors import InvalidInput, PayloadTooLarge
-from tests.support.packages import box_stl, tar_gz, write_package, zip_bytes
+from tests.support.packages import box_stl, tar_gz, tar_members, write_package, zip_bytes
 
 LIMITS = ArchiveLimits(max_unpacked_bytes=1_000_000, max_members=50)
 
@@ -101,20 +101,10 @@ def written(target: Path) -> int:
     return sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
 
 
-def gz_tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 BOMB_LIMITS = ArchiveLimits(max_unpacked_bytes=1_000_000_000, max_members=50, ratio_grace_bytes=1_000_000)
 
 
-@pytest.mark.parametrize(("name", "pack"), [("bomb.zip", zip_bytes), ("bomb.tar.gz", gz_tar)])
+@pytest.mark.parametrize(("name", "pack"), [("bomb.zip", zip_bytes), ("bomb.tar.gz", tar_members)])
 def test_a_bomb_is_refused_by_its_ratio_before_a_byte_is_written(tmp_path: Path, name: str, pack) -> None:  # type: ignore[no-untyped-def]
     # 50 MB of zeros in a few tens of KB: far under the total limit, far over 50 unpacked bytes per byte
     data = pack({"design.toml": b"[design]\n", "fill.bin": b"\0" * 50_000_000})
@@ -153,10 +143,10 @@ def test_two_members_for_one_path_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="appears twice"):
         extract(tmp_path / "a", "twice.zip", buffer.getvalue())
     with pytest.raises(InvalidInput, match="appears twice"):
-        extract(tmp_path / "b", "case.tar.gz", gz_tar({"Design.toml": b"", "design.toml": b""}))
+        extract(tmp_path / "b", "case.tar.gz", tar_members({"Design.toml": b"", "design.toml": b""}))
 
 
 @pytest.mark.parametrize("bad", ["files/\u202egpj.stl", "files/\x1b[2Jx.stl", "files/tab\there.stl"])
 def test_unprintable_member_names_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(InvalidInput, match="member name"):
-        extract(tmp_path, "names.tar.gz", gz_tar({"design.toml": b"", bad: b"x"}))
+        extract(tmp_path, "names.tar.gz", tar_members({"design.toml": b"", bad: b"x"}))
