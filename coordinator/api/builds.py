@@ -25,10 +25,10 @@ CANCEL_TRIES = 3
 class BuildIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    design: str = Field(description="design slug")
-    version: str = Field("latest", description="design version, or 'latest'")
+    design: str = Field(max_length=64, description="design slug")
+    version: str = Field("latest", max_length=64, description="design version, or 'latest'")
     units: int = Field(1, ge=1, le=builds.MAX_UNITS)
-    site: str = Field(description="fablab id of the build site, where assemblies are made")
+    site: str = Field(max_length=63, description="fablab id of the build site, where assemblies are made")
     priority: int = Field(0, ge=0, le=100)
     due_at: datetime | None = None
 
@@ -36,7 +36,7 @@ class BuildIn(BaseModel):
 class ReceiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parts: list[str] | None = Field(None, description="purchased part ids; all when omitted")
+    parts: list[str] | None = Field(None, max_length=10_000, description="purchased part ids; all when omitted")
 
 
 class StateQuery(BaseModel):
