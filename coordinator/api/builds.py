@@ -36,7 +36,7 @@ class BuildIn(BaseModel):
 class ReceiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parts: list[str] | None = Field(None, max_length=10_000, description="purchased part ids; all when omitted")
+    parts: list[str] | None = Field(None, max_length=10_000, description="purchased part ids; all if omitted")
 
 
 class StateQuery(BaseModel):

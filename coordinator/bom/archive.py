@@ -137,9 +137,15 @@ class _Extractor:
         self.target, self.budget, self.label, self.watch = target, budget, label, watch
         self.seen: dict[str, str] = {}
 
-    def place(self, member: str) -> Path:
-        """Where a member goes; two members for one path (in any letter case) are refused."""
+    def place(self, member: str, folder: bool = False) -> Path:
+        """Where a member goes; two files for one path (in any letter case) are refused.
+
+        With two, which one wins depends on the tool that unpacks: a reviewer's could show one
+        design.toml and the coordinator publish the other. A folder may be listed more than once.
+        """
         path = safe_member_path(self.target, member, self.label)
+        if folder:
+            return path
         key = path.relative_to(self.target.resolve()).as_posix().casefold()
         if key in self.seen:
             raise InvalidInput(
@@ -155,7 +161,7 @@ class _Extractor:
             self._precheck_zip(infos)
             for info in infos:
                 self.budget.member()
-                path = self.place(info.filename)
+                path = self.place(info.filename, info.is_dir())
                 if stat.S_ISLNK(info.external_attr >> 16):
                     raise InvalidInput(f"{self.label}: member {info.filename!r} is a symbolic link")
                 if info.is_dir():
@@ -178,7 +184,7 @@ class _Extractor:
         with tarfile.open(source, "r:*") as archive:
             for member in archive:
                 self.budget.member()
-                path = self.place(member.name)
+                path = self.place(member.name, member.isdir())
                 if member.issym() or member.islnk():
                     raise InvalidInput(f"{self.label}: member {member.name!r} is a link")
                 if member.isdir():

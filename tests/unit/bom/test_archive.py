@@ -150,3 +150,14 @@ def test_two_members_for_one_path_are_refused(tmp_path: Path) -> None:
 def test_unprintable_member_names_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(InvalidInput, match="member name"):
         extract(tmp_path, "names.tar.gz", tar_members({"design.toml": b"", bad: b"x"}))
+
+
+def test_a_folder_listed_twice_is_fine(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for _ in range(2):
+            folder = tarfile.TarInfo("files")
+            folder.type = tarfile.DIRTYPE
+            archive.addfile(folder)
+        archive.addfile(tarfile.TarInfo("design.toml"), io.BytesIO(b""))
+    assert (extract(tmp_path, "folders.tar.gz", buffer.getvalue()) / "files").is_dir()
