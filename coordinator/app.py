@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib
 import secrets
+from typing import Any
 
 from apiflask import APIFlask
+from flask.json.provider import DefaultJSONProvider
 
+from coordinator.api.auth import enforce_private_reads
 from coordinator.api.errors import register_error_handlers
 from coordinator.runtime import Runtime
+from coordinator.security import register_security_headers
 from coordinator.settings import Settings, load_settings
 
 API_PREFIX = "/api/v1"
@@ -22,9 +26,20 @@ API_BLUEPRINTS = [
     "coordinator.api.machines:bp",
     "coordinator.api.builds:bp",
     "coordinator.api.fablabs:bp",
+    "coordinator.api.docs:bp",
 ]
 # "module:attribute" of the HTML pages (the dashboards), mounted at the site root
 PAGE_BLUEPRINTS = ["coordinator.dashboard.views:bp"]
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """JSON as RFC 8259 has it: NaN and Infinity are refused, never written."""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
 
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> APIFlask:
@@ -36,15 +51,17 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> A
         title="peerfab coordinator API",
         version="1",
         spec_path=f"{API_PREFIX}/openapi.json",
-        docs_path=f"{API_PREFIX}/docs",
+        docs_path=None,  # served by coordinator.api.docs from a local copy of Swagger UI
     )
+    app.json = StrictJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = int(settings.limits.max_archive_mb * 1024 * 1024)
     app.config["AUTO_404_RESPONSE"] = True
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 422
     app.config["SECRET_KEY"] = settings.auth.session_secret or secrets.token_hex(32)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["peerfab"] = rt
     register_error_handlers(app)
+    register_security_headers(app, secure_cookies=settings.auth.secure_cookies)
+    enforce_private_reads(app, API_PREFIX)
     for target in API_BLUEPRINTS:
         module_name, attr = target.split(":")
         app.register_blueprint(getattr(importlib.import_module(module_name), attr), url_prefix=API_PREFIX)

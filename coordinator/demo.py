@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, ReceivePurchases, StartBuild
+from coordinator.jobs.commands import ReceivePurchases, StartBuild
 from coordinator.models.builds import Build, BuildState
 from coordinator.models.jobs import AgentLink
 from coordinator.planning.breakdown import break_down
@@ -29,11 +29,12 @@ from coordinator.process import CoordinatorProcess
 from coordinator.runtime import Runtime
 from coordinator.scheduling.runner import plan
 from coordinator.services import builds, designs, network
+from coordinator.services.auth import Actor
 from coordinator.services.network import view_from_capabilities
 from coordinator.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
-DEMO = Actor("demo-builder", frozenset({"builder"}))  # the builder whose token the demo prints
+DEMO = Actor(name="demo-builder", role="builder")  # the builder whose token the demo prints
 DEMO_ROLES = ("designer", "builder", "operator")
 TARGET_S = 120.0
 PRINTER = {"process": "fdm_print", "make": "Prusa", "model": "i3 MK3S+", "build_volume_mm": [250, 210, 210],
@@ -173,7 +174,7 @@ class Demo:
         with session_scope(rt.engine) as session:
             for lab in FABLABS:
                 network.set_profile(session, lab.id, {"name": lab.name, "latitude": lab.place[0],
-                                                      "longitude": lab.place[1]})  # fmt: skip
+                                                      "longitude": lab.place[1]}, register=True)  # fmt: skip
 
     def _make_tokens(self) -> dict[str, str]:
         """A token for each person of the demo (shown once), so anyone can sign in and act."""

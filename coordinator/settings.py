@@ -44,6 +44,9 @@ class ServerSettings(_Section):
 class LimitsSettings(_Section):
     max_archive_mb: float = Field(200, gt=0)
     max_unpacked_mb: float = Field(1000, gt=0)
+    max_ratio: float = Field(
+        50, ge=2, description="unpacked bytes per archive byte beyond the first 10 MB (zip bombs)"
+    )
     max_members: int = Field(5000, gt=0)
     max_triangles: int = Field(5_000_000, gt=0)
     max_file_mb: float = Field(500, gt=0)
@@ -69,9 +72,13 @@ class DispatchSettings(_Section):
 
 
 class AuthSettings(_Section):
-    public_reads: bool = True
+    public_reads: bool = Field(True, description="false: every API read and dashboard page needs a token")
     session_secret: str | None = Field(
-        None, description="signs dashboard sign-in cookies; unset: a new random secret at every start"
+        None, description="signs the flash-message cookie; unset: a new random secret at every start"
+    )
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="a dashboard sign-in lasts this long")
+    secure_cookies: bool = Field(
+        False, description="mark cookies Secure (HTTPS only); set it when a TLS proxy serves the coordinator"
     )
 
 

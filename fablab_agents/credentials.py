@@ -7,6 +7,7 @@ never leaves duplicate or stale rules behind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
@@ -23,6 +24,12 @@ COORDINATOR_USER = "peerfab-coordinator"
 PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 _TOOL_TIMEOUT_S = 10
+# New files: the password file for its owner only, the ACL also for the broker's group. An existing
+# file keeps its owner, group and mode (an admin's `chown root:mosquitto; chmod 640` survives a
+# regeneration), except that nobody outside owner and group may ever read it.
+PASSWD_MODE = 0o600
+ACL_MODE = 0o640
+_NEVER_OTHERS = 0o660
 
 
 def agent_username(fablab: str, agent: str) -> str:
@@ -60,7 +67,9 @@ def set_password(passwd_file: Path, username: str, password: str, use_tool: bool
         raise InvalidInput("the password must be one non-empty line")
     tool = shutil.which("mosquitto_passwd") if use_tool else None
     if tool:
+        created = not passwd_file.exists()
         _run_tool(tool, passwd_file, username, password)
+        _restrict(passwd_file, PASSWD_MODE if created else None)
     else:
         _write_entry(passwd_file, username, hash_password(password))
 
@@ -94,7 +103,8 @@ def render_acl(usernames: list[str], coordinator_user: str = COORDINATOR_USER) -
 
 
 def write_acl(acl_file: Path, passwd_file: Path, coordinator_user: str = COORDINATOR_USER) -> None:
-    _atomic_write(acl_file, render_acl(users(passwd_file), coordinator_user))
+    """Regenerate the ACL file from the users in the password file."""
+    _atomic_write(acl_file, render_acl(users(passwd_file), coordinator_user), mode=ACL_MODE)
 
 
 def mqtt_url(username: str, password: str, broker: str) -> str:
@@ -148,15 +158,35 @@ def _write_entry(passwd_file: Path, username: str, hashed: str) -> None:
             if line.partition(":")[0] != username
         ]
     lines.append(f"{username}:{hashed}")
-    _atomic_write(passwd_file, "\n".join(lines) + "\n", mode=0o600)
+    _atomic_write(passwd_file, "\n".join(lines) + "\n", mode=PASSWD_MODE)
 
 
-def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+def _atomic_write(path: Path, text: str, mode: int) -> None:
+    """Replace `path` with `text`; the new file is never readable by others, not even for a moment."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    previous = path.stat() if path.exists() else None
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    if previous is not None:
+        _keep_owner(temporary, previous.st_uid, previous.st_gid)
+        mode = (previous.st_mode & _NEVER_OTHERS) | 0o600
     os.chmod(temporary, mode)
     os.replace(temporary, path)
+
+
+def _restrict(path: Path, new_mode: int | None) -> None:
+    """mosquitto_passwd creates files by the umask (often 0644): set a new file's mode, tighten an old one."""
+    current = path.stat().st_mode & 0o777
+    os.chmod(path, new_mode if new_mode is not None else (current & _NEVER_OTHERS) | 0o600)
+
+
+def _keep_owner(path: Path, uid: int, gid: int) -> None:
+    # not root: the file stays ours, and we were allowed to write the previous one anyway
+    with contextlib.suppress(PermissionError):
+        os.chown(path, uid, gid)
 
 
 def _b64(data: bytes) -> str:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,13 +84,16 @@ def client(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def token_for(runtime):  # type: ignore[no-untyped-def]
-    """Make a bearer token with a role: token_for('designer') -> 'pf_...'."""
+    """Make a bearer token with a role: token_for('designer') -> 'pf_...'.
+
+    The name is who the token acts as (default `test-ROLE`); `fablabs` and `expires_in` scope it.
+    """
     from coordinator.db import session_scope
     from coordinator.services.auth import create_token
 
-    def make(role: str) -> str:
+    def make(role: str, name: str = "", **scope: Any) -> str:
         with session_scope(runtime.engine) as session:
-            _, plain = create_token(session, role, name=f"test-{role}")
+            _, plain = create_token(session, role, name=name or f"test-{role}", **scope)
         return plain
 
     return make

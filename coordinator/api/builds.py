@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from coordinator.api.auth import auth, current_actor, roles
+from coordinator.api.auth import auth, current_actor, require_fablab, roles
 from coordinator.db import session_scope
 from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
 from coordinator.models.auth import Role
@@ -22,10 +22,10 @@ bp = APIBlueprint("builds", __name__, tag="Builds")
 class BuildIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    design: str = Field(description="design slug")
-    version: str = Field("latest", description="design version, or 'latest'")
+    design: str = Field(max_length=64, description="design slug")
+    version: str = Field("latest", max_length=64, description="design version, or 'latest'")
     units: int = Field(1, ge=1, le=builds.MAX_UNITS)
-    site: str = Field(description="fablab id of the build site, where assemblies are made")
+    site: str = Field(max_length=63, description="fablab id of the build site, where assemblies are made")
     priority: int = Field(0, ge=0, le=100)
     due_at: datetime | None = None
 
@@ -33,17 +33,19 @@ class BuildIn(BaseModel):
 class ReceiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parts: list[str] | None = Field(None, description="purchased part ids; all when omitted")
+    parts: list[str] | None = Field(None, max_length=10_000, description="purchased part ids; all if omitted")
 
 
 class StateQuery(BaseModel):
-    state: str | None = None
+    state: str | None = Field(None, max_length=32)
+    limit: int = Field(50, ge=1, le=200, description="builds per page")
+    offset: int = Field(0, ge=0, le=1_000_000, description="builds to skip (newest first)")
 
 
 class ProfileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = ""
+    name: str = Field("", max_length=200)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     opening_hours: dict[str, list[str]] = Field(default_factory=dict, description='{"mon": ["09:00-18:00"]}')
@@ -70,10 +72,10 @@ def _report(build_id: str) -> dict[str, Any]:
 @bp.get("/builds")
 @bp.input(StateQuery, location="query")
 def list_builds(query_data: StateQuery) -> dict[str, Any]:
-    """Builds, newest first, with progress and expected finish."""
+    """Builds, newest first, a page at a time (?limit=&offset=), with progress and expected finish."""
     with session_scope(runtime().engine) as session:
         rows = []
-        for build in builds.list_builds(session, query_data.state):
+        for build in builds.list_builds(session, query_data.state, query_data.limit, query_data.offset):
             report = builds.build_report(session, build)
             rows.append({k: report[k] for k in ("id", "design", "version", "units", "site", "state", "reason",
                                                 "progress", "expected_finish_at", "due_at")})  # fmt: skip
@@ -131,6 +133,7 @@ def retry(build_id: str, task_id: str) -> dict[str, Any]:
 def set_profile(fablab: str, json_data: ProfileIn) -> dict[str, Any]:
     """Set where a fablab is, when it is staffed and whether it takes build work (operator role)."""
     validate_id(fablab, "fablab id")
+    require_fablab(fablab)
     with session_scope(runtime().engine) as session:
         profile = network.set_profile(session, fablab, json_data.model_dump())
         return profile.model_dump()

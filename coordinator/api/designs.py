@@ -1,4 +1,4 @@
-"""Designs: upload a version archive, list, read a version, BOM tree, explode, diff."""
+"""Designs: upload a version archive, list, read a version, BOM tree, explode, diff; maintainers, fork."""
 
 from __future__ import annotations
 
@@ -10,23 +10,31 @@ from typing import Any
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import File
 from flask import Response, url_for
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from coordinator.api.auth import auth, current_token_name, roles
+from coordinator.api.auth import auth, current_actor, roles
 from coordinator.bom import graph
 from coordinator.bom.archive import archive_kind
+from coordinator.bom.text import check_name
 from coordinator.db import session_scope
 from coordinator.importers import okh_export
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
+from coordinator.services import design_owners as owners
 from coordinator.services import designs
 from protocol.errors import InvalidInput
 
 bp = APIBlueprint("designs", __name__, tag="Designs")
+MAX_UPLOAD_NAME = 255
 
 
 class UploadForm(Schema):
     archive = File(required=True, metadata={"description": "design package as .zip or .tar.gz"})
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=designs.MAX_PAGE, description="designs per page")
+    offset: int = Field(0, ge=0, le=1_000_000, description="designs to skip (ordered by slug)")
 
 
 class UnitsQuery(BaseModel):
@@ -34,45 +42,69 @@ class UnitsQuery(BaseModel):
 
 
 class DiffQuery(BaseModel):
-    from_version: str = Field(alias="from", description="the older version")
-    to_version: str = Field(alias="to", description="the newer version")
+    from_version: str = Field(alias="from", max_length=64, description="the older version")
+    to_version: str = Field(alias="to", max_length=64, description="the newer version")
+
+
+class ForkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(max_length=64, description="the fork's own slug")
+    version: str = Field("latest", max_length=64, description="the version to fork")
+    name: str | None = Field(None, min_length=1, max_length=200, description="a new name (default: the same)")
+
+
+class MaintainerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=owners.MAX_NAME, description="a token name")
 
 
 @bp.post("/designs")
 @bp.auth_required(auth, **roles(Role.DESIGNER))
 @bp.input(UploadForm, location="files")
-@bp.doc(responses={201: "published", 200: "identical version already published", 409: "conflict"})
+@bp.doc(responses={201: "published", 200: "identical version already published", 403: "not a maintainer",
+                   409: "conflict", 413: "over a limit"})  # fmt: skip
 def upload_design(files_data: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Publish a design version from a package archive (designer role)."""
+    """Publish a design version from a package archive (designer role; maintainers of an existing design)."""
     upload = files_data["archive"]
-    filename = upload.filename or ""
+    filename = check_name((upload.filename or "")[:MAX_UPLOAD_NAME], "archive name")
     suffix = ".zip" if archive_kind(filename) == "zip" else ".tar.gz"
     rt = runtime()
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=rt.settings.storage.data_dir) as tmp:
+    data_dir = rt.settings.storage.data_dir
+    with tempfile.NamedTemporaryFile(suffix=suffix, dir=data_dir) as tmp:
         upload.save(tmp.name)
         with session_scope(rt.engine) as session:
             version, created = designs.publish_path(
-                session, rt.store, Path(tmp.name), rt.settings.limits, by=current_token_name(), name=filename
-            )
+                session, rt.store, Path(tmp.name), rt.settings.limits,
+                name=filename, actor=current_actor(), workdir=data_dir,
+            )  # fmt: skip
             slug = designs.get_design_by_id(session, version.design_id).slug
             body = designs.describe_version(session, version, slug)
     return body, 201 if created else 200
 
 
 @bp.get("/designs")
-def list_designs() -> dict[str, Any]:
-    """Every design with its published versions."""
+@bp.input(PageQuery, location="query")
+def list_designs(query_data: PageQuery) -> dict[str, Any]:
+    """Designs by slug, a page at a time (?limit=&offset=), with their published versions."""
     with session_scope(runtime().engine) as session:
-        return {"designs": designs.list_designs(session)}
+        return {
+            "designs": designs.list_designs(session, query_data.limit, query_data.offset),
+            "total": designs.count_designs(session),
+            "limit": query_data.limit,
+            "offset": query_data.offset,
+        }
 
 
 @bp.get("/designs/<slug>")
 def get_design(slug: str) -> dict[str, Any]:
-    """A design and its latest version."""
+    """A design, its latest version, its versions and its maintainers."""
     with session_scope(runtime().engine) as session:
-        version = designs.get_version(session, slug, "latest")
-        body = designs.describe_version(session, version, slug)
-        body["versions"] = next(d["versions"] for d in designs.list_designs(session) if d["slug"] == slug)
+        design = designs.get_design(session, slug)
+        body = designs.describe_version(session, designs.get_version(session, slug, "latest"), slug)
+        body["versions"] = designs.version_numbers(session, design)
+        body["maintainers"] = owners.maintainer_names(session, design)
         return body
 
 
@@ -142,3 +174,50 @@ def diff(slug: str, query_data: DiffQuery) -> dict[str, Any]:
         raise InvalidInput("'from' and 'to' name the same version")
     with session_scope(runtime().engine) as session:
         return designs.diff_versions(session, slug, query_data.from_version, query_data.to_version)
+
+
+@bp.post("/designs/<slug>/fork")
+@bp.auth_required(auth, **roles(Role.DESIGNER))
+@bp.input(ForkIn, location="json")
+@bp.doc(responses={201: "forked", 404: "no such design or version", 409: "the new slug is taken"})
+def fork(slug: str, json_data: ForkIn) -> tuple[dict[str, Any], int]:
+    """Fork a design under a new slug of your own; its lineage names the original (designer role)."""
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        source = designs.get_version(session, slug, json_data.version)
+        version = owners.fork_design(
+            session, rt.store, source, slug, json_data.slug, current_actor(), name=json_data.name
+        )
+        return designs.describe_version(session, version, json_data.slug), 201
+
+
+@bp.get("/designs/<slug>/maintainers")
+def list_maintainers(slug: str) -> dict[str, Any]:
+    """Who may publish versions of a design."""
+    with session_scope(runtime().engine) as session:
+        return {
+            "slug": slug,
+            "maintainers": owners.maintainer_names(session, designs.get_design(session, slug)),
+        }
+
+
+@bp.post("/designs/<slug>/maintainers")
+@bp.auth_required(auth, **roles(Role.DESIGNER))
+@bp.input(MaintainerIn, location="json")
+@bp.doc(responses={403: "not a maintainer"})
+def add_maintainer(slug: str, json_data: MaintainerIn) -> dict[str, Any]:
+    """A maintainer adds someone (by token name) who may then publish versions too."""
+    with session_scope(runtime().engine) as session:
+        design = designs.get_design(session, slug)
+        names = owners.add_maintainer(session, design, json_data.name, current_actor())
+        return {"slug": slug, "maintainers": names}
+
+
+@bp.delete("/designs/<slug>/maintainers/<name>")
+@bp.auth_required(auth, **roles(Role.DESIGNER))
+@bp.doc(responses={403: "not a maintainer", 404: "no such maintainer", 409: "the last maintainer"})
+def remove_maintainer(slug: str, name: str) -> dict[str, Any]:
+    """A maintainer removes someone from the maintainers (never the last one)."""
+    with session_scope(runtime().engine) as session:
+        design = designs.get_design(session, slug)
+        return {"slug": slug, "maintainers": owners.remove_maintainer(session, design, name, current_actor())}

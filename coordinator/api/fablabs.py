@@ -7,7 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import request
 
-from coordinator.api.auth import auth, roles
+from coordinator.api.auth import auth, current_actor, require_fablab, roles
 from coordinator.db import session_scope
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
@@ -35,13 +35,23 @@ def get_okw(fablab: str) -> dict[str, Any]:
 
 @bp.put("/fablabs/<fablab>/okw")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
-@bp.doc(responses={200: "profile set from the record", 400: "not an OKW facility"})
+@bp.doc(
+    responses={
+        200: "profile set from the record",
+        400: "not an OKW facility",
+        403: "not your fablab",
+        404: "no such fablab (an admin may bring one in)",
+    }
+)
 def put_okw(fablab: str) -> dict[str, Any]:
-    """Set a fablab's profile and declared equipment from an OKW facility record (operator role)."""
+    """Set a fablab's profile and declared equipment from an OKW facility record (operator role, for a
+    fablab of its own; an admin may also bring in a lab no agent has connected from)."""
     validate_id(fablab, "fablab id")
+    require_fablab(fablab)
     record = request.get_json(silent=True)
     if not isinstance(record, dict):
         raise InvalidInput("the body must be an OKW facility as a JSON object")
+    register = current_actor().is_admin
     with session_scope(runtime().engine) as session:
-        profile, warnings = network.set_from_okw(session, fablab, record)
+        profile, warnings = network.set_from_okw(session, fablab, record, register=register)
         return {"profile": profile.model_dump(), "warnings": warnings}

@@ -11,12 +11,14 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import TypeAdapter, ValidationError
 
-from coordinator.bom.graph import Part, build_graph
+from coordinator.bom import graph as bom_graph
+from coordinator.bom.graph import MAX_QUANTITY, Bom, Part, build_graph
 from coordinator.bom.manifest import DISCRETE_UNIT, AnyPart, AssemblyPart, DesignInfo, FabricatedPart
 from coordinator.filestore import sha256_file
 
 _PART_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyPart)
 TOP_LEVEL_KEYS = {"design", "part"}
+MAX_PARTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ def _check_parts(raw_parts: Any, result: CheckResult) -> None:
     if not isinstance(raw_parts, list) or not raw_parts:
         result.add("no-parts", "design.toml: there is no [[part]]")
         return
+    if len(raw_parts) > MAX_PARTS:
+        result.add("too-many-parts", f"design.toml has {len(raw_parts):,} parts, more than {MAX_PARTS:,}")
+        return
     seen: Counter[str] = Counter()
     for index, raw in enumerate(raw_parts, start=1):
         label = f"[[part]] #{index}" + (f" ({raw.get('id')})" if isinstance(raw, Mapping) else "")
@@ -110,8 +115,10 @@ def _check_graph(result: CheckResult) -> None:
                 "dangling-reference", f"assembly {parent!r} lists {child!r}, which is no part", parent, child
             )
     _check_quantities(result)
-    _check_cycles(graph, result)
+    cyclic = _check_cycles(graph, result)
     _check_root(graph, result)
+    if not cyclic and not result.errors:
+        _check_shape(result)
 
 
 def _check_quantities(result: CheckResult) -> None:
@@ -127,6 +134,12 @@ def _check_quantities(result: CheckResult) -> None:
                     f"{part.id} -> {child.part}: quantity must be positive, got {child.quantity:g}",
                     part.id, child.part,
                 )  # fmt: skip
+            elif child.quantity > MAX_QUANTITY:
+                result.add(
+                    "bad-quantity",
+                    f"{part.id} -> {child.part}: quantity {child.quantity:g} is more than {MAX_QUANTITY:g}",
+                    part.id, child.part,
+                )  # fmt: skip
             elif discrete and child.quantity != int(child.quantity):
                 result.add(
                     "bad-quantity",
@@ -136,7 +149,9 @@ def _check_quantities(result: CheckResult) -> None:
                 )  # fmt: skip
 
 
-def _check_cycles(graph: nx.DiGraph, result: CheckResult) -> None:
+def _check_cycles(graph: nx.DiGraph, result: CheckResult) -> bool:
+    """Report every cycle; True when there is one."""
+    found = False
     for component in nx.strongly_connected_components(graph):
         sub = graph.subgraph(component)
         if len(component) == 1 and not sub.number_of_edges():
@@ -144,6 +159,38 @@ def _check_cycles(graph: nx.DiGraph, result: CheckResult) -> None:
         cycle = [edge[0] for edge in nx.find_cycle(sub)]
         path = " -> ".join([*cycle, cycle[0]])
         result.add("cycle", f"the BOM has a cycle: {path}", *cycle)
+        found = True
+    return found
+
+
+def _check_shape(result: CheckResult) -> None:
+    """Depth, size as a tree and total quantities stay within what every view of a BOM can show."""
+    assert result.info is not None
+    bom = Bom.from_parts(result.info.root, result.parts)
+    levels = bom_graph.depth(bom)
+    if levels > bom_graph.MAX_DEPTH:
+        result.add("too-deep", f"the BOM is {levels} levels deep, more than {bom_graph.MAX_DEPTH}")
+        return
+    rows = bom_graph.tree_rows(bom)
+    if rows > bom_graph.MAX_TREE_ROWS:
+        result.add(
+            "too-wide",
+            f"the BOM has {rows:,} rows when shown as a tree (shared sub-assemblies repeat), "
+            f"more than {bom_graph.MAX_TREE_ROWS:,}",
+        )
+        return
+    _check_totals(bom, result)
+
+
+def _check_totals(bom: Bom, result: CheckResult) -> None:
+    part, largest = max(bom_graph.unchecked_totals(bom).items(), key=lambda item: item[1])
+    if not largest <= bom_graph.MAX_TOTAL:  # also true for inf
+        result.add(
+            "bad-quantity",
+            f"one unit of the design needs {largest:.3g} of {part!r}, more than {bom_graph.MAX_TOTAL:g}: "
+            "the quantities multiply too far down the tree",
+            part,
+        )
 
 
 def _check_root(graph: nx.DiGraph, result: CheckResult) -> None:

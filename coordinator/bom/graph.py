@@ -5,6 +5,7 @@ Pure functions: parts in, plain data out. Validation of the graph lives in coord
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,14 @@ from coordinator.bom.manifest import AssemblyPart, FabricatedPart, PurchasedPart
 from protocol.errors import InvalidInput, NotFound
 
 Part = FabricatedPart | PurchasedPart | AssemblyPart
+
+# Shape limits (checked when a version is published, see coordinator.bom.checks): real products
+# nest a dozen levels and show a few thousand rows as a tree; these leave a wide margin and keep
+# every view of a BOM bounded in time, memory and JSON size.
+MAX_DEPTH = 50
+MAX_TREE_ROWS = 100_000
+MAX_QUANTITY = 1e6  # of one child per parent unit
+MAX_TOTAL = 1e9  # of one part per unit of the design
 
 
 @dataclass(frozen=True)
@@ -66,13 +75,62 @@ def _check_units(units: float) -> None:
 def totals(bom: Bom, units: int = 1) -> dict[str, float]:
     """Total quantity of every part (assemblies included) needed for `units` of the root."""
     _check_units(units)
+    quantity = unchecked_totals(bom, units)
+    largest = max(quantity.values())
+    if not math.isfinite(largest) or largest > MAX_TOTAL * units:
+        raise InvalidInput(
+            f"the quantities of this version multiply beyond {MAX_TOTAL:g} per unit; it was published "
+            "before that limit and cannot be exploded", status=422,
+        )  # fmt: skip
+    return {part_id: _tidy(q) for part_id, q in quantity.items()}
+
+
+def unchecked_totals(bom: Bom, units: int = 1) -> dict[str, float]:
+    """Totals as the multiplication gives them, possibly huge or infinite (for the checks)."""
     quantity: dict[str, float] = defaultdict(float)
     quantity[bom.root] = float(units)
-    reachable = nx.descendants(bom.graph, bom.root) | {bom.root}
-    for node in nx.topological_sort(bom.graph.subgraph(reachable)):
+    for node in _top_down(bom):
         for child, attrs in bom.graph[node].items():
             quantity[child] += quantity[node] * attrs["quantity"]
-    return {part_id: _tidy(q) for part_id, q in quantity.items()}
+    return quantity
+
+
+def _top_down(bom: Bom) -> list[str]:
+    """The parts under the root, each after every assembly that uses it (iterative: any depth)."""
+    reachable = nx.descendants(bom.graph, bom.root) | {bom.root}
+    return list(nx.topological_sort(bom.graph.subgraph(reachable)))
+
+
+def depth(bom: Bom) -> int:
+    """Levels below the root on the longest path (a root with only leaves is 1 deep)."""
+    levels = {bom.root: 0}
+    for node in _top_down(bom):
+        for child in bom.graph[node]:
+            levels[child] = max(levels.get(child, 0), levels[node] + 1)
+    return max(levels.values())
+
+
+def tree_rows(bom: Bom, part_id: str | None = None) -> int:
+    """How many rows the BOM has shown as a tree: a part used on N paths appears N times."""
+    start = part_id or bom.root
+    paths: dict[str, int] = defaultdict(int)
+    paths[start] = 1
+    reachable = nx.descendants(bom.graph, start) | {start}
+    for node in nx.topological_sort(bom.graph.subgraph(reachable)):
+        for child in bom.graph[node]:
+            paths[child] += paths[node]
+    return sum(paths.values())
+
+
+def check_shape(bom: Bom) -> None:
+    """Refuse (422) to show a stored version deeper or wider than the limits as a tree."""
+    levels, rows = depth(bom), tree_rows(bom)
+    if levels > MAX_DEPTH or rows > MAX_TREE_ROWS:
+        raise InvalidInput(
+            f"this version's BOM is {levels} levels deep and {rows:,} rows as a tree, more than "
+            f"{MAX_DEPTH} levels or {MAX_TREE_ROWS:,} rows; it was published before those limits",
+            status=422,
+        )
 
 
 def explode(bom: Bom, units: int = 1) -> dict[str, float]:
@@ -118,10 +176,28 @@ def where_used(bom: Bom, part_id: str) -> list[dict[str, Any]]:
 
 
 def tree(bom: Bom, part_id: str | None = None, quantity: float = 1.0) -> dict[str, Any]:
-    """The BOM as a nested tree from `part_id` (default the root), quantities per parent unit."""
-    node = part_id or bom.root
+    """The BOM as a nested tree from `part_id` (default the root), quantities per parent unit.
+
+    Built with an explicit stack, not recursion; `check_shape` bounds its size for old versions.
+    """
+    start = part_id or bom.root
+    check_shape(bom)
+    top = _node(bom, start, quantity)
+    stack = [(top, start)]
+    while stack:
+        entry, node = stack.pop()
+        children = []
+        for child, attrs in sorted(bom.graph[node].items()):
+            child_entry = _node(bom, child, attrs["quantity"])
+            children.append(child_entry)
+            stack.append((child_entry, child))
+        if children:
+            entry["children"] = children
+    return top
+
+
+def _node(bom: Bom, node: str, quantity: float) -> dict[str, Any]:
     part = bom.parts[node]
-    children = [tree(bom, child, attrs["quantity"]) for child, attrs in sorted(bom.graph[node].items())]
     result: dict[str, Any] = {
         "id": node,
         "kind": part.kind,
@@ -131,8 +207,6 @@ def tree(bom: Bom, part_id: str | None = None, quantity: float = 1.0) -> dict[st
     }
     if isinstance(part, FabricatedPart):
         result.update(process=part.process, material=part.material, file=part.file)
-    if children:
-        result["children"] = children
     return result
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_snake
 
 from coordinator.bom.licenses import check_spdx_expression, is_placeholder
+from coordinator.bom.text import Code, Description, FileName, Label, MaterialName, Name, Notes, Unit, Url
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 PART_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -29,26 +30,35 @@ def _kebab(name: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
+    # TOML can spell inf and nan; neither is a quantity, a price or a size, and neither is JSON.
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
+
+
+# Upper bounds keep every roll-up finite: a total is at most parts x quantity x units x price.
+MAX_PRICE = 1e9
+MAX_HOURS = 1e5
+MAX_MM = 1e5
 
 
 class Lineage(_Strict):
-    derivative_of: str = ""
-    variant_of: str = ""
+    derivative_of: Label = ""
+    variant_of: Label = ""
 
 
 class DesignInfo(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    slug: str
-    version: str
+    name: Name
+    slug: str = Field(max_length=64)
+    version: str = Field(max_length=64)
     # The version as the project writes it ("V2.0", "rev C") when `version` had to be normalised.
     version_label: str = Field("", max_length=64)
-    licenses: list[str] = Field(min_length=1)
-    authors: list[str] = Field(default_factory=list)
-    contributors: list[str] = Field(default_factory=list)
-    description: str = ""
-    root: str = ""
-    homepage: str = ""
+    licenses: list[Name] = Field(min_length=1, max_length=20)
+    authors: list[Label] = Field(default_factory=list, max_length=200)
+    contributors: list[Label] = Field(default_factory=list, max_length=1000)
+    description: Description = ""
+    root: str = Field("", max_length=128)
+    homepage: Url = ""
     lineage: Lineage = Lineage()
     # A draft is documentation without a complete BOM: publishable, listed, never built.
     draft: str = Field("", max_length=2000)
@@ -95,9 +105,9 @@ class DesignInfo(_Strict):
 
 
 class _PartBase(_Strict):
-    id: str
-    name: str = Field(min_length=1, max_length=200)
-    notes: str = ""
+    id: str = Field(max_length=128)
+    name: Name
+    notes: Notes = ""
 
     @field_validator("id")
     @classmethod
@@ -110,14 +120,14 @@ class _PartBase(_Strict):
 class FabricatedPart(_PartBase):
     kind: Literal["fabricated"]
     process: Literal[PROCESSES]  # type: ignore[valid-type]
-    material: str = Field(min_length=1)
-    file: str = Field(min_length=1)
+    material: MaterialName
+    file: FileName
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    unit: str = DISCRETE_UNIT
-    nozzle_mm: float | None = Field(None, gt=0)
-    tolerance_mm: float | None = Field(None, gt=0)
-    thickness_mm: float | None = Field(None, gt=0)
-    layer_height_mm: float | None = Field(None, gt=0)
+    unit: Unit = DISCRETE_UNIT
+    nozzle_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    tolerance_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    thickness_mm: float | None = Field(None, gt=0, le=MAX_MM)
+    layer_height_mm: float | None = Field(None, gt=0, le=MAX_MM)
     infill: float | None = Field(None, ge=0, le=1)
 
     @field_validator("material")
@@ -128,16 +138,16 @@ class FabricatedPart(_PartBase):
 
 class PurchasedPart(_PartBase):
     kind: Literal["purchased"]
-    supplier: str = ""
-    mpn: str = ""
-    manufacturer: str = ""
-    unit_cost: float | None = Field(None, ge=0)
+    supplier: Label = ""
+    mpn: Code = ""
+    manufacturer: Label = ""
+    unit_cost: float | None = Field(None, ge=0, le=MAX_PRICE)
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
-    lead_time_days: float | None = Field(None, ge=0)
-    url: str = ""
-    unit: str = DISCRETE_UNIT
+    lead_time_days: float | None = Field(None, ge=0, le=MAX_HOURS)
+    url: Url = ""
+    unit: Unit = DISCRETE_UNIT
     # Order codes by supplier ({"LCSC" = "C2296", "Digi-Key" = "490-1234-ND"}): every one a BOM named.
-    skus: dict[str, str] = Field(default_factory=dict)
+    skus: dict[Code, Url] = Field(default_factory=dict, max_length=50)  # a code, or the page to order from
 
     @field_validator("skus")
     @classmethod
@@ -149,15 +159,15 @@ class PurchasedPart(_PartBase):
 
 
 class Child(_Strict):
-    part: str
+    part: str = Field(max_length=128)
     # Validated by the BOM checks (every problem reported at once), not here.
     quantity: float
 
 
 class AssemblyPart(_PartBase):
     kind: Literal["assembly"]
-    children: list[Child] = Field(min_length=1)
-    labour_h: float = Field(0.0, ge=0)
+    children: list[Child] = Field(min_length=1, max_length=10_000)
+    labour_h: float = Field(0.0, ge=0, le=MAX_HOURS)
     assembled_at: Literal["build-site", "fablab"] = "build-site"
     unit: Literal["pcs"] = "pcs"
 

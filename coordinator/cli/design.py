@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import click
 import requests
@@ -111,33 +113,77 @@ def _print_report(console: Console, report: dict) -> None:
         console.print(f"  [{colour}]{problem['severity']}[/]: {problem['message']}")
 
 
+_url_option = click.option(
+    "--url", envvar="PEERFAB_URL", default="http://127.0.0.1:8400", show_default=True, help="Coordinator URL."
+)
+_token_option = click.option(
+    "--token", envvar="PEERFAB_TOKEN", required=True, help="API token with the designer role."
+)
+
+
 @design_group.command("push")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--url", envvar="PEERFAB_URL", default="http://127.0.0.1:8400", show_default=True,
-              help="Coordinator URL.")  # fmt: skip
-@click.option("--token", envvar="PEERFAB_TOKEN", required=True, help="API token with the designer role.")
+@_url_option
+@_token_option
 def push_command(path: str, url: str, token: str) -> None:
-    """Publish a package (folder or archive) to a coordinator."""
+    """Publish a package (folder or archive) to a coordinator (its maintainers only, for a known slug)."""
     source = Path(path)
     with open_package(source) as package:
         if not package.ok:
             raise InvalidInput(package.error_report())
         name, payload = f"{package.info.slug}-{package.info.version}.tar.gz", _tar_gz(package.path)
+    response = _call("POST", url, "/designs", token, files={"archive": (name, payload, "application/gzip")})
+    body = response.json()
+    verb = "published" if response.status_code == 201 else "already published (identical)"
+    click.echo(f"{body['slug']}@{body['version']} {verb}: {len(body['parts'])} parts")
+
+
+@design_group.command("fork")
+@click.argument("slug")
+@click.argument("new_slug")
+@click.option("--version", default="latest", show_default=True, help="The version to fork.")
+@click.option("--name", help="A name for the fork (default: the original's).")
+@_url_option
+@_token_option
+def fork_command(slug: str, new_slug: str, version: str, name: str | None, url: str, token: str) -> None:
+    """Fork a design under a slug of your own; you maintain the fork, its lineage names the original."""
+    payload = {"slug": new_slug, "version": version, **({"name": name} if name else {})}
+    body = _call("POST", url, f"/designs/{slug}/fork", token, json=payload).json()
+    click.echo(f"{body['slug']}@{body['version']} forked from {body['lineage'].get('derivative_of', slug)}")
+
+
+@design_group.command("maintainers")
+@click.argument("slug")
+@click.option("--add", "add", multiple=True, metavar="NAME", help="Add a maintainer (a token name).")
+@click.option("--remove", "remove", multiple=True, metavar="NAME", help="Remove a maintainer.")
+@_url_option
+@click.option("--token", envvar="PEERFAB_TOKEN", help="API token of a maintainer (to add or remove).")
+def maintainers_command(
+    slug: str, add: tuple[str, ...], remove: tuple[str, ...], url: str, token: str | None
+) -> None:
+    """Show who may publish a design's versions; maintainers add and remove others."""
+    if (add or remove) and not token:
+        raise InvalidInput("--token is needed to add or remove maintainers")
+    for name in add:
+        _call("POST", url, f"/designs/{slug}/maintainers", token, json={"name": name})
+    for name in remove:
+        _call("DELETE", url, f"/designs/{slug}/maintainers/{quote(name, safe='')}", token)
+    body = _call("GET", url, f"/designs/{slug}/maintainers", token).json()
+    click.echo("\n".join(body["maintainers"]) or "(admins only)")
+
+
+def _call(method: str, url: str, path: str, token: str | None, **kwargs: Any) -> requests.Response:
+    """One request to the coordinator's API; a refusal becomes an error naming status and reason."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = requests.post(
-            f"{url.rstrip('/')}/api/v1/designs",
-            files={"archive": (name, payload, "application/gzip")},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=120,
+        response = requests.request(
+            method, f"{url.rstrip('/')}/api/v1{path}", headers=headers, timeout=120, **kwargs
         )
     except requests.RequestException as exc:
         raise PeerfabError(f"cannot reach the coordinator at {url}: {exc}") from exc
-    body = _json_or_text(response)
     if response.status_code >= 400:
-        raise PeerfabError(f"coordinator refused the design ({response.status_code}): {body}")
-    verb = "published" if response.status_code == 201 else "already published (identical)"
-    assert isinstance(body, dict)
-    click.echo(f"{body['slug']}@{body['version']} {verb}: {len(body['parts'])} parts")
+        raise PeerfabError(f"the coordinator refused ({response.status_code}): {_json_or_text(response)}")
+    return response
 
 
 def _tar_gz(folder: Path) -> bytes:

@@ -40,7 +40,12 @@ def export_okw_command(fablab: str | None, out: Path, url: str) -> None:
 @fablab_group.command("import-okw")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--fablab", help="Fablab id (default: the record's x-peerfab id, else from its name).")
-@click.option("--token", envvar="PEERFAB_TOKEN", required=True, help="API token with the operator role.")
+@click.option(
+    "--token",
+    envvar="PEERFAB_TOKEN",
+    required=True,
+    help="API token: an operator of the fablab, or an admin to bring in a lab no agent has connected from.",
+)
 @_url_option
 def import_okw_command(source: Path, fablab: str | None, token: str, url: str) -> None:
     """Set fablab profiles from an OKW file (one facility or a list; JSON or YAML)."""

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, render_template
-from flask.blueprints import BlueprintSetupState
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 from werkzeug.exceptions import HTTPException
 
@@ -25,11 +25,23 @@ bp = Blueprint(
 )
 
 
-@bp.record_once
-def _cookie_policy(state: BlueprintSetupState) -> None:
-    # the sign-in cookie must not ride along on cross-site form posts
-    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+# Pages anyone may open even when reads are private: signing in needs its form and its styles.
+_OPEN_ENDPOINTS = frozenset({"dashboard.sign_in", "dashboard.static"})
+
+
+# An app-wide hook (APIFlask's spec builder expects only its own blueprints to have request hooks).
+@bp.before_app_request
+def _private_reads() -> ResponseReturnValue | None:
+    """With `auth.public_reads = false` only signed-in people see the dashboard."""
+    from coordinator.dashboard import access
+
+    if request.blueprint != bp.name or runtime().settings.auth.public_reads:
+        return None
+    if request.endpoint in _OPEN_ENDPOINTS:
+        return None
+    if access.current_person() is None:
+        return redirect(url_for("dashboard.sign_in", next=request.full_path))
+    return None
 
 
 @contextmanager

@@ -14,10 +14,13 @@ from coordinator.dashboard import previews
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.models.designs import DesignVersion
 from coordinator.runtime import runtime
+from coordinator.services import design_owners as owners
 from coordinator.services import designs
 from protocol.errors import InvalidInput, NotFound
 
 MAX_UNITS = 10_000
+PAGE_SIZE = 100
+MAX_OFFSET = 1_000_000
 
 
 @bp.get("/")
@@ -27,9 +30,11 @@ def root() -> ResponseReturnValue:
 
 @bp.get("/dashboard/designs")
 def designs_index() -> str:
+    offset = _whole("offset", 0, 0, MAX_OFFSET)
     with db() as session:
-        rows = designs.list_designs(session)
-    return page("designs.html", designs=rows)
+        rows = designs.list_designs(session, PAGE_SIZE, offset)
+        total = designs.count_designs(session)
+    return page("designs.html", designs=rows, total=total, offset=offset, page_size=PAGE_SIZE)
 
 
 @bp.get("/dashboard/designs/<slug>")
@@ -41,14 +46,15 @@ def design(slug: str) -> ResponseReturnValue:
 
 @bp.get("/dashboard/designs/<slug>/<version>")
 def design_version(slug: str, version: str) -> str:
-    units = _units()
+    units = _whole("units", 1, 1, MAX_UNITS)
     with db() as session:
+        design = designs.get_design(session, slug)
         release = designs.get_version(session, slug, version)
         info = designs.describe_version(session, release, slug)
         # A draft without parts is documentation only: there is no BOM to draw.
         bom = designs.load_bom(session, release) if release.root else None
-        versions = designs.list_designs(session)
-    others: list[str] = next((d["versions"] for d in versions if d["slug"] == slug), [])
+        others = designs.version_numbers(session, design)
+        maintainers = owners.maintainer_names(session, design)
     return page(
         "design_version.html",
         info=info,
@@ -57,19 +63,21 @@ def design_version(slug: str, version: str) -> str:
         cost=graph.cost_rollup(bom, units) if bom else None,
         units=units,
         versions=others,
+        maintainers=maintainers,
         meshes={p["id"]: p.get("mesh") for p in info["parts"]},
     )
 
 
-def _units() -> int:
-    raw = request.args.get("units", "1")
+def _whole(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within bounds."""
+    raw = request.args.get(name, str(default))
     try:
-        units = int(raw)
+        value = int(raw)
     except ValueError:
-        raise InvalidInput(f"units must be a whole number, got {raw!r}") from None
-    if not 1 <= units <= MAX_UNITS:
-        raise InvalidInput(f"units must be between 1 and {MAX_UNITS}, got {units}")
-    return units
+        raise InvalidInput(f"{name} must be a whole number, got {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}, got {value}")
+    return value
 
 
 @bp.get("/dashboard/designs/<slug>/<version>/parts/<part_id>")
@@ -105,9 +113,7 @@ def _part_row(session: Session, release: DesignVersion, part_id: str) -> Any:
 @bp.get("/dashboard/designs/<slug>/diff")
 def design_diff(slug: str) -> str:
     with db() as session:
-        known = next((d["versions"] for d in designs.list_designs(session) if d["slug"] == slug), None)
-        if known is None:
-            raise NotFound(f"no design {slug!r}")
+        known = designs.version_numbers(session, designs.get_design(session, slug))
         old = request.args.get("from") or (known[1] if len(known) > 1 else known[0])
         new = request.args.get("to") or known[0]
         result = designs.diff_versions(session, slug, old, new)

@@ -14,7 +14,7 @@ from coordinator.services import designs
 @bp.get("/dashboard/")
 def home() -> str:
     with db() as session:
-        design_count = len(designs.list_designs(session))
+        design_count = designs.count_designs(session)
         sections = queries.fablab_sections(session)
         job_counts = job_service.count_by_state(session)
     cards = [c for lab in sections for c in lab.cards]

@@ -65,14 +65,12 @@ def render_gantt_svg(bars: Sequence[Bar], *, width: int = 960, now_min: float | 
         parts.append(_row(bar, LEGEND_H + AXIS_H + row * ROW_H, scale))
     if now_min is not None:
         x = LABEL_W + now_min * scale
-        parts.append(f'<line class="now" x1="{x:.1f}" y1="{LEGEND_H}" x2="{x:.1f}" y2="{height}"/>')
+        parts.append(f'<line {_look("now")} x1="{x:.1f}" y1="{LEGEND_H}" x2="{x:.1f}" y2="{height}"/>')
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="gantt-title" font-size="12">'
-        '<title id="gantt-title">Plan against what happened, per task</title>'
-        "<style>.plan{fill:#dbe8f7;stroke:#0b4a8f;stroke-width:1}.crit{stroke:#9a1b1b;stroke-width:3}"
-        ".act{fill:#145a2c}.grid{stroke:#d5dae2}.now{stroke:#734600;stroke-width:2;stroke-dasharray:4 3}"
-        "text{fill:#1c2330;font-family:system-ui,sans-serif}</style>" + "".join(parts) + "</svg>"
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="gantt-title" font-size="12" '
+        'fill="#1c2330" font-family="system-ui,sans-serif">'
+        '<title id="gantt-title">Plan against what happened, per task</title>' + "".join(parts) + "</svg>"
     )
 
 
@@ -83,11 +81,27 @@ def _span(bars: Sequence[Bar], now_min: float | None) -> float:
     return max([*ends, 1.0]) * 1.02
 
 
+# Presentation attributes, not a <style> element: the dashboard's Content-Security-Policy allows no
+# inline style, and the SVG stays the same picture inside a page and on its own.
+_LOOKS = {
+    "plan": 'fill="#dbe8f7" stroke="#0b4a8f" stroke-width="1"',
+    "plan crit": 'fill="#dbe8f7" stroke="#9a1b1b" stroke-width="3"',
+    "act": 'fill="#145a2c"',
+    "grid": 'stroke="#d5dae2"',
+    "now": 'stroke="#734600" stroke-width="2" stroke-dasharray="4 3"',
+}
+
+
+def _look(css: str) -> str:
+    """The class (tests and scripts find elements by it) and how it is drawn."""
+    return f'class="{css}" {_LOOKS[css]}'
+
+
 def _legend() -> str:
     return (
-        '<rect class="plan" x="4" y="6" width="26" height="10"/><text x="36" y="15">planned</text>'
-        '<rect class="act" x="110" y="6" width="26" height="10"/><text x="142" y="15">actual</text>'
-        '<rect class="plan crit" x="210" y="6" width="26" height="10"/>'
+        f'<rect {_look("plan")} x="4" y="6" width="26" height="10"/><text x="36" y="15">planned</text>'
+        f'<rect {_look("act")} x="110" y="6" width="26" height="10"/><text x="142" y="15">actual</text>'
+        f'<rect {_look("plan crit")} x="210" y="6" width="26" height="10"/>'
         '<text x="242" y="15">◆ critical path</text>'
     )
 
@@ -98,7 +112,7 @@ def _axis(span: float, scale: float, height: int) -> str:
     for i in range(math.floor(span / step) + 1):
         minutes = i * step
         x = LABEL_W + minutes * scale
-        out.append(f'<line class="grid" x1="{x:.1f}" y1="{LEGEND_H + 20}" x2="{x:.1f}" y2="{height}"/>')
+        out.append(f'<line {_look("grid")} x1="{x:.1f}" y1="{LEGEND_H + 20}" x2="{x:.1f}" y2="{height}"/>')
         out.append(f'<text x="{x + 2:.1f}" y="{LEGEND_H + 16}">{_clock(minutes)}</text>')
     return "".join(out)
 
@@ -124,5 +138,5 @@ def _rect(css: str, span: tuple[float, float], y: float, h: float, scale: float,
     x = LABEL_W + span[0] * scale
     w = max(2.0, (span[1] - span[0]) * scale)
     tip = f"{title} {_clock(span[0])} to {_clock(span[1])}"
-    box = f'class="{css}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}"'
+    box = f'{_look(css)} x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}"'
     return f"<rect {box}><title>{escape(tip)}</title></rect>"

@@ -185,11 +185,19 @@ def sbom_text(root: str, parts: Mapping[str, dict[str, Any]]) -> str:
 def _walk(
     assembly: str, parts: Mapping[str, dict[str, Any]], prefix: str
 ) -> Iterator[tuple[str, str, float]]:
-    for number, edge in enumerate(parts[assembly].get("children", []), 1):
-        pos = f"{prefix}{number}"
+    """The tree under `assembly` depth first, without recursion (a BOM may be deep)."""
+    stack = [(prefix, iter(enumerate(parts[assembly].get("children", []), 1)))]
+    while stack:
+        here, children = stack[-1]
+        step = next(children, None)
+        if step is None:
+            stack.pop()
+            continue
+        number, edge = step
+        pos = f"{here}{number}"
         yield pos, edge["part"], edge["quantity"]
         if parts[edge["part"]]["kind"] == "assembly":
-            yield from _walk(edge["part"], parts, pos + ".")
+            stack.append((pos + ".", iter(enumerate(parts[edge["part"]].get("children", []), 1))))
 
 
 def _row(pos: str, part: Mapping[str, Any], quantity: float, suppliers: list[str]) -> list[str]:

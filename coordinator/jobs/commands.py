@@ -11,27 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from coordinator.jobs.submission import JobSpec
+from coordinator.models.auth import Role
+from coordinator.services.auth import Actor
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: a token's name, its roles and the fablabs it may act in (None: every fablab)."""
-
-    name: str
-    roles: frozenset[str]
-    fablabs: frozenset[str] | None = None
-
-    def has(self, role: str) -> bool:
-        return role in self.roles or "admin" in self.roles
-
-    def may_act_in(self, fablab: str | None) -> bool:
-        """Whether this actor's fablab scope covers `fablab`."""
-        if "admin" in self.roles or self.fablabs is None:
-            return True
-        return fablab is not None and fablab in self.fablabs
-
-
-COORDINATOR = Actor("coordinator", frozenset({"admin"}))
+# who acts on behalf of the coordinator itself (its housekeeping, its command line, tests)
+COORDINATOR = Actor(name="coordinator", role=Role.ADMIN)
 
 
 @dataclass(frozen=True)

@@ -165,20 +165,20 @@ def _check_reachable(uow: UnitOfWork) -> None:
 def _check_operator(actor: Actor, fablab: str | None, what: str) -> None:
     if not actor.has("operator"):
         raise Forbidden(f"only an operator or an admin may {what}")
-    if fablab is not None and not actor.may_act_in(fablab):
+    if fablab is not None and not actor.may_act_on(fablab):
         raise Forbidden(f"{actor.name} may not {what} in fablab {fablab!r}")
 
 
 def _check_owner_or_operator(uow: UnitOfWork, job: JobSnap, actor: Actor, what: str) -> None:
     """A job may be changed by an admin, the person who submitted it (or started its build), or an
     operator of the fablab whose machine holds it."""
-    if "admin" in actor.roles:
+    if actor.is_admin:
         return
-    if "builder" in actor.roles and actor.name in queries.job_owners(uow.session, job.id):
+    if actor.role == "builder" and actor.name in queries.job_owners(uow.session, job.id):
         return
-    if "operator" in actor.roles and job.fablab is not None and actor.may_act_in(job.fablab):
+    if actor.role == "operator" and job.fablab is not None and actor.may_act_on(job.fablab):
         return
-    if "operator" in actor.roles and job.fablab is None and actor.fablabs is None:
+    if actor.role == "operator" and job.fablab is None and not actor.fablabs:
         return
     raise Forbidden(
         f"{actor.name} may not {what} job {job.id}: it is not theirs, nor on a machine of their fablab"

@@ -66,10 +66,11 @@ def analyze_mesh(
     material: str | None = None,
     file_type: str | None = None,
     machine: PrinterProfile | None = None,
+    label: str | None = None,
 ) -> MeshReport:
     """Analyse the mesh at a path (or in bytes); broken meshes are reported, bad files refused."""
     known = get_material(material) if material else None
-    mesh = load_mesh(source, file_type=file_type)
+    mesh = load_mesh(source, file_type=file_type, label=label)
     return analyze_loaded(
         mesh,
         density_g_cm3=known.density_g_cm3 if known else None,
@@ -78,9 +79,12 @@ def analyze_mesh(
     )
 
 
-def load_mesh(source: str | Path | bytes, *, file_type: str | None = None) -> trimesh.Trimesh:
-    """Read a mesh file into one Trimesh with duplicate vertices merged."""
-    data, kind, label = _read_source(source, file_type)
+def load_mesh(
+    source: str | Path | bytes, *, file_type: str | None = None, label: str | None = None
+) -> trimesh.Trimesh:
+    """Read a mesh file into one Trimesh with duplicate vertices merged; `label` names it in errors."""
+    data, kind, default_label = _read_source(source, file_type)
+    label = label or default_label
     try:
         # process=False skips trimesh's normal re-validation; merging vertices is the only
         # processing the edge-based checks (watertight, bodies) need.
@@ -89,8 +93,17 @@ def load_mesh(source: str | Path | bytes, *, file_type: str | None = None) -> tr
         raise InvalidInput(f"{label}: not a readable {kind.upper()} mesh ({exc})") from exc
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise InvalidInput(f"{label}: holds no triangles; is it a {kind.upper()} mesh?")
+    _check_finite(loaded, label)
     loaded.merge_vertices()
     return loaded
+
+
+def _check_finite(mesh: trimesh.Trimesh, label: str) -> None:
+    """NaN or infinite coordinates (an ASCII STL may spell them) make every measure meaningless."""
+    finite = np.isfinite(np.asarray(mesh.vertices)).all(axis=1)
+    if not finite.all():
+        bad = int((~finite).sum())
+        raise InvalidInput(f"{label}: {bad:,} vertices have NaN or infinite coordinates")
 
 
 def _read_source(source: str | Path | bytes, file_type: str | None) -> tuple[bytes, str, str]:

@@ -1,10 +1,11 @@
 """All tables, imported here so that SQLModel.metadata knows them (Alembic reads it)."""
 
-from coordinator.models.auth import ApiToken, Role
+from coordinator.models.auth import ApiToken, DashboardSession, Role
 from coordinator.models.builds import Build, BuildTask, FablabProfile, Plan, PurchaseItem
 from coordinator.models.designs import (
     BomEdge,
     Design,
+    DesignMaintainer,
     DesignVersion,
     MeshAnalysis,
     Part,
@@ -22,7 +23,9 @@ __all__ = [
     "PurchaseItem",
     "ApiToken",
     "BomEdge",
+    "DashboardSession",
     "Design",
+    "DesignMaintainer",
     "DesignVersion",
     "Fablab",
     "Job",

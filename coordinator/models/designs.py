@@ -18,6 +18,19 @@ class Design(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+class DesignMaintainer(SQLModel, table=True):
+    """Someone who may publish versions of a design: its first publisher, and whoever they add."""
+
+    __tablename__ = "design_maintainer"
+    __table_args__ = (UniqueConstraint("design_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    design_id: int = Field(foreign_key="design.id", index=True)
+    name: str = Field(max_length=128)
+    added_by: str = Field(default="", max_length=128)
+    added_at: datetime = created_at_field()
+
+
 class DesignVersion(SQLModel, table=True):
     __tablename__ = "design_version"
     __table_args__ = (UniqueConstraint("design_id", "version"),)

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from coordinator.bom.graph import Bom
 from coordinator.jobs import lifecycle
 from coordinator.jobs.bus import UnitOfWork
-from coordinator.jobs.commands import Actor, CancelBuild, ReceivePurchases, RetryTask, StartBuild
+from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
 from coordinator.jobs.lifecycle import FINAL_STATES, JobState
 from coordinator.jobs.rows import JobEnded, JobStarted
 from coordinator.jobs.submission import JobSpec, queue_jobs, spec_for_part, store_upload
@@ -34,6 +34,7 @@ from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask, Pur
 from coordinator.planning.matching import closest_machine, eligible
 from coordinator.planning.problem import ASSEMBLY_PROCESS
 from coordinator.services import designs
+from coordinator.services.auth import Actor
 from coordinator.services.network import machine_views
 from protocol.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -189,11 +190,14 @@ def get_build(session: Session, build_id: str) -> Build:
     return build
 
 
-def list_builds(session: Session, state: str | None = None) -> list[Build]:
+def list_builds(
+    session: Session, state: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[Build]:
+    """Builds, newest first; a page of them when `limit` is given."""
     query = select(Build).order_by(col(Build.created_at).desc())
     if state:
         query = query.where(Build.state == state)
-    return list(session.exec(query))
+    return list(session.exec(query.offset(offset).limit(limit)))
 
 
 def build_tasks(session: Session, build_id: str) -> list[tuple[BuildTask, Job | None]]:
@@ -298,7 +302,7 @@ def _cancel_open_jobs(uow: UnitOfWork, build: Build, by: str) -> None:
 
 
 def _check_owner(build: Build, actor: Actor, what: str) -> None:
-    if "admin" in actor.roles or (actor.has("builder") and actor.name == build.started_by):
+    if actor.is_admin or (actor.role == "builder" and actor.name == build.started_by):
         return
     raise Forbidden(
         f"{actor.name or 'this token'} may not {what} build {build.id}: it was started by someone else"
@@ -306,7 +310,7 @@ def _check_owner(build: Build, actor: Actor, what: str) -> None:
 
 
 def _check_owner_or_site_operator(build: Build, actor: Actor, what: str) -> None:
-    if "operator" in actor.roles and actor.may_act_in(build.site):
+    if actor.role == "operator" and actor.may_act_on(build.site):
         return
     _check_owner(build, actor, what)
 

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from coordinator.bom import graph
+from coordinator.bom.archive import ArchiveLimits
 from coordinator.bom.graph import Bom
-from coordinator.bom.manifest import SEMVER_RE, AnyPart, FabricatedPart
-from coordinator.bom.package import DesignPackage
+from coordinator.bom.manifest import SEMVER_RE, AnyPart, DesignInfo, FabricatedPart
+from coordinator.bom.package import DesignPackage, open_package
 from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.importers.okh_export import ExportSource
+from coordinator.models.auth import Role
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -25,11 +27,15 @@ from coordinator.models.designs import (
     StoredFile,
     VersionFile,
 )
+from coordinator.services import design_owners as owners
+from coordinator.services.auth import Actor
 from coordinator.services.meshes import MESH_SUFFIXES, analyse_for_publish
+from coordinator.settings import LimitsSettings
 from protocol.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 _PART: TypeAdapter[Any] = TypeAdapter(AnyPart)
+MAX_PAGE = 500
 
 
 def content_digest(files: dict[str, str]) -> str:
@@ -41,18 +47,31 @@ def content_digest(files: dict[str, str]) -> str:
 
 
 def publish(
-    session: Session, store: FileStore, package: DesignPackage, *, max_triangles: int, by: str = ""
+    session: Session,
+    store: FileStore,
+    package: DesignPackage,
+    *,
+    max_triangles: int,
+    by: str = "",
+    actor: Actor | None = None,
+    max_unpacked_bytes: int = 1_000_000_000,
 ) -> tuple[DesignVersion, bool]:
     """Publish a valid package; return (version, created). Identical re-publishing is a no-op.
 
-    Files go to the store first; if anything fails afterwards, blobs this call added are removed
-    again, so a rejected publish leaves nothing behind.
+    Only a maintainer of an existing design (or an admin) publishes its versions; the first
+    publisher of a new design becomes its maintainer. `actor` None is a local action (the CLI, the
+    demo) by `by`, with every right. Files go to the store first; if anything fails afterwards,
+    blobs this call added are removed again, so a rejected publish leaves nothing behind.
     """
     if not package.ok:
         raise InvalidInput(package.error_report(), details=[p.message for p in package.errors])
+    actor = actor or Actor(name=by, role=Role.ADMIN)
     info = package.info
+    design = session.exec(select(Design).where(Design.slug == info.slug)).first()
+    if design is not None:
+        owners.require_maintainer(session, design, actor)
     files = package.files()
-    reports = analyse_for_publish(package, max_triangles)
+    reports = analyse_for_publish(package, max_triangles, max_unpacked_bytes)
     new_blobs: list[str] = []
     try:
         stored = _store_files(session, store, files, new_blobs)
@@ -66,7 +85,7 @@ def publish(
                 )
             _forget_blobs(store, new_blobs)
             return existing, False
-        version = _insert_version(session, package, stored, digest, by)
+        version = _insert_version(session, package, stored, digest, actor.name)
         _cache_reports(session, reports, stored)
         session.flush()
     except BaseException:
@@ -112,7 +131,20 @@ def _insert_version(
         design = Design(slug=info.slug, name=info.name)
         session.add(design)
         session.flush()
-    version = DesignVersion(
+        owners.add_first_maintainer(session, design, by)
+    version = version_row(design, info, package.raw, digest, by)
+    session.add(version)
+    session.flush()
+    assert version.id is not None
+    _insert_parts(session, version.id, package, stored)
+    for rel, sha in stored.items():
+        session.add(VersionFile(version_id=version.id, path=rel, sha256=sha))
+    return version
+
+
+def version_row(design: Design, info: DesignInfo, manifest: dict, digest: str, by: str) -> DesignVersion:
+    """A new version of `design` as its manifest describes it."""
+    return DesignVersion(
         design_id=design.id,  # type: ignore[arg-type]
         version=info.version,
         name=info.name,
@@ -121,17 +153,10 @@ def _insert_version(
         authors=list(info.authors),
         lineage=info.lineage.model_dump(exclude_defaults=True),
         root=info.root,
-        manifest=package.raw,
+        manifest=manifest,
         content_sha256=digest,
         published_by=by,
     )
-    session.add(version)
-    session.flush()
-    assert version.id is not None
-    _insert_parts(session, version.id, package, stored)
-    for rel, sha in stored.items():
-        session.add(VersionFile(version_id=version.id, path=rel, sha256=sha))
-    return version
 
 
 def _insert_parts(session: Session, version_id: int, package: DesignPackage, stored: dict[str, str]) -> None:
@@ -166,44 +191,57 @@ def _cache_reports(session: Session, reports: dict[str, dict[str, Any]], stored:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def list_designs(session: Session) -> list[dict[str, Any]]:
-    """Every design with its versions, newest first."""
+def list_designs(session: Session, limit: int = MAX_PAGE, offset: int = 0) -> list[dict[str, Any]]:
+    """Designs by slug (a page of them), each with its version numbers, newest first.
+
+    Only slugs, names and version numbers are read: a page costs the same whatever the designs hold.
+    """
+    page = session.exec(
+        select(Design.id, Design.slug, Design.name).order_by(col(Design.slug)).offset(offset).limit(limit)
+    ).all()
+    numbers: dict[int | None, list[str]] = {design_id: [] for design_id, _, _ in page}
+    if numbers:
+        query = select(DesignVersion.design_id, DesignVersion.version)
+        for owner, number in session.exec(query.where(col(DesignVersion.design_id).in_(list(numbers)))):
+            numbers[owner].append(number)
     rows = []
-    for design in session.exec(select(Design).order_by(col(Design.slug))):
-        versions = sorted(_versions(session, design), key=lambda v: semver_key(v.version), reverse=True)
+    for design_id, slug, name in page:
+        versions = sorted(numbers[design_id], key=semver_key, reverse=True)
         rows.append(
-            {
-                "slug": design.slug,
-                "name": design.name,
-                "latest": versions[0].version if versions else None,
-                "versions": [v.version for v in versions],
-            }
+            {"slug": slug, "name": name, "latest": versions[0] if versions else None, "versions": versions}
         )
     return rows
 
 
-def _versions(session: Session, design: Design) -> list[DesignVersion]:
-    return list(session.exec(select(DesignVersion).where(DesignVersion.design_id == design.id)))
+def count_designs(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Design)).one())
+
+
+def version_numbers(session: Session, design: Design) -> list[str]:
+    """The published version numbers of a design, newest first."""
+    query = select(DesignVersion.version).where(DesignVersion.design_id == design.id)
+    return sorted(session.exec(query).all(), key=semver_key, reverse=True)
 
 
 def get_design(session: Session, slug: str) -> Design:
     design = session.exec(select(Design).where(Design.slug == slug)).first()
     if design is None:
-        raise NotFound(f"no design {slug!r}")
+        raise NotFound(f"no design {slug[:80]!r}")
     return design
 
 
 def get_version(session: Session, slug: str, version: str = "latest") -> DesignVersion:
     """A published version; 'latest' is the highest semantic version."""
     design = get_design(session, slug)
-    versions = _versions(session, design)
-    if version == "latest":
-        return max(versions, key=lambda v: semver_key(v.version))
-    for candidate in versions:
-        if candidate.version == version:
-            return candidate
-    known = ", ".join(sorted((v.version for v in versions), key=semver_key))
-    raise NotFound(f"design {slug!r} has no version {version!r} (published: {known})")
+    numbers = version_numbers(session, design)
+    wanted = numbers[0] if version == "latest" and numbers else version
+    found = session.exec(
+        select(DesignVersion).where(DesignVersion.design_id == design.id, DesignVersion.version == wanted)
+    ).first()
+    if found is None:
+        known = ", ".join(reversed(numbers))
+        raise NotFound(f"design {slug!r} has no version {version[:64]!r} (published: {known})")
+    return found
 
 
 def version_parts(session: Session, version: DesignVersion) -> list[Part]:
@@ -310,17 +348,30 @@ def semver_key(version: str) -> tuple[Any, ...]:
 
 
 def publish_path(
-    session: Session, store: FileStore, source: Path, limits: Any, *, by: str = "", name: str = ""
+    session: Session,
+    store: FileStore,
+    source: Path,
+    limits: LimitsSettings,
+    *,
+    by: str = "",
+    name: str = "",
+    actor: Actor | None = None,
+    workdir: Path | None = None,
 ) -> tuple[DesignVersion, bool]:
     """Publish a package folder or archive under the coordinator's upload limits."""
-    from coordinator.bom.archive import ArchiveLimits
-    from coordinator.bom.package import open_package
-
     archive_limits = ArchiveLimits(
-        max_unpacked_bytes=int(limits.max_unpacked_mb * 1e6), max_members=limits.max_members
+        max_unpacked_bytes=int(limits.max_unpacked_mb * 1e6),
+        max_members=limits.max_members,
+        max_ratio=limits.max_ratio,
     )
-    with open_package(source, archive_limits, name=name) as package:
-        return publish(session, store, package, max_triangles=limits.max_triangles, by=by)
+    opened = open_package(
+        source, archive_limits, name=name, max_triangles=limits.max_triangles, workdir=workdir
+    )
+    with opened as package:
+        return publish(
+            session, store, package, max_triangles=limits.max_triangles, by=by, actor=actor,
+            max_unpacked_bytes=archive_limits.max_unpacked_bytes,
+        )  # fmt: skip
 
 
 def get_design_by_id(session: Session, design_id: int) -> Design:

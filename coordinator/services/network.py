@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from coordinator.bom.text import check_name
 from coordinator.importers import okw
 from coordinator.models.builds import FablabProfile
 from coordinator.models.jobs import AgentLink, Fablab, Machine
@@ -115,8 +116,20 @@ def _place(profile: FablabProfile | None) -> tuple[float, float] | None:
     return (profile.latitude, profile.longitude)
 
 
-def set_profile(session: Session, fablab: str, data: dict[str, Any]) -> FablabProfile:
-    """Create or update a fablab's place, opening hours and work policy."""
+def set_profile(
+    session: Session, fablab: str, data: dict[str, Any], *, register: bool = False
+) -> FablabProfile:
+    """Create or update a fablab's place, opening hours and work policy, for a known fablab only.
+
+    `register` makes the fablab known first: for local set-ups (the demo) that describe fablabs
+    before their agents connect; the API never does.
+    """
+    if register and session.get(Fablab, fablab) is None:
+        session.add(Fablab(id=fablab, name=str(data.get("name", ""))))
+        session.flush()
+    if session.get(Fablab, fablab) is None:
+        raise NotFound(f"no fablab {fablab!r} is known; it becomes known when one of its agents connects")
+    check_name(str(data.get("name", "")), "fablab name")
     parse_opening_hours(data.get("opening_hours") or {})
     if data.get("accepts", "all") not in {"all", "none"}:
         raise InvalidInput("accepts must be 'all' or 'none'")
@@ -168,7 +181,12 @@ def machine_equipment(machine: Machine) -> dict[str, Any]:
     return {"id": machine.machine_id, **{k: caps[k] for k in _EQUIPMENT_KEYS if caps.get(k) is not None}}
 
 
-def set_from_okw(session: Session, fablab: str, record: dict[str, Any]) -> tuple[FablabProfile, list[str]]:
-    """Create or update a fablab's profile from an OKW facility; return it and what could not be read."""
+def set_from_okw(
+    session: Session, fablab: str, record: dict[str, Any], *, register: bool = False
+) -> tuple[FablabProfile, list[str]]:
+    """Create or update a fablab's profile from an OKW facility; return it and what could not be read.
+
+    `register` makes a fablab no agent has connected from known (a lab another network publishes).
+    """
     data, warnings = okw.read_facility(record, f"OKW facility for {fablab}")
-    return set_profile(session, fablab, data), warnings
+    return set_profile(session, fablab, data, register=register), warnings

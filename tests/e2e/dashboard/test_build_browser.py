@@ -12,9 +12,10 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, StartBuild
+from coordinator.jobs.commands import StartBuild
 from coordinator.models.builds import Build, BuildTask
 from coordinator.services import builds, designs
+from coordinator.services.auth import Actor
 from protocol import payloads as p
 from tests.support.agents import machine_info, offer_to
 from tests.support.packages import write_package
@@ -22,7 +23,7 @@ from tests.support.packages import write_package
 from .conftest import FABLAB, Site, shoot
 
 AGENT = "agent-build"
-BUILDER = frozenset({"builder"})
+BUILDER = "builder"
 
 
 def announce_busy(site: Site) -> None:

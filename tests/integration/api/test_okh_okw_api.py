@@ -54,8 +54,9 @@ def test_draft_publishes_shows_its_reason_and_is_not_built(client, token_for, tm
     assert (body["draft"], body["buildable"]) == ("the frame drawings are not finished", False)
     page = client.get("/dashboard/designs/loom/0.1.0")
     assert page.status_code == 200 and b"the frame drawings are not finished" in page.data
-    operator = {"Authorization": f"Bearer {token_for('operator')}"}
-    assert client.put("/api/v1/fablabs/fablab-berlin/profile", json={}, headers=operator).status_code == 200
+    admin = {"Authorization": f"Bearer {token_for('admin')}"}
+    site = {"name": "Fab Lab Berlin", "equipment": []}  # a lab brought in from its OKW record
+    assert client.put("/api/v1/fablabs/fablab-berlin/okw", json=site, headers=admin).status_code == 200
     build = client.post(
         "/api/v1/builds",
         json={"design": "loom", "version": "0.1.0", "units": 1, "site": "fablab-berlin"},
@@ -66,7 +67,7 @@ def test_draft_publishes_shows_its_reason_and_is_not_built(client, token_for, tm
 
 
 def test_demo_fablabs_round_trip_through_okw(client, token_for):  # type: ignore[no-untyped-def]
-    token = token_for("operator")
+    token = token_for("admin")  # the labs are brought in from their records: no agent has connected yet
     for lab in FABLABS:
         record = {
             "name": lab.name,
@@ -98,6 +99,9 @@ def test_demo_fablabs_round_trip_through_okw(client, token_for):  # type: ignore
     profile = client.get("/api/v1/fablabs/fablab-berlin/profile").json
     assert profile["opening_hours"]["mon"] == ["08:00-20:00"] and len(profile["equipment"]) == 6
     assert len(client.get("/api/v1/fablabs/okw").json["facilities"]) == len(FABLABS)
+    unknown = client.put("/api/v1/fablabs/fablab-nowhere/okw", json={"name": "Nowhere", "equipment": []},
+                         headers={"Authorization": f"Bearer {token_for('operator')}"})  # fmt: skip
+    assert unknown.status_code == 404  # an operator describes a lab that exists
 
 
 def _as_okw(lab, machine_id: str) -> dict:  # type: ignore[no-untyped-def]

@@ -107,12 +107,13 @@ def test_a_pause_the_coordinator_cannot_deliver_is_refused_and_not_logged(
 
 
 def test_an_operator_scoped_to_another_fablab_may_not_touch_the_job(runtime: Any, printing: Any) -> None:
-    from coordinator.jobs.commands import Actor, PauseJob
+    from coordinator.jobs.commands import PauseJob
+    from coordinator.services.auth import Actor
     from protocol.errors import Forbidden
 
     _transport, _agent, job_id, _offer = printing
-    elsewhere = Actor("olga", frozenset({"operator"}), fablabs=frozenset({"other-lab"}))
+    elsewhere = Actor("olga", "operator", ("other-lab",))
     with pytest.raises(Forbidden, match="fablab 'lab'"):
         runtime.bus.handle(PauseJob(job_id, elsewhere))
-    here = Actor("olga", frozenset({"operator"}), fablabs=frozenset({"lab"}))
+    here = Actor("olga", "operator", ("lab",))
     runtime.bus.handle(PauseJob(job_id, here))

@@ -181,4 +181,3 @@ def virtual_marlin(workdir: Path, **settings: Any) -> Iterator[VirtualMarlin]:
         yield printer
     finally:
         printer.stop()
-

@@ -96,3 +96,31 @@ def test_cli_add_rejects_a_bad_agent_id_with_exit_2(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "invalid agent id" in result.output
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("use_tool", [False, True], ids=["own-writer", "mosquitto_passwd"])
+def test_cli_writes_files_nobody_else_can_read(tmp_path: Path, use_tool: bool) -> None:
+    if use_tool and shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd not installed")
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    if use_tool:
+        credentials.set_password(passwd, "lab-a.a1", "secret")
+    else:
+        credentials.set_password(passwd, "lab-a.a1", "secret", use_tool=False)
+    credentials.write_acl(acl, passwd)
+    assert (_mode(passwd), _mode(acl)) == (0o600, 0o640)
+
+
+def test_regeneration_keeps_the_admins_group_mode_but_never_others(tmp_path: Path) -> None:
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    credentials.set_password(passwd, "lab-a.a1", "one", use_tool=False)
+    credentials.write_acl(acl, passwd)
+    passwd.chmod(0o640)  # what docs/brokers.md asks the admin to do for the broker's group
+    acl.chmod(0o644)  # a file left world-readable by an older version
+    credentials.set_password(passwd, "lab-a.a2", "two", use_tool=False)
+    credentials.write_acl(acl, passwd)
+    assert (_mode(passwd), _mode(acl)) == (0o640, 0o640)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coordinator.bom.package import load_package
+from coordinator.bom.text import BIDI_CONTROLS
 from coordinator.importers import ImportedDesign, write_package
 from coordinator.importers.package import manifest_text
 
@@ -19,7 +20,12 @@ ID_START = string.ascii_letters + string.digits
 ID_REST = ID_START + "._-"
 part_ids = st.builds(lambda a, b: a + b, st.sampled_from(ID_START), st.text(ID_REST, max_size=127))
 # Names are free text: quotes, backslashes, newlines, brackets, '=' and any Unicode letter.
-names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200).filter(str.strip)
+# printable one-line text: control and bidirectional control characters are refused in names
+names = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="".join(BIDI_CONTROLS)),
+    min_size=1,
+    max_size=200,
+).filter(str.strip)
 codes = st.dictionaries(names.map(lambda n: n[:40]), names.map(lambda n: n[:40]), max_size=4)
 
 

@@ -16,11 +16,12 @@ from sqlmodel import Session, select
 
 from coordinator.dashboard import build_pages
 from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, StartBuild
+from coordinator.jobs.commands import StartBuild
 from coordinator.jobs.lifecycle import JobState
 from coordinator.models.builds import Build, BuildTask, PurchaseItem
 from coordinator.models.jobs import Job
 from coordinator.services import designs
+from coordinator.services.auth import Actor
 from coordinator.services.planner import Planner
 from protocol import payloads as p
 from tests.support.agents import BusAgent, RecordingTransport, offer_to
@@ -29,7 +30,7 @@ from tests.support.packages import write_package
 
 from .conftest import csrf_of
 
-BUILDER = Actor("test-builder", frozenset({"builder"}))  # the name token_for gives a builder
+BUILDER = Actor("test-builder", "builder")  # the name token_for gives a builder
 
 SVG = "{http://www.w3.org/2000/svg}"
 
