@@ -1,0 +1,101 @@
+"""PrusaSlicer's command line: check the mesh (--info), then slice with the profile and an overlay."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from fablab_agents.prepare.estimates import read_estimates, read_generator
+from fablab_agents.prepare.model import Action, PreparationError, Prepared
+from fablab_agents.prepare.slicing import SliceJob, mass_g
+from fablab_agents.prepare.tools import find_binary, run_tool, tool_reason
+
+BINARIES = ("prusa-slicer", "prusaslicer", "PrusaSlicer")
+INFO_TIMEOUT_S = 120.0
+
+
+def slice_with_prusaslicer(job: SliceJob) -> Prepared:
+    """Slice `job.source` into `job.output`: copies arranged on the bed by PrusaSlicer."""
+    binary = find_binary(job.options.slicer_path, BINARIES)
+    warnings = _check_objects(binary, job)
+    profiles, material_warnings = job.profiles()
+    args = [binary, "--export-gcode", "--loglevel", "1", "--datadir", str(job.workdir / "datadir")]
+    for profile in [*profiles, _overlay(job)]:
+        args += ["--load", str(profile)]
+    if job.copies > 1:
+        args += ["--duplicate", str(job.copies)]
+    args += ["--output", str(job.output), str(job.source)]
+    result = run_tool(args, timeout_s=job.options.slicer_timeout_s, what="PrusaSlicer", cwd=job.workdir)
+    if result.returncode != 0 or not job.output.is_file() or job.output.stat().st_size == 0:
+        copies = f" ({job.copies} copies)" if job.copies > 1 else ""
+        reason = tool_reason(result.stdout + "\n" + result.stderr)
+        raise PreparationError(f"PrusaSlicer could not slice {job.source.name}{copies}: {reason}")
+    estimates = read_estimates(job.output)
+    if not estimates.filament_g:  # a profile without filament_density reports 0 g
+        estimates = replace(estimates, filament_g=mass_g(job.material, estimates.filament_mm))
+    return Prepared(
+        path=job.output,
+        action=Action.SLICE,
+        tool=read_generator(job.output) or "PrusaSlicer",
+        profile=job.profile_label(profiles),
+        estimates=estimates,
+        warnings=tuple(warnings + material_warnings),
+    )
+
+
+def _check_objects(binary: str, job: SliceJob) -> list[str]:
+    """Read the mesh once with --info: an unreadable or oversized part is refused before slicing."""
+    result = run_tool(
+        [binary, "--info", "--loglevel", "1", "--datadir", str(job.workdir / "datadir"), str(job.source)],
+        timeout_s=min(INFO_TIMEOUT_S, job.options.slicer_timeout_s),
+        what="PrusaSlicer",
+        cwd=job.workdir,
+    )
+    objects = parse_info(result.stdout)
+    if result.returncode != 0 or not objects:
+        reason = tool_reason(result.stdout + "\n" + result.stderr)
+        raise PreparationError(f"PrusaSlicer cannot read {job.source.name}: {reason}")
+    warnings = []
+    for name, values in objects.items():
+        size = (values.get("size_x", 0.0), values.get("size_y", 0.0), values.get("size_z", 0.0))
+        job.check_fits(name, size)
+        if values.get("manifold") == 0.0:
+            warnings.append(f"{name} is not manifold: PrusaSlicer repaired it before slicing")
+    return warnings
+
+
+def parse_info(text: str) -> dict[str, dict[str, float]]:
+    """`[name]` sections of `key = value` lines; manifold yes/no read as 1/0."""
+    objects: dict[str, dict[str, float]] = {}
+    current: dict[str, float] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = objects.setdefault(line[1:-1], {})
+        elif current is not None and "=" in line:
+            key, _, value = (part.strip() for part in line.partition("="))
+            current[key] = _info_value(value)
+    return objects
+
+
+def _info_value(value: str) -> float:
+    if value in ("yes", "no"):
+        return 1.0 if value == "yes" else 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
+def _overlay(job: SliceJob) -> Path:
+    """An ini loaded last: the machine's bed from build_volume_mm, then the slicer_options."""
+    lines = ["# written by peerfab for this slicing run"]
+    x, y, z = job.bed
+    if x and y:
+        lines.append(f"bed_shape = 0x0,{x:g}x0,{x:g}x{y:g},0x{y:g}")
+    if z:
+        lines.append(f"max_print_height = {z:g}")
+    lines += [f"{key} = {value}".replace("\n", "\\n") for key, value in job.options.slicer_options.items()]
+    path = job.workdir / "machine.ini"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
