@@ -14,7 +14,7 @@ from fablab_agents.prepare.contours import Contour, build_contours
 from fablab_agents.prepare.cutgcode import CutJob, write_cut_gcode
 from fablab_agents.prepare.drawing import read_drawing
 from fablab_agents.prepare.model import Action, PreparationError, Prepared
-from fablab_agents.prepare.options import ROUTER, CutSetting, PrepareOptions
+from fablab_agents.prepare.options import PLASMA, ROUTER, CutSetting, PrepareOptions
 from fablab_agents.prepare.toolpath import Cut, PathRules, bounds, order_cuts, plan_cuts
 
 TOOL = "peerfab cam"
@@ -36,6 +36,8 @@ def cut_drawing(
     drawing = read_drawing(source, options.curve_tolerance_mm)
     contours = build_contours(drawing.pieces, source.name)
     cuts, warnings = plan_cuts(contours, _rules(machine, setting))
+    if machine.capabilities.process == PLASMA:
+        warnings += small_plasma_holes(contours, setting)
     placed = lay_out(cuts, contours, machine, copies)
     title = f"peerfab CAM: {source.name} x{copies} for {machine.id}"
     lines, estimates = write_cut_gcode(
@@ -83,6 +85,20 @@ def choose_setting(
 
 def _thicknesses(rows: list[CutSetting]) -> str:
     return ", ".join(f"{row.thickness_mm:g}" for row in sorted(rows, key=lambda r: r.thickness_mm)) + " mm"
+
+
+def small_plasma_holes(contours: list[Contour], setting: CutSetting) -> list[str]:
+    """Holes narrower than the plate is thick come out tapered from a plasma torch: say so."""
+    warnings = []
+    for contour in contours:
+        polygon = contour.polygon
+        across = 4 * polygon.area / polygon.length  # a circle's diameter; a narrow slot's width, roughly
+        if contour.is_hole and across < setting.thickness_mm:
+            warnings.append(
+                f"{contour.describe()} is about {across:.1f} mm across, less than the plate is thick "
+                f"({setting.thickness_mm:g} mm): a plasma-cut hole this small comes out tapered (drill it)"
+            )
+    return warnings
 
 
 def _check_height(machine: MachineConfig, setting: CutSetting) -> None:

@@ -91,16 +91,19 @@ def _dxf_scale(doc: Any, path: Path) -> float:
     return _DXF_UNITS[units]
 
 
-def _dxf_entities(space: Any, via: str) -> Any:
-    """Yield (entity, label); an INSERT yields its block's entities, labelled through the insert."""
-    for entity in space:
-        handle = entity.dxf.get("handle") or "?"
-        label = f"{entity.dxftype()} {handle} on layer {entity.dxf.get('layer', '0')}{via}"
+def _dxf_entities(space: Any, block: str = "") -> Any:
+    """Yield (entity, label); an INSERT yields its block's entities, numbered within the block."""
+    for number, entity in enumerate(space, start=1):
+        layer = entity.dxf.get("layer", "0")
+        handle = entity.dxf.get("handle")
+        name = (
+            f"{entity.dxftype()} {handle}" if handle and not block else f"{entity.dxftype()} #{number}{block}"
+        )
         if entity.dxftype() == "INSERT":
-            inside = f" (in block {entity.dxf.name!r}, INSERT {handle})"
+            inside = f" of block {entity.dxf.name!r} (INSERT {handle or '#' + str(number)})"
             yield from _dxf_entities(entity.virtual_entities(), inside)
         else:
-            yield entity, label
+            yield entity, f"{name} on layer {layer}"
 
 
 def _dxf_piece(entity: Any, label: str, scale: float, tolerance_mm: float) -> Piece:
@@ -132,9 +135,11 @@ def read_svg(path: Path, tolerance_mm: float) -> Drawing:
         raise PreparationError(f"{path.name}: not a readable SVG file ({exc})") from exc
     pieces: list[Piece] = []
     skipped: Counter[str] = Counter()
-    for number, element in enumerate(document.elements(), start=1):
+    shapes = 0
+    for element in document.elements():
         if isinstance(element, svg.Shape):
-            pieces.extend(_svg_pieces(svg.Path(element), _svg_label(element, number), tolerance_mm))
+            shapes += 1
+            pieces.extend(_svg_pieces(svg.Path(element), _svg_label(element, shapes), tolerance_mm))
         elif isinstance(element, svg.Text | svg.Image):
             skipped[type(element).__name__.lower()] += 1
     return Drawing(tuple(pieces), _skipped_warnings(path, skipped))
@@ -142,7 +147,7 @@ def read_svg(path: Path, tolerance_mm: float) -> Drawing:
 
 def _svg_label(element: Any, number: int) -> str:
     kind = element.values.get("tag") or type(element).__name__.lower()
-    return f'<{kind} id="{element.id}">' if element.id else f"<{kind}> (element {number})"
+    return f'<{kind} id="{element.id}">' if element.id else f"<{kind}> (shape {number})"
 
 
 def _svg_pieces(outline: Any, label: str, tolerance_mm: float) -> list[Piece]:
