@@ -141,10 +141,10 @@ def _checked(points: list[Point], labels: tuple[str, ...]) -> Contour:
     if len(points) < 3:
         raise PreparationError(f"degenerate contour ({names}): fewer than three distinct points")
     polygon = Polygon(points)
-    if polygon.area <= 1e-9:
-        raise PreparationError(f"degenerate contour ({names}): it encloses no area")
     if not polygon.is_valid:
         raise PreparationError(f"self-intersecting contour ({names}): {_where(explain_validity(polygon))}")
+    if polygon.area <= 1e-9:
+        raise PreparationError(f"degenerate contour ({names}): it encloses no area")
     return Contour(polygon, labels)
 
 

@@ -29,14 +29,18 @@ _CAM_LENGTH = "; cut length [mm] = "
 
 def read_estimates(path: Path) -> Estimates:
     """Estimates found in the head and tail of a G-code file (empty when it carries none)."""
+    return parse_estimates(head_and_tail(path))
+
+
+def head_and_tail(path: Path) -> list[str]:
+    """The first and last lines of a file, where slicers put their summaries, without reading it all."""
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
         handle.seek(0, 2)
         size = handle.tell()
         handle.seek(max(size - _TAIL_BYTES, len(head)))
         tail = handle.read()
-    text = (head + b"\n" + tail).decode("utf-8", errors="replace")
-    return parse_estimates(text.splitlines())
+    return (head + b"\n" + tail).decode("utf-8", errors="replace").splitlines()
 
 
 def read_generator(path: Path) -> str | None:
@@ -58,7 +62,7 @@ def parse_estimates(lines: Iterable[str]) -> Estimates:
         if not line.startswith(";"):
             continue
         for key, value in _read_line(line):
-            found.setdefault(key, value)
+            found.setdefault(key, round(value, 3))
     return Estimates(
         time_s=found.get("time_s"),
         filament_mm=found.get("filament_mm"),
@@ -93,4 +97,4 @@ def duration_s(text: str) -> float:
 
 def _sum(text: str) -> float:
     """One value or a comma-separated list, one per extruder."""
-    return round(sum(float(n) for n in _NUMBERS.findall(text)), 3)
+    return sum(float(n) for n in _NUMBERS.findall(text))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from fablab_agents.prepare.estimates import read_estimates, read_generator
+from fablab_agents.prepare.estimates import head_and_tail, parse_estimates, read_generator
 from fablab_agents.prepare.model import Action, PreparationError, Prepared
 from fablab_agents.prepare.slicing import SliceJob, mass_g
 from fablab_agents.prepare.tools import find_binary, run_tool, tool_reason
@@ -30,7 +30,9 @@ def slice_with_prusaslicer(job: SliceJob) -> Prepared:
         copies = f" ({job.copies} copies)" if job.copies > 1 else ""
         reason = tool_reason(result.stdout + "\n" + result.stderr)
         raise PreparationError(f"PrusaSlicer could not slice {job.source.name}{copies}: {reason}")
-    estimates = read_estimates(job.output)
+    summary = head_and_tail(job.output)
+    _refuse_unknown_options(job, summary)
+    estimates = parse_estimates(summary)
     if not estimates.filament_g:  # a profile without filament_density reports 0 g
         estimates = replace(estimates, filament_g=mass_g(job.material, estimates.filament_mm))
     return Prepared(
@@ -41,6 +43,28 @@ def slice_with_prusaslicer(job: SliceJob) -> Prepared:
         estimates=estimates,
         warnings=tuple(warnings + material_warnings),
     )
+
+
+def _refuse_unknown_options(job: SliceJob, summary: list[str]) -> None:
+    """PrusaSlicer ignores options it does not know; its config dump at the end of the file tells."""
+    known = config_keys(summary)
+    unknown = sorted(key for key in job.options.slicer_options if key not in known)
+    if known and unknown:
+        raise PreparationError(
+            f"[machine {job.machine.id}] slicer_options: PrusaSlicer has no option {', '.join(unknown)}"
+        )
+
+
+def config_keys(lines: list[str]) -> set[str]:
+    """Option names of the `; prusaslicer_config = begin` ... `end` block PrusaSlicer appends."""
+    keys: set[str] = set()
+    inside = False
+    for line in lines:
+        if line.startswith("; prusaslicer_config = "):
+            inside = line.endswith("begin")
+        elif inside and line.startswith("; ") and " = " in line:
+            keys.add(line[2:].partition(" = ")[0])
+    return keys
 
 
 def _check_objects(binary: str, job: SliceJob) -> list[str]:
