@@ -30,10 +30,13 @@ def slice_with_curaengine(job: SliceJob) -> Prepared:
     """Slice an STL: copies on a grid around the bed's centre, the engine's own estimates kept."""
     binary = find_binary(job.options.slicer_path, BINARIES)
     extent = stl_extent(job.source)
-    job.check_fits(job.source.name, extent.size)
-    offsets = grid_offsets((extent.size[0], extent.size[1]), job)
+    degrees = job.turn_to_fit(job.source.name, extent.size)
+    offsets = grid_offsets(job.footprint(extent.size, degrees), job)
     profiles, warnings = job.profiles()
     settings = _settings(job, profiles[1:])
+    if degrees:
+        settings["mesh_rotation_matrix"] = _rotation(degrees)
+        warnings.append(f"{job.source.name} is turned {degrees} degrees on the bed to fit")
     raw = job.workdir / "curaengine.gcode"
     args = [binary, "slice", "-v", "-j", str(profiles[0])]
     for key, value in settings.items():
@@ -75,6 +78,12 @@ def grid_offsets(footprint: tuple[float, float], job: SliceJob) -> list[tuple[fl
         ((i % columns - (columns - 1) / 2) * width, (i // columns - (rows - 1) / 2) * depth)
         for i in range(job.copies)
     ]
+
+
+def _rotation(degrees: int) -> str:
+    """CuraEngine's 3x3 matrix for a turn about Z."""
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return f"[[{cos:.6f},{-sin:.6f},0],[{sin:.6f},{cos:.6f},0],[0,0,1]]"
 
 
 def _settings(job: SliceJob, overlays: list[Path]) -> dict[str, str]:

@@ -17,11 +17,14 @@ INFO_TIMEOUT_S = 120.0
 def slice_with_prusaslicer(job: SliceJob) -> Prepared:
     """Slice `job.source` into `job.output`: copies arranged on the bed by PrusaSlicer."""
     binary = find_binary(job.options.slicer_path, BINARIES)
-    warnings = _check_objects(binary, job)
     profiles, material_warnings = job.profiles()
+    settings = profile_settings(profiles, job.options.slicer_options)
+    degrees, skirt, warnings = _check_objects(binary, job, settings)
     args = [binary, "--export-gcode", "--loglevel", "1", "--datadir", str(job.workdir / "datadir")]
-    for profile in [*profiles, _overlay(job)]:
+    for profile in [*profiles, _overlay(job, {} if skirt else {"skirts": "0"})]:
         args += ["--load", str(profile)]
+    if degrees:
+        args += ["--rotate", str(degrees)]
     if job.copies > 1:
         args += ["--duplicate", str(job.copies)]
     args += ["--output", str(job.output), str(job.source)]
@@ -67,8 +70,12 @@ def config_keys(lines: list[str]) -> set[str]:
     return keys
 
 
-def _check_objects(binary: str, job: SliceJob) -> list[str]:
-    """Read the mesh once with --info: an unreadable or oversized part is refused before slicing."""
+def _check_objects(binary: str, job: SliceJob, settings: dict[str, str]) -> tuple[int, bool, list[str]]:
+    """Read the mesh once with --info: an unreadable or oversized part is refused before slicing.
+
+    Returns the turn about Z that makes every object fit the bed, whether the skirt still fits
+    around them, and warnings.
+    """
     result = run_tool(
         [binary, "--info", "--loglevel", "1", "--datadir", str(job.workdir / "datadir"), str(job.source)],
         timeout_s=min(INFO_TIMEOUT_S, job.options.slicer_timeout_s),
@@ -79,13 +86,53 @@ def _check_objects(binary: str, job: SliceJob) -> list[str]:
     if result.returncode != 0 or not objects:
         reason = tool_reason(result.stdout + "\n" + result.stderr)
         raise PreparationError(f"PrusaSlicer cannot read {job.source.name}: {reason}")
-    warnings = []
+    degrees, skirt, warnings = 0, True, []
     for name, values in objects.items():
         size = (values.get("size_x", 0.0), values.get("size_y", 0.0), values.get("size_z", 0.0))
-        job.check_fits(name, size)
+        turn, fits_skirt = _place(job, name, size, settings)
+        degrees, skirt = max(degrees, turn), skirt and fits_skirt
+        if turn:
+            warnings.append(f"{name} is turned {turn} degrees on the bed to fit")
         if values.get("manifold") == 0.0:
             warnings.append(f"{name} is not manifold: PrusaSlicer repaired it before slicing")
-    return warnings
+    if not skirt:
+        warnings.append("no room for the skirt around the part: printed without one")
+    return degrees, skirt, warnings
+
+
+def _place(
+    job: SliceJob, name: str, size: tuple[float, float, float], settings: dict[str, str]
+) -> tuple[int, bool]:
+    """The turn that fits the part with its brim and skirt; without the skirt when only that fits."""
+    brim = _number(settings, "brim_width")
+    skirts = _number(settings, "skirts")
+    around = _number(settings, "skirt_distance") + skirts * _number(
+        settings, "first_layer_extrusion_width", 0.5
+    )
+    if skirts <= 0:
+        return job.turn_to_fit(name, size, margin=brim), True
+    try:
+        return job.turn_to_fit(name, size, margin=brim + around), True
+    except PreparationError:
+        return job.turn_to_fit(name, size, margin=brim), False
+
+
+def _number(settings: dict[str, str], key: str, default: float = 0.0) -> float:
+    try:
+        return float(settings.get(key, "").rstrip("%") or default)
+    except ValueError:
+        return default
+
+
+def profile_settings(profiles: list[Path], overrides: dict[str, str]) -> dict[str, str]:
+    """The options the profiles set, later files winning, then the machine's slicer_options."""
+    settings: dict[str, str] = {}
+    for profile in profiles:
+        for raw in profile.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, equals, value = raw.partition("=")
+            if equals and not raw.lstrip().startswith(("#", ";")):
+                settings[key.strip()] = value.strip()
+    return {**settings, **overrides}
 
 
 def parse_info(text: str) -> dict[str, dict[str, float]]:
@@ -111,15 +158,16 @@ def _info_value(value: str) -> float:
         return float("nan")
 
 
-def _overlay(job: SliceJob) -> Path:
-    """An ini loaded last: the machine's bed from build_volume_mm, then the slicer_options."""
+def _overlay(job: SliceJob, extra: dict[str, str]) -> Path:
+    """An ini loaded last: the machine's bed from build_volume_mm, then the slicer_options, then `extra`."""
     lines = ["# written by peerfab for this slicing run"]
     x, y, z = job.bed
     if x and y:
         lines.append(f"bed_shape = 0x0,{x:g}x0,{x:g}x{y:g},0x{y:g}")
     if z:
         lines.append(f"max_print_height = {z:g}")
-    lines += [f"{key} = {value}".replace("\n", "\\n") for key, value in job.options.slicer_options.items()]
+    options = {**job.options.slicer_options, **extra}
+    lines += [f"{key} = {value}".replace("\n", "\\n") for key, value in options.items()]
     path = job.workdir / "machine.ini"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,18 +52,41 @@ class SliceJob:
             f"no material profile for {self.material}: the profile's filament settings apply"
         ]
 
-    def check_fits(self, name: str, size: tuple[float, float, float]) -> None:
-        """A part larger than the build volume is refused before slicing."""
-        bed = self.bed
-        if not any(bed):
-            return
-        if any(s > b + 1e-6 for s, b in zip(size, bed, strict=True) if b):
-            raise PreparationError(
-                f"{name} is {_box(size)} mm; the build volume of {self.machine.id} is {_box(bed)} mm"
-            )
+    def turn_to_fit(self, name: str, size: tuple[float, float, float], margin: float = 0.0) -> int:
+        """Degrees to turn the part about Z so it fits the bed `margin` from every edge; else refused.
+
+        0 when it fits as it lies. A long bar may fit only along the bed's diagonal, as the coordinator's
+        matching allows; the angle with the most room is taken. The part is never laid on another face.
+        """
+        bed_x, bed_y, height = self.bed
+        if not (bed_x and bed_y):
+            return 0
+        usable_x, usable_y = bed_x - 2 * margin, bed_y - 2 * margin
+        room, degrees = max((_room(size, turn, usable_x, usable_y), turn) for turn in range(90))
+        if (height and size[2] > height + 1e-6) or room < 0:
+            edge = f" ({margin:g} mm from each edge for brim and skirt)" if margin else ""
+            volume = f"the build volume of {self.machine.id} is {_box(self.bed)} mm"
+            raise PreparationError(f"{name} is {_box(size)} mm; {volume}{edge}")
+        return 0 if _room(size, 0, usable_x, usable_y) >= 0 else degrees
+
+    def footprint(self, size: tuple[float, float, float], degrees: int) -> tuple[float, float]:
+        """X and Y extent of the part's box turned by `degrees` about Z."""
+        return _turned(size, degrees)
 
     def profile_label(self, used: list[Path]) -> str:
         return " + ".join(path.name for path in used)
+
+
+def _turned(size: tuple[float, float, float], degrees: int) -> tuple[float, float]:
+    angle = math.radians(degrees)
+    cos, sin = abs(math.cos(angle)), abs(math.sin(angle))
+    return (size[0] * cos + size[1] * sin, size[0] * sin + size[1] * cos)
+
+
+def _room(size: tuple[float, float, float], degrees: int, bed_x: float, bed_y: float) -> float:
+    """The smaller margin left on the bed by the part's box turned by `degrees` (negative: it sticks out)."""
+    width, depth = _turned(size, degrees)
+    return min(bed_x - width, bed_y - depth)
 
 
 def _box(size: tuple[float, float, float]) -> str:
@@ -74,7 +98,7 @@ def mass_g(material: str | None, filament_mm: float | None, diameter_mm: float =
     density = DENSITY_G_CM3.get((material or "").lower())
     if density is None or filament_mm is None:
         return None
-    area_mm2 = 3.141592653589793 * (diameter_mm / 2) ** 2
+    area_mm2 = math.pi * (diameter_mm / 2) ** 2
     return round(filament_mm * area_mm2 / 1000 * density, 2)
 
 
