@@ -30,13 +30,16 @@ def slice_with_curaengine(job: SliceJob) -> Prepared:
     """Slice an STL: copies on a grid around the bed's centre, the engine's own estimates kept."""
     binary = find_binary(job.options.slicer_path, BINARIES)
     extent = stl_extent(job.source)
-    degrees = job.turn_to_fit(job.source.name, extent.size)
-    offsets = grid_offsets(job.footprint(extent.size, degrees), job)
     profiles, warnings = job.profiles()
     settings = _settings(job, profiles[1:])
+    degrees, skirt = _place(job, extent.size, {**definition_values(profiles[0]), **settings})
+    offsets = grid_offsets(job.footprint(extent.size, degrees), job)
     if degrees:
         settings["mesh_rotation_matrix"] = _rotation(degrees)
         warnings.append(f"{job.source.name} is turned {degrees} degrees on the bed to fit")
+    if not skirt:
+        settings["adhesion_type"] = "none"
+        warnings.append("no room for the skirt around the part: printed without one")
     raw = job.workdir / "curaengine.gcode"
     args = [binary, "slice", "-v", "-j", str(profiles[0])]
     for key, value in settings.items():
@@ -80,6 +83,36 @@ def grid_offsets(footprint: tuple[float, float], job: SliceJob) -> list[tuple[fl
     ]
 
 
+def _place(job: SliceJob, size: tuple[float, float, float], settings: dict[str, object]) -> tuple[int, bool]:
+    """Room for the bed adhesion CuraEngine adds around the part: skirt, brim or raft margin."""
+    adhesion = str(settings.get("adhesion_type", "skirt"))
+    line = _float(settings.get("skirt_brim_line_width"), 0.4)
+    if adhesion == "skirt":
+        around = _float(settings.get("skirt_gap"), 3.0) + _float(settings.get("skirt_line_count"), 1.0) * line
+        return job.place(job.source.name, size, brim=0.0, skirt=around)
+    if adhesion == "brim":
+        return job.place(job.source.name, size, brim=_float(settings.get("brim_width"), 8.0), skirt=0.0)
+    if adhesion == "raft":
+        return job.place(job.source.name, size, brim=_float(settings.get("raft_margin"), 15.0), skirt=0.0)
+    return job.place(job.source.name, size, brim=0.0, skirt=0.0)
+
+
+def _float(value: object, default: float) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]  # a number or its text, checked by float()
+    except (TypeError, ValueError):
+        return default
+
+
+def definition_values(definition: Path) -> dict[str, object]:
+    """Every setting's default_value in a CuraEngine definition JSON."""
+    try:
+        settings = json.loads(definition.read_text(encoding="utf-8")).get("settings", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise PreparationError(f"{definition.name}: not a CuraEngine definition ({exc})") from exc
+    return {key: value.get("default_value") for key, value in settings.items() if isinstance(value, dict)}
+
+
 def _rotation(degrees: int) -> str:
     """CuraEngine's 3x3 matrix for a turn about Z."""
     cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
@@ -115,17 +148,9 @@ def read_settings_file(path: Path) -> dict[str, str]:
 
 def _diameter(settings: dict[str, str], definition: Path) -> float:
     """Filament diameter: an overlay's, else the definition's, else 1.75 mm."""
-    value: object = settings.get("material_diameter")
-    if value is None:
-        try:
-            defined = json.loads(definition.read_text(encoding="utf-8")).get("settings", {})
-            value = defined.get("material_diameter", {}).get("default_value")
-        except (OSError, ValueError, AttributeError):
-            value = None
-    try:
-        return float(value)  # type: ignore[arg-type]  # a str or a number, checked by float()
-    except (TypeError, ValueError):
-        return 1.75
+    return _float(
+        settings.get("material_diameter", definition_values(definition).get("material_diameter")), 1.75
+    )
 
 
 def _check_result(job: SliceJob, returncode: int, log: str, raw: Path) -> None:

@@ -103,18 +103,10 @@ def _check_objects(binary: str, job: SliceJob, settings: dict[str, str]) -> tupl
 def _place(
     job: SliceJob, name: str, size: tuple[float, float, float], settings: dict[str, str]
 ) -> tuple[int, bool]:
-    """The turn that fits the part with its brim and skirt; without the skirt when only that fits."""
-    brim = _number(settings, "brim_width")
     skirts = _number(settings, "skirts")
-    around = _number(settings, "skirt_distance") + skirts * _number(
-        settings, "first_layer_extrusion_width", 0.5
-    )
-    if skirts <= 0:
-        return job.turn_to_fit(name, size, margin=brim), True
-    try:
-        return job.turn_to_fit(name, size, margin=brim + around), True
-    except PreparationError:
-        return job.turn_to_fit(name, size, margin=brim), False
+    line = _number(settings, "first_layer_extrusion_width", 0.5)
+    skirt = _number(settings, "skirt_distance") + skirts * line if skirts > 0 else 0.0
+    return job.place(name, size, brim=_number(settings, "brim_width"), skirt=skirt)
 
 
 def _number(settings: dict[str, str], key: str, default: float = 0.0) -> float:

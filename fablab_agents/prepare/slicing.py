@@ -69,6 +69,18 @@ class SliceJob:
             raise PreparationError(f"{name} is {_box(size)} mm; {volume}{edge}")
         return 0 if _room(size, 0, usable_x, usable_y) >= 0 else degrees
 
+    def place(
+        self, name: str, size: tuple[float, float, float], brim: float, skirt: float
+    ) -> tuple[int, bool]:
+        """The turn that fits the part with its brim and skirt (`skirt` = room the skirt takes beyond the
+        brim, 0 for none); (turn, False) when only dropping the skirt makes it fit."""
+        if skirt <= 0:
+            return self.turn_to_fit(name, size, margin=brim), True
+        try:
+            return self.turn_to_fit(name, size, margin=brim + skirt), True
+        except PreparationError:
+            return self.turn_to_fit(name, size, margin=brim), False
+
     def footprint(self, size: tuple[float, float, float], degrees: int) -> tuple[float, float]:
         """X and Y extent of the part's box turned by `degrees` about Z."""
         return _turned(size, degrees)

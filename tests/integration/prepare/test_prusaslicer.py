@@ -155,3 +155,17 @@ def test_a_missing_slicer_is_named(prusa: MachineConfig, tmp_path: Path) -> None
 
 def _with_options(machine: MachineConfig, options: dict[str, str]) -> MachineConfig:
     return replace(machine, prepare=replace(machine.prepare, slicer_options=options))
+
+
+def test_a_bar_longer_than_the_bed_is_turned_onto_the_diagonal(
+    prusa: MachineConfig, cura: MachineConfig, tmp_path: Path
+) -> None:
+    brace = PARTS / "frame-diagonal-brace.stl"  # 300 x 20 mm on a 250 x 210 mm bed
+    expected = (
+        "frame-diagonal-brace.stl is turned 39 degrees on the bed to fit",
+        "no room for the skirt around the part: printed without one",
+    )
+    prepared = sliced(brace, prusa, tmp_path / "prusa", material="pla")
+    assert prepared.warnings == expected and "; skirts = 0" in prepared.path.read_text()
+    turned = prepare(brace, cura, out_dir=tmp_path / "cura", material="pla")
+    assert turned.warnings == expected and check_file(turned.path, cura) == []
