@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from fablab_agents.prepare.model import (
@@ -18,10 +19,9 @@ from fablab_agents.prepare.model import (
     Prepared,
 )
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from fablab_agents.config import MachineConfig
+if TYPE_CHECKING:  # the checker sees the real functions; at run time they load on first use
+    from fablab_agents.prepare.routing import plan_file
+    from fablab_agents.prepare.stage import job_inputs, prepare
 
 __all__ = [
     "Action",
@@ -35,31 +35,12 @@ __all__ = [
     "prepare",
 ]
 
-
-def plan_file(file_name: str, machine: MachineConfig) -> Plan:
-    """What `machine` will do with a file of this name: no I/O, safe before the download finishes."""
-    from fablab_agents.prepare.routing import plan_file as plan
-
-    return plan(file_name, machine)
+_LAZY = {"plan_file": "routing", "prepare": "stage", "job_inputs": "stage"}
 
 
-def prepare(
-    source: Path,
-    machine: MachineConfig,
-    *,
-    copies: int = 1,
-    material: str | None = None,
-    thickness_mm: float | None = None,
-    out_dir: Path,
-) -> Prepared:
-    """Turn `source` into G-code for `machine` in `out_dir`; PreparationError carries the tool's reason."""
-    from fablab_agents.prepare.stage import prepare as run
-
-    return run(source, machine, copies=copies, material=material, thickness_mm=thickness_mm, out_dir=out_dir)
-
-
-def job_inputs(params: dict[str, Any], requirements: dict[str, Any]) -> dict[str, Any]:
-    """`copies`, `material`, `thickness_mm` for `prepare` from a job offer."""
-    from fablab_agents.prepare.stage import job_inputs as read
-
-    return read(params, requirements)
+def __getattr__(name: str) -> Any:
+    """`plan_file`, `prepare` and `job_inputs`, imported when first used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+    return getattr(module, name)

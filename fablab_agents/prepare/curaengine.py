@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fablab_agents.prepare.estimates import parse_estimates, read_generator
-from fablab_agents.prepare.model import Action, PreparationError, Prepared
+from fablab_agents.prepare.model import PreparationError, Prepared
 from fablab_agents.prepare.slicing import SliceJob, mass_g
 from fablab_agents.prepare.stl import stl_extent
 from fablab_agents.prepare.tools import find_binary, run_tool, tool_reason
@@ -55,14 +55,7 @@ def slice_with_curaengine(job: SliceJob) -> Prepared:
     estimates = parse_estimates(header)
     diameter = _diameter(settings, profiles[0])
     estimates = replace(estimates, filament_g=mass_g(job.material, estimates.filament_mm, diameter))
-    return Prepared(
-        path=job.output,
-        action=Action.SLICE,
-        tool=read_generator(job.output) or "CuraEngine",
-        profile=job.profile_label(profiles),
-        estimates=estimates,
-        warnings=tuple(warnings),
-    )
+    return job.result(read_generator(job.output) or "CuraEngine", profiles, estimates, warnings)
 
 
 def grid_offsets(footprint: tuple[float, float], job: SliceJob) -> list[tuple[float, float]]:

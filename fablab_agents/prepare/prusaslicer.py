@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fablab_agents.prepare.estimates import head_and_tail, parse_estimates, read_generator
-from fablab_agents.prepare.model import Action, PreparationError, Prepared
+from fablab_agents.prepare.model import PreparationError, Prepared
 from fablab_agents.prepare.slicing import SliceJob, mass_g
 from fablab_agents.prepare.tools import find_binary, run_tool, tool_reason
 
@@ -38,13 +38,8 @@ def slice_with_prusaslicer(job: SliceJob) -> Prepared:
     estimates = parse_estimates(summary)
     if not estimates.filament_g:  # a profile without filament_density reports 0 g
         estimates = replace(estimates, filament_g=mass_g(job.material, estimates.filament_mm))
-    return Prepared(
-        path=job.output,
-        action=Action.SLICE,
-        tool=read_generator(job.output) or "PrusaSlicer",
-        profile=job.profile_label(profiles),
-        estimates=estimates,
-        warnings=tuple(warnings + material_warnings),
+    return job.result(
+        read_generator(job.output) or "PrusaSlicer", profiles, estimates, warnings + material_warnings
     )
 
 

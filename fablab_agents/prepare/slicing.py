@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fablab_agents.config import MachineConfig
-from fablab_agents.prepare.model import PreparationError, Prepared
+from fablab_agents.prepare.model import Action, Estimates, PreparationError, Prepared
 from fablab_agents.prepare.options import PrepareOptions
 
 # Filament densities in g/cm3, for a mass where the slicer reports only a volume or a length.
@@ -85,8 +85,16 @@ class SliceJob:
         """X and Y extent of the part's box turned by `degrees` about Z."""
         return _turned(size, degrees)
 
-    def profile_label(self, used: list[Path]) -> str:
-        return " + ".join(path.name for path in used)
+    def result(self, tool: str, profiles: list[Path], estimates: Estimates, warnings: list[str]) -> Prepared:
+        """The sliced file with the tool, the profiles that made it and the slicer's estimates."""
+        return Prepared(
+            path=self.output,
+            action=Action.SLICE,
+            tool=tool,
+            profile=" + ".join(path.name for path in profiles),
+            estimates=estimates,
+            warnings=tuple(warnings),
+        )
 
 
 def _turned(size: tuple[float, float, float], degrees: int) -> tuple[float, float]:

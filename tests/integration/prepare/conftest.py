@@ -29,17 +29,20 @@ def workshop() -> AgentConfig:
     return load_agent_config(EXAMPLE)
 
 
-@pytest.fixture(scope="session")
-def prusa(workshop: AgentConfig) -> MachineConfig:
-    _require("prusa-slicer")
-    machine = workshop.machine("prusa-1")
+def _machine(workshop: AgentConfig, machine_id: str, binary: str) -> MachineConfig:
+    _require(binary)
+    machine = workshop.machine(machine_id)
     assert machine is not None
     return machine
+
+
+@pytest.fixture(scope="session")
+def prusa(workshop: AgentConfig) -> MachineConfig:
+    """The example's PrusaSlicer printer (the stock profile with PLA and PETG overlays)."""
+    return _machine(workshop, "prusa-1", "prusa-slicer")
 
 
 @pytest.fixture(scope="session")
 def cura(workshop: AgentConfig) -> MachineConfig:
-    _require("CuraEngine")
-    machine = workshop.machine("cura-1")
-    assert machine is not None
-    return machine
+    """The example's CuraEngine printer (the definition written for peerfab)."""
+    return _machine(workshop, "cura-1", "CuraEngine")
