@@ -32,22 +32,16 @@ def slice_with_curaengine(job: SliceJob) -> Prepared:
     extent = stl_extent(job.source)
     profiles, warnings = job.profiles()
     settings = _settings(job, profiles[1:])
-    degrees, skirt = _place(job, extent.size, {**definition_values(profiles[0]), **settings})
-    offsets = grid_offsets(job.footprint(extent.size, degrees), job)
-    if degrees:
-        settings["mesh_rotation_matrix"] = _rotation(degrees)
-        warnings.append(f"{job.source.name} is turned {degrees} degrees on the bed to fit")
-    if not skirt:
-        settings["adhesion_type"] = "none"
-        warnings.append("no room for the skirt around the part: printed without one")
+    offsets = _lay_out(job, extent.size, profiles[0], settings, warnings)
     raw = job.workdir / "curaengine.gcode"
     args = [binary, "slice", "-v", "-j", str(profiles[0])]
     for key, value in settings.items():
         args += ["-s", f"{key}={value}"]
     for dx, dy in offsets:
         args += ["-l", str(job.source), "-s", f"mesh_position_x={dx:g}", "-s", f"mesh_position_y={dy:g}"]
-    args += ["-o", str(raw)]
-    result = run_tool(args, timeout_s=job.options.slicer_timeout_s, what="CuraEngine", cwd=job.workdir)
+    result = run_tool(
+        [*args, "-o", str(raw)], timeout_s=job.options.slicer_timeout_s, what="CuraEngine", cwd=job.workdir
+    )
     log = result.stdout + "\n" + result.stderr
     _check_result(job, result.returncode, log, raw)
     header = logged_header(log)
@@ -56,6 +50,24 @@ def slice_with_curaengine(job: SliceJob) -> Prepared:
     diameter = _diameter(settings, profiles[0])
     estimates = replace(estimates, filament_g=mass_g(job.material, estimates.filament_mm, diameter))
     return job.result(read_generator(job.output) or "CuraEngine", profiles, estimates, warnings)
+
+
+def _lay_out(
+    job: SliceJob,
+    size: tuple[float, float, float],
+    definition: Path,
+    settings: dict[str, str],
+    warnings: list[str],
+) -> list[tuple[float, float]]:
+    """Turn the part to fit if need be, make room for its adhesion, and place the copies."""
+    degrees, skirt = _place(job, size, {**definition_values(definition), **settings})
+    if degrees:
+        settings["mesh_rotation_matrix"] = _rotation(degrees)
+        warnings.append(f"{job.source.name} is turned {degrees} degrees on the bed to fit")
+    if not skirt:
+        settings["adhesion_type"] = "none"
+        warnings.append("no room for the skirt around the part: printed without one")
+    return grid_offsets(job.footprint(size, degrees), job)
 
 
 def grid_offsets(footprint: tuple[float, float], job: SliceJob) -> list[tuple[float, float]]:
