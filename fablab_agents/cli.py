@@ -1,4 +1,4 @@
-"""`peerfab agent ...`: run an agent, confirm a cleared machine, make broker credentials."""
+"""`peerfab agent ...`: run an agent, try a machine's preparation, confirm a cleared machine, credentials."""
 
 from __future__ import annotations
 
@@ -72,6 +72,88 @@ def confirm_clear_command(machine: str, agent_url: str) -> None:
     """Tell the agent the machine is cleared and may take the next job."""
     body = _post(f"{agent_url.rstrip('/')}/machines/{machine}/confirm-clear")
     click.echo(f"machine {body.get('machine', machine)} is {body.get('status', 'idle')}")
+
+
+@agent_group.command("prepare")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--machine", "machine_id", required=True, help="The [machine NAME] whose profile is used.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--copies", type=click.IntRange(1, 500), default=1, show_default=True)
+@click.option(
+    "--material", help="Job material, e.g. pla or steel_s235 (picks the material profile or cut row)."
+)
+@click.option(
+    "--thickness-mm", type=click.FloatRange(min=0, min_open=True), help="Sheet thickness for cutting."
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the G-code."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def prepare_command(
+    config_path: str,
+    machine_id: str,
+    file: str,
+    copies: int,
+    material: str | None,
+    thickness_mm: float | None,
+    out_dir: str,
+    as_json: bool,
+) -> None:
+    """Prepare FILE for one machine as the agent would (slice or CAM), check it, print the estimates."""
+    from fablab_agents.machines import check_file
+    from fablab_agents.prepare import PreparationError, prepare
+
+    config = load_agent_config(Path(config_path))
+    machine = config.machine(machine_id)
+    if machine is None:
+        known = ", ".join(m.id for m in config.machines) or "none"
+        raise InvalidInput(f"{config_path}: no [machine {machine_id}] (machines: {known})")
+    prepared = prepare(
+        Path(file),
+        machine,
+        copies=copies,
+        material=material,
+        thickness_mm=thickness_mm,
+        out_dir=Path(out_dir),
+    )
+    problems = check_file(prepared.path, machine)
+    if as_json:
+        click.echo(json.dumps({**prepared.to_dict(), "check": problems}, indent=2))
+    else:
+        _print_prepared(prepared)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        raise PreparationError(f"{prepared.path.name} fails the G-code safety check of {machine.id}: {shown}")
+
+
+def _print_prepared(prepared: Any) -> None:
+    estimates = prepared.estimates
+    rows = [
+        ("file", str(prepared.path)),
+        ("action", prepared.action.value),
+        ("tool", prepared.tool),
+        ("profile", prepared.profile),
+        ("time", _duration(estimates.time_s)),
+        ("filament", None if estimates.filament_mm is None else f"{estimates.filament_mm / 1000:.2f} m"),
+        ("mass", None if estimates.filament_g is None else f"{estimates.filament_g:.1f} g"),
+        (
+            "cut length",
+            None if estimates.cut_length_mm is None else f"{estimates.cut_length_mm / 1000:.2f} m",
+        ),
+        ("pierces", None if estimates.pierces is None else str(estimates.pierces)),
+    ]
+    for label, value in rows:
+        if value is not None:
+            click.echo(f"{label:<11} {value}")
+    for warning in prepared.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return f"{hours}h {rest // 60:02d}m {rest % 60:02d}s ({seconds:g} s)"
 
 
 @agent_group.group("credentials")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from fablab_agents.prepare.options import PrepareOptions, read_prepare_options
 from protocol.errors import InvalidInput
 from protocol.payloads import Capabilities
 from protocol.topics import ID_PATTERN
@@ -100,6 +101,16 @@ class Section:
             raise InvalidInput(f"{self._where(key)}: expected {length} values, got {len(value)}")
         return value
 
+    def get_table(self, key: str) -> dict[str, Any]:
+        """An inline table such as `{ pla = "pla.ini" }`; absent means empty."""
+        value = self._take(key, {}, False)
+        if not isinstance(value, dict):
+            raise InvalidInput(f"{self._where(key)}: expected a table like {{ key = value }}, got {value!r}")
+        return dict(value)
+
+    def has(self, key: str) -> bool:
+        return key in self._options
+
     def rest(self) -> dict[str, Any]:
         """Options not read so far (handed on to a driver), marking them read."""
         remaining = {k: v for k, v in self._options.items() if k not in self._read}
@@ -144,6 +155,8 @@ class MachineConfig:
     driver_options: dict[str, Any] = field(default_factory=dict)
     # lowest X/Y/Z a file may reach (slicers put purge lines just off the bed, e.g. Y -3 on a Prusa)
     volume_min_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # how this machine turns a mesh or a drawing into its own G-code (slicer profile, cut table)
+    prepare: PrepareOptions = field(default_factory=PrepareOptions)
 
 
 @dataclass(frozen=True)
@@ -337,6 +350,7 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
     driver = section.get_str("driver", required=True)
     confirm = section.get_bool("operator_confirm", True)
     low = section.get_list("volume_min_mm", [0, 0, 0], item=float, length=3)
+    prepare = read_prepare_options(section, capabilities.process)
     return MachineConfig(
         id=name,
         driver=driver,
@@ -344,6 +358,7 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
         operator_confirm=confirm,
         driver_options=section.rest(),
         volume_min_mm=(float(low[0]), float(low[1]), float(low[2])),
+        prepare=prepare,
     )
 
 
