@@ -221,6 +221,14 @@ def job_summary(job: Job) -> dict[str, Any]:
         "machine": job.machine_id,
         "progress": job.progress,
         "eta_s": job.eta_s,
+        "estimates": {
+            "duration_s": job.estimate_s,
+            "filament_mm": job.filament_mm,
+            "filament_g": job.filament_g,
+            "source": job.estimate_source,
+        }
+        if job.estimate_source
+        else None,
         "reason": job.reason,
         "ended_at": _iso(job.ended_at),
         "actions": sorted(allowed_controls(job.state)),

@@ -133,13 +133,19 @@ def _after_end(attempt: AttemptSnap, trigger: Trigger, now: datetime) -> Decisio
 
 
 def _with_progress(job: JobSnap, event: Any) -> JobSnap:
+    """The job with what the event says of it: progress, time left, the machine's own estimates."""
     progress = getattr(event, "progress", None)
     eta = getattr(event, "eta_s", None)
-    return replace(
+    job = replace(
         job,
         progress=job.progress if progress is None else float(progress),
         eta_s=job.eta_s if eta is None else float(eta),
     )
+    estimates: p.Estimates | None = getattr(event, "estimates", None)
+    if estimates is None:
+        return job
+    return replace(job, estimate_s=estimates.duration_s, filament_mm=estimates.filament_mm,
+                   filament_g=estimates.filament_g, estimate_source=estimates.source)  # fmt: skip
 
 
 _ENVELOPE = frozenset(

@@ -31,6 +31,10 @@ class JobSnap:
     reason: str
     ended_at: datetime | None
     version: int
+    estimate_s: float | None = None  # the machine's own estimate (its slicer's), once it prepared the file
+    filament_mm: float | None = None
+    filament_g: float | None = None
+    estimate_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

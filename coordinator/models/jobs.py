@@ -87,6 +87,11 @@ class Job(SQLModel, table=True):
     machine_id: str | None = Field(default=None, max_length=63)
     progress: float = 0.0
     eta_s: float | None = None
+    # what the machine's own preparation (slicer, CAM) expects, once it prepared the file
+    estimate_s: float | None = None
+    filament_mm: float | None = None
+    filament_g: float | None = None
+    estimate_source: str = Field(default="", max_length=200)
     reason: str = ""
     ended_at: datetime | None = _when()
     version: int = Field(default=1, sa_column=_JOB_VERSION)

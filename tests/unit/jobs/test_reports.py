@@ -165,3 +165,11 @@ def test_an_attempt_the_birth_does_not_mention_is_left_to_its_lease() -> None:
 def test_last_seen_is_kept_to_its_resolution() -> None:
     assert reports.link_seen(LINK, NOW + timedelta(seconds=10)) == LINK
     assert reports.link_seen(LINK, NOW + timedelta(seconds=40)).last_seen == NOW + timedelta(seconds=40)
+
+
+def test_an_acceptance_carries_the_machines_own_estimates() -> None:
+    estimates = p.Estimates(duration_s=5400, filament_mm=12000, filament_g=36.5, source="PrusaSlicer 2.5.0")
+    accepted = p.JobAccepted(**ids(estimates=estimates))  # type: ignore[arg-type]
+    decision = reports.apply_job_event(job(JobState.ASSIGNED), attempt(), machine(), accepted, AGENT, NOW)
+    [after] = [r for r in decision.rows if isinstance(r, JobSnap)]
+    assert (after.estimate_s, after.filament_g, after.estimate_source) == (5400, 36.5, "PrusaSlicer 2.5.0")
