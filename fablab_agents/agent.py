@@ -21,6 +21,7 @@ from protocol.payloads import (
     Heartbeat,
     JobControl,
     JobOffer,
+    JobPrepared,
     JobRejected,
     MachineInfo,
     Reannounce,
@@ -164,6 +165,10 @@ class Agent:
             slot = self._slot_for_attempt(command.attempt_id)
             if slot is not None:
                 slot.control(command)
+        elif isinstance(command, JobPrepared):
+            slot = self._slot_for_attempt(command.attempt_id)
+            if slot is not None:
+                slot.prepared(command)
         elif isinstance(command, ConfirmClear):
             slot = self.slots.get(command.machine_id)
             if slot is not None and not slot.confirm_clear():

@@ -12,7 +12,9 @@ from typing import Any, Literal, Protocol
 
 from fablab_agents.config import MachineConfig
 from firmware_bridge import driver_base as bridge
+from firmware_bridge import gcode_check
 from firmware_bridge.drivers import DRIVERS
+from firmware_bridge.gcode import is_gcode_file
 from protocol.errors import InvalidInput
 
 Outcome = Literal["done", "failed", "cancelled"]
@@ -34,6 +36,10 @@ class Driver(Protocol):
 
     def start(self, job_file: Path, events: DriverEvents, *, estimated_s: float | None = None) -> None: ...
 
+    def reattach(self, job_name: str, events: DriverEvents) -> bool: ...
+
+    def release(self) -> None: ...
+
     def pause(self) -> None: ...
 
     def resume(self) -> None: ...
@@ -48,20 +54,14 @@ class BridgeDriver:
         self.inner = inner
 
     def start(self, job_file: Path, events: DriverEvents, *, estimated_s: float | None = None) -> None:
-        def progress(event: Any) -> None:
-            if isinstance(event, bridge.JobPaused):
-                events.paused()
-            elif isinstance(event, bridge.JobResumed):
-                events.resumed()
-            elif isinstance(event, bridge.JobProgress):
-                events.progress(float(event.fraction), event.eta_s)
-            elif isinstance(event, bridge.JobWarning):
-                events.warning(event.message)
+        self.inner.start(job_file, *_callbacks(events), estimated_s=estimated_s)
 
-        def done(event: Any) -> None:
-            events.done(*outcome_of(event))
+    def reattach(self, job_name: str, events: DriverEvents) -> bool:
+        """Watch again a job the machine kept running while the agent was away (hosts only)."""
+        return bool(self.inner.reattach(job_name, *_callbacks(events)))
 
-        self.inner.start(job_file, progress, done, estimated_s=estimated_s)
+    def release(self) -> None:
+        self.inner.release()
 
     def pause(self) -> None:
         self.inner.pause()
@@ -71,6 +71,25 @@ class BridgeDriver:
 
     def cancel(self) -> None:
         self.inner.cancel()
+
+
+def _callbacks(events: DriverEvents) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
+    """A firmware_bridge driver's (on_progress, on_done) for the runner's events."""
+
+    def progress(event: Any) -> None:
+        if isinstance(event, bridge.JobPaused):
+            events.paused()
+        elif isinstance(event, bridge.JobResumed):
+            events.resumed()
+        elif isinstance(event, bridge.JobProgress):
+            events.progress(float(event.fraction), event.eta_s)
+        elif isinstance(event, bridge.JobWarning):
+            events.warning(event.message)
+
+    def done(event: Any) -> None:
+        events.done(*outcome_of(event))
+
+    return progress, done
 
 
 def outcome_of(event: Any) -> tuple[Outcome, str]:
@@ -100,28 +119,15 @@ def open_driver(machine: MachineConfig) -> Driver:
 
 
 # Drivers that send the file to firmware as it is: they need G-code, not a mesh or a work order.
-GCODE_DRIVERS = frozenset({"marlin", "grbl", "moonraker"})
+GCODE_DRIVERS = frozenset(name for name, driver in DRIVERS.items() if driver.needs_gcode)
 
 
 def check_file(path: Path, machine: MachineConfig) -> list[str]:
     """Problems with running this file on this machine: G-code safety limits, or the wrong kind of file."""
-    from firmware_bridge.gcode import is_gcode_file
-    from firmware_bridge.gcode_check import Limits, check_gcode
-
     if not is_gcode_file(path):
         if machine.driver in GCODE_DRIVERS:
             return [f"{path.name} is not G-code; a {machine.driver} machine needs a sliced or CAM file"]
         return []
-    caps = machine.capabilities
-    limits = Limits(
-        max_hotend=caps.max_hotend_c,
-        max_bed=caps.max_bed_c,
-        max_spindle=caps.max_spindle_rpm,
-        volume_min=machine.volume_min_mm,
-        volume_max=caps.build_volume_mm if any(caps.build_volume_mm) else None,
+    return gcode_check.check_file(
+        path, gcode_check.machine_limits(machine.capabilities, machine.volume_min_mm)
     )
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return [str(problem) for problem in check_gcode(handle, limits)]
-    except UnicodeDecodeError:
-        return [f"{path.name} is not a text G-code file"]

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fablab_agents.config import AgentConfig, MachineConfig
-from fablab_agents.downloads import DownloadError, fetch
-from fablab_agents.machines import Driver, DriverEvents, Outcome, check_file
+from fablab_agents.downloads import DownloadError
+from fablab_agents.jobfiles import JobFiles, Ready, Refused
+from fablab_agents.machines import Driver, DriverEvents, Outcome
+from fablab_agents.prepare import NeedsOperator, PreparationError
 from protocol.payloads import (
     MAX_REASON,
     AgentEnvelope,
@@ -27,8 +29,10 @@ from protocol.payloads import (
     JobControl,
     JobDone,
     JobFailed,
+    JobNeedsPreparation,
     JobOffer,
     JobPaused,
+    JobPrepared,
     JobProgress,
     JobRejected,
     JobResumed,
@@ -41,16 +45,13 @@ from protocol.payloads import (
 log = logging.getLogger(__name__)
 
 Emit = Callable[[AgentEnvelope], None]
+# job states in which the machine holds the attempt (its heartbeat keeps the lease)
+_LIVE = frozenset({"preparing", "needs_preparation", "running", "paused"})
 Persist = Callable[[str, dict[str, Any]], None]
 DriverCall = Callable[[], None]
 REMEMBERED_ATTEMPTS = 200
-MAX_PROBLEMS_IN_REASON = 5
 MAX_WARNINGS = 50
 WAITING_REASON = "bed not clear: remove the part, then confirm"
-
-
-class Refused(Exception):
-    """An offer this machine will not run; the message is the reason sent to the coordinator."""
 
 
 @dataclass
@@ -59,12 +60,13 @@ class ActiveJob:
 
     job_id: str
     attempt_id: str
-    state: str  # preparing, running, paused, done, failed, cancelled
+    state: str  # preparing, needs_preparation, running, paused, done, failed, cancelled
     progress: float = 0.0
     eta_s: float | None = None
     started: float = field(default_factory=time.monotonic)
     reported_progress: float = 0.0
     reported_at: float = field(default_factory=time.monotonic)
+    file_name: str = ""  # the file the machine runs (a host knows its job by this name)
 
 
 class MachineSlot:
@@ -82,7 +84,7 @@ class MachineSlot:
         self.agent = agent
         self.machine = machine
         self.driver = driver
-        self.files_dir = files_dir
+        self.files = JobFiles(agent, machine, files_dir)
         self._emit = emit
         self._persist = persist
         self._lock = threading.RLock()
@@ -121,7 +123,7 @@ class MachineSlot:
 
     def running(self) -> HeartbeatJob | None:
         with self._lock:
-            if self.job is None or self.job.state not in ("preparing", "running", "paused"):
+            if self.job is None or self.job.state not in _LIVE:
                 return None
             return HeartbeatJob(
                 job_id=self.job.job_id, attempt_id=self.job.attempt_id, progress=self.job.progress
@@ -140,9 +142,6 @@ class MachineSlot:
                 return
             if self.status != MachineStatus.IDLE:
                 self._reject(offer, f"machine {self.id} is {self.status.value.replace('_', ' ')}")
-                return
-            if offer.file is None:
-                self._reject(offer, "the offer names no file")
                 return
             self.job = ActiveJob(offer.job_id, offer.attempt_id, "preparing", eta_s=offer.estimated_s)
             self._warnings = []
@@ -166,6 +165,19 @@ class MachineSlot:
         if action is not None:
             action()
 
+    def prepared(self, command: JobPrepared) -> None:
+        """An operator made the machine file of the job that waits for it: check it and run it."""
+        with self._lock:
+            if self.job is None or self.job.attempt_id != command.attempt_id:
+                log.info("job:prepared for attempt %s ignored on %s", command.attempt_id, self.id)
+                return
+            if self.job.state != "needs_preparation":
+                return  # a repeated command: the file is on its way already
+            self.job.state = "preparing"
+            self._set_status(MachineStatus.PREPARING, f"job {command.job_id[:8]}: the operator's file")
+        work = self._run_prepared
+        threading.Thread(target=work, args=(command,), name=f"prepared-{self.id}", daemon=True).start()
+
     def confirm_clear(self) -> bool:
         """The operator says the machine is ready again; False when it was not waiting."""
         with self._lock:
@@ -176,92 +188,126 @@ class MachineSlot:
             return True
 
     def detach(self) -> None:
-        """Stop the machine's driver for a shutdown; the job stays recorded as it was."""
+        """The agent shuts down: the driver lets the job go (a host goes on printing); its record stays."""
         with self._lock:
             self._detached = True
             active = self.job is not None and self.job.state in ("running", "paused")
         if active:
-            self.driver.cancel()
+            self.driver.release()
 
     def restore(self, record: dict[str, Any]) -> None:
-        """Take back the state saved before a restart; an interrupted job is reported failed."""
+        """Take back the state saved before a restart: a job a host kept printing is watched again,
+        one waiting for its operator's file keeps waiting, any other interrupted job is reported failed."""
         with self._lock:
             job = record.get("job")
             self.job = ActiveJob(**{k: v for k, v in job.items() if k in _RESTORED}) if job else None
             self.status = _saved_status(record.get("status"))
+            if self.job and self.job.state in ("running", "paused") and self._reattached(self.job):
+                return
             if self.job and self.job.state in ("preparing", "running", "paused"):
                 self._end_job("failed", "the agent restarted while the job was running")
+            elif self.job and self.job.state == "needs_preparation":
+                return
             elif self.status not in (MachineStatus.IDLE, MachineStatus.WAITING_OPERATOR):
                 self._set_status(MachineStatus.IDLE, "the agent restarted")
 
-    # ---- offer preparation (own thread) ------------------------------------------------------
+    def _reattached(self, job: ActiveJob) -> bool:
+        """Whether the machine still runs the job (a host that printed on while the agent was away)."""
+        try:
+            found = self.driver.reattach(job.file_name, self._driver_events(job.attempt_id))
+        except Exception:  # noqa: BLE001 -- a host that cannot be asked is treated as not printing
+            log.exception("could not ask %s whether job %s still runs", self.id, job.job_id)
+            return False
+        if found:
+            log.info("job %s still runs on %s after the restart; watching it again", job.job_id, self.id)
+        return found
+
+    # ---- preparation (own thread) -------------------------------------------------------------
 
     def _prepare(self, offer: JobOffer) -> None:
         try:
-            path = self._verified_file(offer)
-        except (Refused, DownloadError) as exc:
+            ready = self.files.for_offer(offer)
+        except NeedsOperator as exc:
+            self._needs_operator(offer.attempt_id, str(exc))
+            return
+        except (Refused, DownloadError, PreparationError) as exc:
             self._give_back(offer, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 -- a job that cannot be prepared must not hold the machine
             log.exception("preparing job %s on %s failed", offer.job_id, self.id)
             self._give_back(offer, f"could not prepare the job: {exc}")
             return
+        self._begin(offer.attempt_id, ready, offer.estimated_s)
+
+    def _run_prepared(self, command: JobPrepared) -> None:
+        try:
+            ready = self.files.for_prepared(command)
+        except (Refused, DownloadError, PreparationError) as exc:
+            self._needs_operator(
+                command.attempt_id, f"the file given ({command.file.name}) cannot run: {exc}"
+            )
+            return
+        except Exception as exc:  # noqa: BLE001 -- the operator can give another file
+            log.exception("the prepared file of job %s on %s failed", command.job_id, self.id)
+            self._needs_operator(command.attempt_id, f"the file given could not be used: {exc}")
+            return
+        self._begin(command.attempt_id, ready, None)
+
+    def _begin(self, attempt_id: str, ready: Ready, estimated_s: float | None) -> None:
+        """The file is ready and safe: accept the job, say what the preparation expects, start the machine."""
         with self._lock:
-            if self._detached or not self._still_current(offer):
+            if self._detached or not self._current(attempt_id):
+                return
+            job = self.job
+            assert job is not None
+            job.state, job.started, job.file_name = "running", time.monotonic(), ready.path.name
+            self._warnings = list(ready.warnings)
+            eta = (
+                ready.estimates.duration_s if ready.estimates and ready.estimates.duration_s else estimated_s
+            )
+            self._remember(JobAccepted(**self._job_ids(), eta_s=eta, estimates=ready.estimates))
+            self._set_status(MachineStatus.RUNNING, f"job {job.job_id[:8]}")
+        self._start_driver(attempt_id, ready.path, estimated_s)
+
+    def _needs_operator(self, attempt_id: str, reason: str) -> None:
+        """The machine cannot prepare the file itself: it waits for a person to give it its file."""
+        with self._lock:
+            if self._detached or not self._current(attempt_id):
                 return
             assert self.job is not None
-            self.job.state = "running"
-            self.job.started = time.monotonic()
-            self._remember(JobAccepted(**self._ids(offer), eta_s=offer.estimated_s))
-            self._set_status(MachineStatus.RUNNING, f"job {offer.job_id[:8]}")
-        self._start_driver(offer, path)
+            self.job.state = "needs_preparation"
+            self._remember(JobNeedsPreparation(**self._job_ids(), reason=reason[:MAX_REASON]))
+            self._set_status(MachineStatus.WAITING_OPERATOR, "needs preparation: " + reason)
 
     def _give_back(self, offer: JobOffer, reason: str) -> None:
         """Reject an offer the machine will not run, and free the machine for the next."""
         with self._lock:
-            if self._still_current(offer):
+            if self._current(offer.attempt_id):
                 self.job = None
                 self._reject(offer, reason)
                 self._set_status(MachineStatus.IDLE, "offer rejected")
 
-    def _verified_file(self, offer: JobOffer) -> Path:
-        assert offer.file is not None
-        path = fetch(
-            offer.file,
-            self.files_dir,
-            max_bytes=int(self.agent.download_max_mb * 1024 * 1024),
-            timeout_s=self.agent.download_timeout_s,
-            token=self.agent.token,
-        )
-        problems = check_file(path, self.machine)
-        if problems:
-            shown = "; ".join(problems[:MAX_PROBLEMS_IN_REASON])
-            more = len(problems) - MAX_PROBLEMS_IN_REASON
-            suffix = f"; and {more} more" if more > 0 else ""
-            raise Refused(f"G-code safety check failed: {shown}{suffix}")
-        return path
-
-    def _start_driver(self, offer: JobOffer, path: Path) -> None:
+    def _start_driver(self, attempt_id: str, path: Path, estimated_s: float | None) -> None:
         try:
-            self.driver.start(path, self._driver_events(offer), estimated_s=offer.estimated_s)
+            self.driver.start(path, self._driver_events(attempt_id), estimated_s=estimated_s)
         except Exception as exc:  # a driver that cannot start fails the job, not the agent
             log.exception("driver of %s could not start", self.id)
             with self._lock:
-                if self._still_current(offer):
+                if self._current(attempt_id):
                     self._end_job("failed", f"machine could not start: {exc}")
 
-    def _still_current(self, offer: JobOffer) -> bool:
-        return self.job is not None and self.job.attempt_id == offer.attempt_id
+    def _current(self, attempt_id: str) -> bool:
+        return self.job is not None and self.job.attempt_id == attempt_id
 
     # ---- driver callbacks (driver threads) ---------------------------------------------------
 
-    def _driver_events(self, offer: JobOffer) -> DriverEvents:
-        """What the driver reports, for this offer's attempt only (a late report of another is ignored)."""
+    def _driver_events(self, attempt_id: str) -> DriverEvents:
+        """What the driver reports, for this attempt only (a late report of another is ignored)."""
 
         def current(act: Callable[..., None]) -> Callable[..., None]:
             def guarded(*args: Any) -> None:
                 with self._lock:
-                    if self._still_current(offer) and not self._detached:
+                    if self._current(attempt_id) and not self._detached:
                         act(*args)
 
             return guarded
@@ -405,7 +451,7 @@ class MachineSlot:
         return {"job_id": self.job.job_id, "attempt_id": self.job.attempt_id, "machine_id": self.id}
 
 
-_RESTORED = ("job_id", "attempt_id", "state", "progress", "eta_s")
+_RESTORED = ("job_id", "attempt_id", "state", "progress", "eta_s", "file_name")
 
 
 def _saved_status(value: Any) -> MachineStatus:

@@ -94,6 +94,8 @@ class Driver(ABC):
     """Base of every machine driver: runs one job at a time on its own thread."""
 
     name: ClassVar[str]
+    # a machine that runs G-code only; the simulated one takes any file and pretends
+    needs_gcode: ClassVar[bool] = True
 
     def __init__(self, options: Mapping[str, Any], clock: Callable[[], float] = time.monotonic):
         self._clock = clock
@@ -148,6 +150,12 @@ class Driver(ABC):
         (a serial firmware forgets the job when its host goes away).
         """
         return False
+
+    def release(self) -> None:
+        """The agent shuts down: a machine streamed to directly cannot go on without its host, so its job
+        is cancelled. Drivers of hosts that print on their own (OctoPrint, Moonraker, PrusaLink) only stop
+        watching, and `reattach` finds the job again after the restart."""
+        self.cancel()
 
     def _refuse_if_busy(self) -> None:
         if self._state in (DriverState.RUNNING, DriverState.PAUSED):

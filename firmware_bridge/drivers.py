@@ -139,6 +139,7 @@ class SimulatedDriver(Driver):
     """A machine that only pretends, faster by `time_scale`; for demos and agent tests."""
 
     name = "simulated"
+    needs_gcode = False
 
     def _read_options(self, options: Options) -> None:
         self.scale = options.get_float("time_scale", 60.0, 0.001, 1_000_000)

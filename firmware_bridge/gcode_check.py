@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from firmware_bridge.gcode import strip_comment
+from protocol.payloads import Capabilities
 
 # Firmware and EEPROM commands a job file must never carry: they change or wipe the machine's
 # stored configuration, flash firmware, run unattended heater tuning or restart a halted machine.
@@ -61,6 +63,29 @@ class _Motion:
     position: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     known: list[bool] = field(default_factory=lambda: [False, False, False])
+
+
+UNCHECKED_MIN = (-1e12, -1e12, -1e12)  # no lower bound on the axes
+
+
+def machine_limits(caps: Capabilities, volume_min: tuple[float, float, float] = UNCHECKED_MIN) -> Limits:
+    """The limits of a machine from its announced capabilities (and its lowest coordinates, when known)."""
+    return Limits(
+        max_hotend=caps.max_hotend_c,
+        max_bed=caps.max_bed_c,
+        max_spindle=caps.max_spindle_rpm,
+        volume_min=volume_min,
+        volume_max=caps.build_volume_mm if any(caps.build_volume_mm) else None,
+    )
+
+
+def check_file(path: Path, limits: Limits) -> list[str]:
+    """Every problem of a G-code file against `limits`, as text; a file that is not text is one problem."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [str(problem) for problem in check_gcode(handle, limits)]
+    except UnicodeDecodeError:
+        return [f"{path.name} is not a text G-code file"]
 
 
 def check_gcode(lines: Iterable[str], limits: Limits) -> list[Problem]:

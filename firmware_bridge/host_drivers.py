@@ -121,6 +121,12 @@ class HostDriver(Driver):
             self._launch(lambda: self._follow(watch), on_progress, on_done, state)
             return True
 
+    def release(self) -> None:
+        """Stop watching; the host keeps printing (see `reattach`)."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+
     def _follow(self, watch: _Watch) -> None:
         while not self._stop.wait(self.poll_interval):
             try:

@@ -158,6 +158,16 @@ class JobControl(Envelope):
     reason: str = Field("", max_length=MAX_REASON)
 
 
+class JobPrepared(Envelope):
+    """An operator prepared the machine file of a job that needed it: run this file."""
+
+    type: Literal["job:prepared"] = "job:prepared"
+    job_id: str
+    attempt_id: str
+    file: FileRef
+    reason: str = Field("", max_length=MAX_REASON)
+
+
 class ConfirmClear(Envelope):
     type: Literal["machine:confirm_clear"] = "machine:confirm_clear"
     machine_id: Id
@@ -168,7 +178,9 @@ class Reannounce(Envelope):
     reason: str = Field("", max_length=MAX_REASON)
 
 
-Command = Annotated[JobOffer | JobControl | ConfirmClear | Reannounce, Field(discriminator="type")]
+Command = Annotated[
+    JobOffer | JobControl | JobPrepared | ConfirmClear | Reannounce, Field(discriminator="type")
+]
 
 
 # ---- events (agent -> coordinator) -------------------------------------------------------------
@@ -206,6 +218,13 @@ class JobProgress(JobReport):
     type: Literal["job:progress"] = "job:progress"
     progress: float = Field(ge=0, le=1)
     eta_s: float | None = None
+
+
+class JobNeedsPreparation(JobReport):
+    """The machine cannot prepare the file itself (PCB files, a machine set to operator preparation)."""
+
+    type: Literal["job:needs_preparation"] = "job:needs_preparation"
+    reason: str = Field(max_length=MAX_REASON)
 
 
 class JobPaused(JobReport):
@@ -260,6 +279,7 @@ AgentEvent = Annotated[
     JobAccepted
     | JobRejected
     | JobProgress
+    | JobNeedsPreparation
     | JobPaused
     | JobResumed
     | JobWaitingOperator
@@ -280,7 +300,7 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_none=False).encode()
 
 
-def decode_command(raw: bytes | str) -> JobOffer | JobControl | ConfirmClear | Reannounce:
+def decode_command(raw: bytes | str) -> JobOffer | JobControl | JobPrepared | ConfirmClear | Reannounce:
     return _decode(_COMMANDS, raw, "command")  # type: ignore[no-any-return]
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from coordinator.api.auth import auth, current_actor, roles
 from coordinator.db import session_scope
 from coordinator.jobs import queries
-from coordinator.jobs.commands import CancelJob, FailJob, PauseJob, ResumeJob, SubmitJobs
+from coordinator.jobs.commands import CancelJob, FailJob, PauseJob, ResumeJob, SubmitJobs, SupplyMachineFile
 from coordinator.jobs.lifecycle import JobState, allowed_controls
 from coordinator.jobs.submission import MAX_QUANTITY, JobSpec, spec_for_part, store_upload
 from coordinator.models.auth import Role
@@ -83,28 +83,34 @@ def submit() -> tuple[dict[str, Any], int]:
     return {"group_id": summaries[0]["group_id"], "jobs": summaries}, 201
 
 
-def _submit_file() -> list[str]:
+def _stored_upload() -> tuple[str, str, int]:
+    """The request's multipart `file`, put in the file store: (its name, sha256, size)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput("multipart request needs a 'file' part")
-    form = _parse(FileJobForm, request.form.to_dict())
     rt = runtime()
     with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
         upload.save(tmp.name)
         with session_scope(rt.engine) as session:
             digest, size = store_upload(session, rt.store, Path(tmp.name))
-        spec = JobSpec(
-            file_sha256=digest,
-            file_name=Path(upload.filename).name,
-            file_size=size,
-            process=form.process,
-            material=form.material,
-            nozzle_mm=form.nozzle_mm,
-            min_box_mm=form.min_box_mm,
-            priority=form.priority,
-            max_attempts=form.max_attempts,
-        )
-    return list(rt.bus.handle(SubmitJobs(spec, form.quantity, current_actor())))
+    return Path(upload.filename).name, digest, size
+
+
+def _submit_file() -> list[str]:
+    form = _parse(FileJobForm, request.form.to_dict())
+    name, digest, size = _stored_upload()
+    spec = JobSpec(
+        file_sha256=digest,
+        file_name=name,
+        file_size=size,
+        process=form.process,
+        material=form.material,
+        nozzle_mm=form.nozzle_mm,
+        min_box_mm=form.min_box_mm,
+        priority=form.priority,
+        max_attempts=form.max_attempts,
+    )
+    return list(runtime().bus.handle(SubmitJobs(spec, form.quantity, current_actor())))
 
 
 def _submit_part() -> list[str]:
@@ -187,6 +193,22 @@ def resume(job_id: str) -> dict[str, Any]:
 def fail(job_id: str, json_data: FailIn) -> dict[str, Any]:
     """The job failed on its machine (operator role): it stops there; made again while attempts remain."""
     runtime().bus.handle(FailJob(job_id, json_data.reason, current_actor()))
+    return _summary(job_id)
+
+
+@bp.post("/jobs/<job_id>/machine-file")
+@bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.doc(
+    summary="Give a job that needs preparation its machine file",
+    description="Multipart `file`: the G-code an operator made from the job's source file (a PCB's Gerber "
+    "files, say). It is checked against the machine's limits and sent to the machine, which runs it.",
+    responses={200: "sent to the machine", 400: "fails the G-code safety check", 403: "not your fablab",
+               404: "no such job", 409: "the job does not wait for a prepared file"},
+)  # fmt: skip
+def machine_file(job_id: str) -> dict[str, Any]:
+    """Hand the machine of a job that needs preparation the file an operator prepared (operator role)."""
+    name, digest, size = _stored_upload()
+    runtime().bus.handle(SupplyMachineFile(job_id, digest, name, size, current_actor()))
     return _summary(job_id)
 
 

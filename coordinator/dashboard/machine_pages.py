@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+import tempfile
+from pathlib import Path
+
+from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from coordinator.dashboard import queries
@@ -10,7 +13,10 @@ from coordinator.dashboard.access import current_person, operator_required
 from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.jobs import queries as job_queries
-from coordinator.jobs.commands import Actor, CancelJob, ConfirmClear, FailJob, PauseJob, ResumeJob
+from coordinator.jobs.commands import CancelJob, ConfirmClear, FailJob, PauseJob, ResumeJob, SupplyMachineFile
+from coordinator.jobs.submission import store_upload
+from coordinator.runtime import runtime
+from coordinator.services.auth import Actor
 
 
 @bp.get("/dashboard/machines")
@@ -58,6 +64,27 @@ def cancel_job(job_id: str) -> ResponseReturnValue:
 def fail_job(job_id: str) -> ResponseReturnValue:
     command = FailJob(job_id, request.form.get("reason", ""), _actor())
     return carry_out(command, lambda _: _failed_message(job_id), _next_url())
+
+
+@bp.post("/dashboard/jobs/<job_id>/machine-file")
+@operator_required
+def machine_file(job_id: str) -> ResponseReturnValue:
+    """An operator gives a job that needs preparation its machine file."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("choose the machine file (G-code) to send", "error")
+        return redirect(_next_url())
+    rt = runtime()
+    with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
+        upload.save(tmp.name)
+        with db() as session:
+            digest, size = store_upload(session, rt.store, Path(tmp.name))
+    command = SupplyMachineFile(job_id, digest, Path(upload.filename).name, size, _actor())
+    return carry_out(
+        command,
+        lambda _: f"Sent {Path(upload.filename or '').name} to the machine of job {job_id[:8]}.",
+        _next_url(),
+    )
 
 
 def _failed_message(job_id: str) -> str:

@@ -32,6 +32,7 @@ MACHINE_BADGES: dict[str, Badge] = {
 JOB_BADGES: dict[str, Badge] = {
     "queued": Badge("Queued", "off", "clock"),
     "assigned": Badge("Offered", "busy", "send"),
+    "needs_preparation": Badge("Needs preparation", "warn", "hand"),
     "accepted": Badge("Accepted", "busy", "send"),
     "running": Badge("Running", "busy", "play"),
     "paused": Badge("Paused", "warn", "pause"),

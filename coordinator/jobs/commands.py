@@ -124,6 +124,17 @@ class ReceivePurchases:
     by: Actor
 
 
+@dataclass(frozen=True)
+class SupplyMachineFile:
+    """An operator prepared the machine file of a job that needs preparation (already in the file store)."""
+
+    job_id: str
+    file_sha256: str
+    file_name: str
+    file_size: int
+    by: Actor
+
+
 Command = (
     SubmitJobs
     | CancelJob
@@ -139,4 +150,5 @@ Command = (
     | CancelBuild
     | RetryTask
     | ReceivePurchases
+    | SupplyMachineFile
 )

@@ -28,6 +28,7 @@ from coordinator.jobs.commands import (
     RetryTask,
     StartBuild,
     SubmitJobs,
+    SupplyMachineFile,
 )
 from coordinator.jobs.dispatch import DispatchPolicy, OfferSettings, PlanPolicy, dispatch_round
 from coordinator.jobs.lifecycle import FINAL_STATES
@@ -35,6 +36,7 @@ from coordinator.jobs.outbox import Outbox
 from coordinator.jobs.rows import AttemptSnap, Decision, JobEnded, JobSnap, JobStarted, MachineSnap, Outgoing
 from coordinator.jobs.submission import queue_jobs
 from coordinator.services import builds
+from firmware_bridge import gcode_check
 from protocol import payloads as p
 from protocol.errors import Conflict, Forbidden, InvalidInput, NotFound
 from protocol.topics import validate_id
@@ -90,6 +92,30 @@ def fail_job(uow: UnitOfWork, command: FailJob) -> str:
         raise Conflict(f"job {job.id} is {job.state} and no machine is working on it")
     decision = lifecycle.mark_failed(job, attempt, machine, reason, command.by.name, uow.now())
     _applied(uow, decision, job, "marked failed")
+    return job.id
+
+
+def supply_machine_file(uow: UnitOfWork, command: SupplyMachineFile) -> str:
+    """An operator made the machine file of a job its machine cannot prepare itself: check it against the
+    machine's limits and send it to the machine."""
+    job, attempt, _ = _job_at_machine(uow, command.job_id)
+    _check_operator(command.by, job.fablab, "prepare machine files")
+    _check_reachable(uow)
+    if attempt is None or "prepare" not in lifecycle.allowed_controls(job.state):
+        raise Conflict(f"job {job.id} is {job.state}: it does not wait for a prepared file")
+    machine = queries.get_machine(uow.session, attempt.fablab, attempt.machine_id)
+    limits = gcode_check.machine_limits(p.Capabilities.model_validate(machine.capabilities))
+    problems = gcode_check.check_file(uow.deps.files.path_for(command.file_sha256), limits)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise InvalidInput(
+            f"{command.file_name} fails the G-code safety check for {machine.machine_id}: {shown}"
+        )
+    file = p.FileRef(url=f"{uow.deps.offers.files_url}/{command.file_sha256}", sha256=command.file_sha256,
+                     size=command.file_size, name=command.file_name)  # fmt: skip
+    _applied(
+        uow, lifecycle.supply_machine_file(job, attempt, file, command.by.name, uow.now()), job, "prepared"
+    )
     return job.id
 
 
@@ -212,6 +238,7 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
     RetryTask: builds.retry_task,
     ReceivePurchases: builds.receive_purchases,
     SubmitJobs: submit_jobs,
+    SupplyMachineFile: supply_machine_file,
     CancelJob: cancel_job,
     PauseJob: pause_job,
     ResumeJob: resume_job,

@@ -39,6 +39,7 @@ from protocol.payloads import MachineStatus
 class JobState(StrEnum):
     QUEUED = "queued"
     ASSIGNED = "assigned"
+    NEEDS_PREPARATION = "needs_preparation"  # a person must make the machine's file (PCB files...)
     ACCEPTED = "accepted"
     RUNNING = "running"
     PAUSED = "paused"
@@ -50,7 +51,14 @@ class JobState(StrEnum):
 
 FINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 ACTIVE_STATES = frozenset(
-    {JobState.ASSIGNED, JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobState.WAITING_OPERATOR}
+    {
+        JobState.ASSIGNED,
+        JobState.NEEDS_PREPARATION,
+        JobState.ACCEPTED,
+        JobState.RUNNING,
+        JobState.PAUSED,
+        JobState.WAITING_OPERATOR,
+    }
 )
 # states whose machine has started on the part: ending there leaves something on the bed
 _STARTED = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobState.WAITING_OPERATOR})
@@ -58,6 +66,7 @@ _STARTED = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobS
 
 class AttemptState(StrEnum):
     OFFERED = "offered"
+    NEEDS_PREPARATION = "needs_preparation"
     ACCEPTED = "accepted"
     RUNNING = "running"
     PAUSED = "paused"
@@ -73,6 +82,7 @@ class AttemptState(StrEnum):
 LIVE_ATTEMPT_STATES = frozenset(
     {
         AttemptState.OFFERED,
+        AttemptState.NEEDS_PREPARATION,
         AttemptState.ACCEPTED,
         AttemptState.RUNNING,
         AttemptState.PAUSED,
@@ -85,6 +95,7 @@ LIVE_ATTEMPT_STATES = frozenset(
 class Trigger(StrEnum):
     SUBMITTED = "job:submitted"
     OFFERED = "job:offered"
+    NEEDS_PREPARATION = "job:needs_preparation"
     ACCEPTED = "job:accepted"
     PROGRESS = "job:progress"
     PAUSED = "job:paused"
@@ -106,7 +117,9 @@ _WORKING = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobS
 # trigger -> (states it may leave from, state it goes to): the whole job state machine
 TRANSITIONS: dict[Trigger, tuple[frozenset[str], str]] = {
     Trigger.OFFERED: (frozenset({JobState.QUEUED}), JobState.ASSIGNED),
-    Trigger.ACCEPTED: (frozenset({JobState.ASSIGNED}), JobState.ACCEPTED),
+    Trigger.NEEDS_PREPARATION: (frozenset({JobState.ASSIGNED}), JobState.NEEDS_PREPARATION),
+    # the operator made the machine's file: the machine accepts it as it accepts an offer
+    Trigger.ACCEPTED: (frozenset({JobState.ASSIGNED, JobState.NEEDS_PREPARATION}), JobState.ACCEPTED),
     # a lost job:accepted must not strand a job its machine is visibly making
     Trigger.PROGRESS: (
         frozenset({JobState.ASSIGNED, JobState.ACCEPTED, JobState.RUNNING, JobState.WAITING_OPERATOR}),
@@ -128,6 +141,7 @@ TRANSITIONS: dict[Trigger, tuple[frozenset[str], str]] = {
 }
 
 ATTEMPT_AFTER: dict[Trigger, AttemptState] = {
+    Trigger.NEEDS_PREPARATION: AttemptState.NEEDS_PREPARATION,
     Trigger.ACCEPTED: AttemptState.ACCEPTED,
     Trigger.PROGRESS: AttemptState.RUNNING,
     Trigger.PAUSED: AttemptState.PAUSED,
@@ -145,6 +159,7 @@ ATTEMPT_AFTER: dict[Trigger, AttemptState] = {
 # what a machine is assumed to do after a transition of its job, until its agent says otherwise
 MACHINE_AFTER: dict[Trigger, MachineStatus] = {
     Trigger.OFFERED: MachineStatus.PREPARING,
+    Trigger.NEEDS_PREPARATION: MachineStatus.WAITING_OPERATOR,
     Trigger.ACCEPTED: MachineStatus.RUNNING,
     Trigger.PROGRESS: MachineStatus.RUNNING,
     Trigger.RESUMED: MachineStatus.RUNNING,
@@ -258,7 +273,7 @@ def _machine_after(job: JobSnap, machine: MachineSnap, trigger: Trigger) -> str 
 
 def _domain_events(before: JobSnap, after: JobSnap, trigger: Trigger, now: datetime) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    if before.state in (JobState.QUEUED, JobState.ASSIGNED) and after.state in _STARTED:
+    if before.state not in _STARTED and after.state in _STARTED:
         events.append(JobStarted(after.id, now))
     if after.state in FINAL_STATES:
         events.append(JobEnded(after.id, after.state, after.reason, trigger.value, now))
@@ -327,6 +342,7 @@ def mark_failed(
 CONTROLS: dict[str, frozenset[str]] = {
     JobState.QUEUED: frozenset({"cancel"}),
     JobState.ASSIGNED: frozenset({"cancel", "fail"}),
+    JobState.NEEDS_PREPARATION: frozenset({"prepare", "cancel", "fail"}),
     JobState.ACCEPTED: frozenset({"pause", "cancel", "fail"}),
     JobState.RUNNING: frozenset({"pause", "cancel", "fail"}),
     JobState.PAUSED: frozenset({"resume", "cancel", "fail"}),
@@ -335,7 +351,8 @@ CONTROLS: dict[str, frozenset[str]] = {
 
 
 def allowed_controls(state: str) -> frozenset[str]:
-    """What may be done to a job in `state`: a subset of pause, resume, cancel and fail."""
+    """What may be done to a job in `state`: a subset of pause, resume, cancel, fail and prepare
+    (hand the machine a file an operator prepared)."""
     return CONTROLS.get(state, frozenset())
 
 
@@ -346,6 +363,18 @@ def request_control(job: JobSnap, attempt: AttemptSnap, kind: str, by: str, now:
     command = p.JobControl(type=f"job:{kind}", job_id=job.id, attempt_id=attempt.id,  # type: ignore[arg-type]
                            reason=f"by {by or 'an operator'}")  # fmt: skip
     logged = EventRow(job.id, f"operator:{kind}", None, None, attempt.id, {"by": by}, COORDINATOR, now)
+    return Decision(events=[logged], commands=[Outgoing(attempt.fablab, attempt.agent, command)])
+
+
+def supply_machine_file(
+    job: JobSnap, attempt: AttemptSnap, file: p.FileRef, by: str, now: datetime
+) -> Decision:
+    """An operator prepared the machine's file of a job that needed it: the machine is sent the file."""
+    if "prepare" not in allowed_controls(job.state):
+        return refused()
+    command = p.JobPrepared(job_id=job.id, attempt_id=attempt.id, file=file, reason=f"prepared by {by}")
+    payload = {"by": by, "file": file.name, "sha256": file.sha256}
+    logged = EventRow(job.id, "operator:prepared", None, None, attempt.id, payload, COORDINATOR, now)
     return Decision(events=[logged], commands=[Outgoing(attempt.fablab, attempt.agent, command)])
 
 

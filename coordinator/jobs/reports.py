@@ -41,6 +41,7 @@ from protocol.payloads import MachineStatus
 # agent event type -> trigger
 EVENT_TRIGGERS: dict[str, Trigger] = {
     "job:accepted": Trigger.ACCEPTED,
+    "job:needs_preparation": Trigger.NEEDS_PREPARATION,
     "job:rejected": Trigger.REJECTED,
     "job:progress": Trigger.PROGRESS,
     "job:paused": Trigger.PAUSED,
@@ -54,6 +55,7 @@ EVENT_TRIGGERS: dict[str, Trigger] = {
 REPORTED_TRIGGERS: dict[str, Trigger] = {
     "preparing": Trigger.PROGRESS,  # an agent of an older release: still working on it
     "accepted": Trigger.ACCEPTED,
+    "needs_preparation": Trigger.NEEDS_PREPARATION,
     "running": Trigger.PROGRESS,
     "printing": Trigger.PROGRESS,
     "paused": Trigger.PAUSED,
@@ -66,7 +68,14 @@ REPORTED_TRIGGERS: dict[str, Trigger] = {
 _ENDED_ON_AGENT = frozenset({"done", "failed", "cancelled", "rejected"})
 # triggers by which an agent says it still works on an attempt (a stale one gets a cancel back)
 _ALIVE = frozenset(
-    {Trigger.ACCEPTED, Trigger.PROGRESS, Trigger.PAUSED, Trigger.RESUMED, Trigger.WAITING_OPERATOR}
+    {
+        Trigger.NEEDS_PREPARATION,
+        Trigger.ACCEPTED,
+        Trigger.PROGRESS,
+        Trigger.PAUSED,
+        Trigger.RESUMED,
+        Trigger.WAITING_OPERATOR,
+    }
 )
 
 # ---- agent reports -----------------------------------------------------------------------------

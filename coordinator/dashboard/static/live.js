@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  var ACTIVE = ["assigned", "accepted", "running", "paused", "waiting_operator"];
+  var ACTIVE = ["assigned", "needs_preparation", "accepted", "running", "paused", "waiting_operator"];
   var indicator = document.getElementById("live-state");
   var pending = {};
 

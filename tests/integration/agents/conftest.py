@@ -151,10 +151,13 @@ class Coordinator:
             return [s for s in self.states if s.get("online")]
 
     def wait_event(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+        """The first event of `kind` whose fields equal the given ones (or satisfy a given check)."""
+
+        def matches(event: dict[str, Any]) -> bool:
+            return all(v(event.get(k)) if callable(v) else event.get(k) == v for k, v in fields.items())
+
         def found() -> dict[str, Any] | None:
-            return next(
-                (e for e in self.of_type(kind) if all(e.get(k) == v for k, v in fields.items())), None
-            )
+            return next((e for e in self.of_type(kind) if matches(e)), None)
 
         return wait_until(found, timeout, f"{kind} {fields}")  # type: ignore[no-any-return]
 

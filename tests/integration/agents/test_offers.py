@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
-from fablab_agents import runner
+from fablab_agents import jobfiles
 from fablab_agents.agent import Agent
-from protocol.payloads import FileRef, JobControl, JobOffer
+from protocol.payloads import FileRef, JobControl, JobOffer, JobPrepared
+from tests.conftest import UNDER_CI
 from tests.integration.agents.conftest import Broker, Coordinator, FileServer, agent_config, wait_until
 
 pytest.importorskip("firmware_bridge.drivers", reason="firmware_bridge drivers are not built yet")
@@ -116,7 +118,7 @@ def test_an_offer_that_fails_to_prepare_is_rejected_and_frees_the_machine(
     def broken_check(*_: Any) -> list[str]:
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
 
-    monkeypatch.setattr(runner, "check_file", broken_check)
+    monkeypatch.setattr(jobfiles, "check_file", broken_check)
     spy = Spy(agent)
     offer = offer_for(file_server.add(GOOD_GCODE), GOOD_GCODE)
     coordinator.command("agent-1", offer)
@@ -202,3 +204,93 @@ def test_pause_holds_the_job_where_it_is_and_resume_finishes_it(
     coordinator.wait_event("job:done", timeout=20, attempt_id=offer.attempt_id)
     statuses = [e["status"] for e in coordinator.of_type("machine:status")]
     assert statuses == ["preparing", "running", "paused", "running", "waiting_operator"]
+
+
+REPO = Path(__file__).resolve().parents[3]
+PROFILES = REPO / "config" / "slicers" / "prusaslicer"
+
+
+@pytest.fixture
+def slicing_agent(
+    broker: Broker, coordinator: Coordinator, file_server: FileServer, tmp_path: Path
+) -> Iterator[Agent]:
+    """A printer whose agent slices meshes with PrusaSlicer and the stock profile."""
+    if shutil.which("prusa-slicer") is None:
+        pytest.skip("prusa-slicer is not installed") if not UNDER_CI else pytest.fail(
+            "prusa-slicer is required"
+        )
+    url = broker.add_agent("agent-1")
+    config = agent_config(url, file_server.base_url, profile=str(PROFILES / "generic-i3-0.4.ini"),
+                          material_profiles={"pla": str(PROFILES / "pla.ini")}, time_scale=5000,
+                          build_volume_mm=[250, 210, 210], max_hotend_c=285)  # fmt: skip
+    running = Agent(config, tmp_path / "agent")
+    running.start()
+    wait_until(lambda: running.ready, what="agent ready")
+    yield running
+    running.stop()
+
+
+@pytest.mark.slow
+def test_a_mesh_is_sliced_at_the_machine_and_its_estimates_reported(
+    slicing_agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    mesh = (REPO / "designs" / "reprap-printer" / "files" / "cable-clip.stl").read_bytes()
+    offer = offer_for(file_server.add(mesh), mesh).model_copy(
+        update={"file": FileRef(url=file_server.add(mesh), sha256=hashlib.sha256(mesh).hexdigest(),
+                                size=len(mesh), name="cable-clip.stl"),
+                "params": {"copies": 2}, "requirements": {"material": "pla"}}
+    )  # fmt: skip
+    coordinator.command("agent-1", offer)
+    accepted = coordinator.wait_event("job:accepted", timeout=60, attempt_id=offer.attempt_id)
+    estimates = accepted["estimates"]
+    assert estimates["source"].startswith("PrusaSlicer") and estimates["duration_s"] > 0
+    assert estimates["filament_g"] > 0
+    coordinator.wait_event("job:done", timeout=60, attempt_id=offer.attempt_id)
+    sliced = slicing_agent.machines["printer-1"].job
+    assert sliced is not None and sliced.job_id == offer.job_id
+
+
+@pytest.fixture
+def operator_agent(
+    broker: Broker, coordinator: Coordinator, file_server: FileServer, tmp_path: Path
+) -> Iterator[Agent]:
+    """A PCB mill whose files an operator prepares."""
+    url = broker.add_agent("agent-1")
+    mill = {"process": "pcb_fab", "prepare": "operator", "materials": ["fr4"], "max_spindle_rpm": 30000,
+            "build_volume_mm": [229, 305, 10], "volume_min_mm": [0, 0, -2]}  # fmt: skip
+    config = agent_config(url, file_server.base_url, **mill)
+    running = Agent(config, tmp_path / "agent")
+    running.start()
+    wait_until(lambda: running.ready, what="agent ready")
+    yield running
+    running.stop()
+
+
+def test_a_file_the_machine_cannot_prepare_waits_for_the_operators_file(
+    operator_agent: Agent, coordinator: Coordinator, file_server: FileServer
+) -> None:
+    gerber = b"G04 copper top*\n%FSLAX26Y26*%\n%MOMM*%\nD10*\nX0Y0D02*\nX1000000Y0D01*\nM02*\n"
+    offer = offer_for(file_server.add(gerber), gerber).model_copy(
+        update={"file": FileRef(url=file_server.add(gerber), sha256=hashlib.sha256(gerber).hexdigest(),
+                                size=len(gerber), name="board-F_Cu.gtl")}
+    )  # fmt: skip
+    coordinator.command("agent-1", offer)
+    waiting = coordinator.wait_event("job:needs_preparation", attempt_id=offer.attempt_id)
+    assert "operator" in waiting["reason"]
+    coordinator.wait_event("machine:status", machine_id="printer-1", status="waiting_operator")
+    bad = b"G21\nG90\nM3 S90000\nG1 X10 F300\n"  # faster than the spindle may turn
+    coordinator.command("agent-1", _prepared(offer, file_server, bad, "board.nc"))
+    again = coordinator.wait_event("job:needs_preparation", attempt_id=offer.attempt_id,
+                                   reason=lambda r: "board.nc" in r)  # fmt: skip
+    assert "spindle" in again["reason"].lower()
+    milled = b"G21\nG90\nM3 S12000\nG1 Z-0.1 F100\nG1 X10 Y0 F300\nM5\n"
+    coordinator.command("agent-1", _prepared(offer, file_server, milled, "board-isolation.nc"))
+    coordinator.wait_event("job:accepted", attempt_id=offer.attempt_id)
+    coordinator.wait_event("job:done", timeout=20, attempt_id=offer.attempt_id)
+
+
+def _prepared(offer: JobOffer, file_server: FileServer, data: bytes, name: str) -> JobPrepared:
+    ref = FileRef(
+        url=file_server.add(data), sha256=hashlib.sha256(data).hexdigest(), size=len(data), name=name
+    )
+    return JobPrepared(job_id=offer.job_id, attempt_id=offer.attempt_id, file=ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -9,7 +10,15 @@ from sqlmodel import Session, select
 
 from coordinator.models.jobs import Job, JobEvent, Machine
 from protocol import payloads as p
-from tests.support.agents import BusAgent, RecordingTransport, attach_transport, machine_info, running_job
+from tests.support.agents import (
+    BusAgent,
+    RecordingTransport,
+    attach_transport,
+    machine_info,
+    offers_after_round,
+    running_job,
+    submit,
+)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -117,3 +126,43 @@ def test_an_operator_scoped_to_another_fablab_may_not_touch_the_job(runtime: Any
         runtime.bus.handle(PauseJob(job_id, elsewhere))
     here = Actor("olga", "operator", ("lab",))
     runtime.bus.handle(PauseJob(job_id, here))
+
+
+def test_an_operator_gives_a_job_that_needs_preparation_its_machine_file(
+    client: Any, runtime: Any, token_for: Any
+) -> None:
+    transport = attach_transport(runtime)
+    agent = BusAgent(runtime, "lab", "agent")
+    caps = p.Capabilities(
+        process="pcb_fab", materials=("fr4",), build_volume_mm=(229, 305, 10), max_spindle_rpm=30000
+    )
+    agent.birth(machine_info("mill", capabilities=caps))
+    (job_id,) = submit(runtime, process="pcb_fab", material="fr4", file_name="board-F_Cu.gtl")
+    [offer] = offers_after_round(runtime, transport)
+    agent.job_event(p.JobNeedsPreparation, offer, reason="Gerber files are prepared by an operator")
+    waiting = client.get(f"/api/v1/jobs/{job_id}").json
+    assert waiting["state"] == "needs_preparation" and "prepare" in waiting["actions"]
+    assert _status(runtime, "mill") == "waiting_operator"
+    url = f"/api/v1/jobs/{job_id}/machine-file"
+    unsafe = {"file": (io.BytesIO(b"G21\nM3 S90000\nG1 X10 F300\n"), "board.nc")}
+    refused = client.post(
+        url, data=unsafe, headers=_bearer(token_for("operator")), content_type="multipart/form-data"
+    )
+    assert refused.status_code == 400 and "spindle" in refused.json["message"].lower()
+    assert transport.commands(p.JobPrepared) == []
+    good = b"G21\nG90\nM3 S12000\nG1 X10 Y0 F300\nM5\n"
+
+    def upload(role: str) -> Any:
+        form = {"file": (io.BytesIO(good), "board.nc")}
+        return client.post(
+            url, data=form, headers=_bearer(token_for(role)), content_type="multipart/form-data"
+        )
+
+    assert upload("builder").status_code == 403
+    sent = upload("operator")
+    assert sent.status_code == 200
+    [prepared] = transport.commands(p.JobPrepared)
+    assert prepared.attempt_id == offer.attempt_id and prepared.file.name == "board.nc"
+    assert prepared.file.url.endswith(prepared.file.sha256)
+    agent.job_event(p.JobAccepted, offer)
+    assert client.get(f"/api/v1/jobs/{job_id}").json["state"] == "accepted"
