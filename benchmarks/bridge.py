@@ -28,7 +28,7 @@ import serial
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from firmware_bridge.gcode import number_line, read_job  # noqa: E402
-from tests.integration.firmware.octoprint_peer import virtual_marlin  # noqa: E402
+from tests.support.octoprint_peer import virtual_marlin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REALWORLD = ROOT.parent / "shared" / "realworld" / "gcode" / "fdm" / "benchy_prusaslicer-2.6.1_marlin2.gcode"

@@ -13,7 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `designs` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from designs.generator import arduino, ceb_press, reprap, wikispeed  # noqa: E402
+from designs.generator import arduino, ceb_press, reprap, spool_holder, wikispeed  # noqa: E402
 from designs.generator.package import Package  # noqa: E402
 
 BUILDERS: tuple[Callable[[], Package], ...] = (
@@ -22,6 +22,7 @@ BUILDERS: tuple[Callable[[], Package], ...] = (
     ceb_press.build,
     arduino.build,
     wikispeed.build,
+    spool_holder.build,
 )
 
 

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from fablab_agents.prepare import PreparationError, Prepared, job_inputs, prepar
 from protocol import payloads as p
 
 MAX_PROBLEMS_IN_REASON = 5
+MAX_NAME = 100
+UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Refused(Exception):
@@ -39,14 +44,14 @@ class JobFiles:
         """The machine's file for an offer; raises NeedsOperator when a person must prepare it."""
         if offer.file is None:
             raise Refused("the offer names no file")
-        source = self._download(offer.file)
+        source = self._as_named(self._download(offer.file), offer.file.name)
         inputs = job_inputs(offer.params, offer.requirements)
         prepared = prepare(source, self.machine, out_dir=self._prepared_dir(), **inputs)
         return self._checked(prepared.path, _estimates(prepared), prepared.warnings)
 
     def for_prepared(self, command: p.JobPrepared) -> Ready:
         """The machine file an operator prepared: downloaded and checked like any other."""
-        path = self._download(command.file)
+        path = self._as_named(self._download(command.file), command.file.name)
         return self._checked(path, None, ())
 
     def _download(self, ref: p.FileRef) -> Path:
@@ -57,6 +62,20 @@ class JobFiles:
             timeout_s=self.agent.download_timeout_s,
             token=self.agent.token,
         )
+
+    def _as_named(self, download: Path, name: str) -> Path:
+        """The verified download under the job's own file name, so that the machine's host (OctoPrint's
+        file list, a printer's screen) and the prepared G-code show `bracket.gcode`, not a hash."""
+        folder = self.files_dir / "named" / self.machine.id
+        if folder.exists():
+            shutil.rmtree(folder)  # one job at a time per machine
+        folder.mkdir(parents=True)
+        named = folder / safe_file_name(name, download.suffix)
+        try:
+            os.link(download, named)
+        except OSError:
+            shutil.copyfile(download, named)
+        return named
 
     def _prepared_dir(self) -> Path:
         # one job at a time per machine: its prepared file replaces the previous one
@@ -83,4 +102,11 @@ def _estimates(prepared: Prepared) -> p.Estimates | None:
                        source=source[:200])  # fmt: skip
 
 
-__all__ = ["JobFiles", "PreparationError", "Ready", "Refused"]
+def safe_file_name(name: str, suffix: str) -> str:
+    """A job's file name fit for a local file and a host's file list: no folders, no odd characters,
+    the downloaded file's extension kept."""
+    stem = UNSAFE_IN_NAME.sub("_", Path(name.replace("\\", "/")).stem).strip("._") or "job"
+    return stem[: MAX_NAME - len(suffix)] + suffix
+
+
+__all__ = ["JobFiles", "PreparationError", "Ready", "Refused", "safe_file_name"]

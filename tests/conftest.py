@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.databases import scratch_postgres
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
+from tests.support.octoprint_peer import OctoPrintUnavailable, octoprint_python
 
 POSTGRES_ENV = "PEERFAB_TEST_POSTGRES_URL"
 REALWORLD = Path(__file__).resolve().parents[1].parent / "shared" / "realworld"
@@ -117,3 +118,20 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(workdir=tmp_path / "mosquitto").start()
     yield broker
     broker.stop()
+
+
+def unavailable_peer(name: str, reason: str) -> None:
+    """A real peer a test needs is missing: a failure under CI, a skip elsewhere."""
+    if UNDER_CI:
+        pytest.fail(f"{name} is required under CI: {reason}")
+    pytest.skip(f"{name} is not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def octoprint_venv() -> Path:
+    """The OctoPrint venv, created from PyPI on first use; fails under CI when it cannot be had."""
+    try:
+        return octoprint_python()
+    except OctoPrintUnavailable as exc:
+        unavailable_peer("OctoPrint", str(exc))
+        raise

@@ -113,11 +113,17 @@ class Trigger(StrEnum):
 RETRY = "retry"  # target: queued again while attempts remain, else failed
 _ACTIVE = ACTIVE_STATES
 _WORKING = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobState.WAITING_OPERATOR})
+# states a job holds until someone acts; the job's reason says why
+_WAITING = frozenset({JobState.NEEDS_PREPARATION, JobState.PAUSED, JobState.WAITING_OPERATOR})
 
 # trigger -> (states it may leave from, state it goes to): the whole job state machine
 TRANSITIONS: dict[Trigger, tuple[frozenset[str], str]] = {
     Trigger.OFFERED: (frozenset({JobState.QUEUED}), JobState.ASSIGNED),
-    Trigger.NEEDS_PREPARATION: (frozenset({JobState.ASSIGNED}), JobState.NEEDS_PREPARATION),
+    # again from needs_preparation: the operator's file could not run there, with the new reason
+    Trigger.NEEDS_PREPARATION: (
+        frozenset({JobState.ASSIGNED, JobState.NEEDS_PREPARATION}),
+        JobState.NEEDS_PREPARATION,
+    ),
     # the operator made the machine's file: the machine accepts it as it accepts an offer
     Trigger.ACCEPTED: (frozenset({JobState.ASSIGNED, JobState.NEEDS_PREPARATION}), JobState.ACCEPTED),
     # a lost job:accepted must not strand a job its machine is visibly making
@@ -247,6 +253,10 @@ def _job_after(job: JobSnap, state: str, trigger: Trigger, reason: str, now: dat
             reason = "no attempts left"
         progress = 1.0 if state == JobState.DONE else job.progress
         return replace(job, state=state, ended_at=now, reason=reason or job.reason, progress=progress)
+    if state in _WAITING:
+        return replace(job, state=state, reason=reason or job.reason)  # what the job waits for, and why
+    if state in (JobState.ACCEPTED, JobState.RUNNING):
+        return replace(job, state=state, reason="")  # nothing to wait for any more
     return replace(job, state=state)
 
 

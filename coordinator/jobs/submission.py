@@ -115,6 +115,7 @@ def spec_for_part(session: Session, slug: str, version: str, part_id: str, **ext
     if not part.file_sha256 or not part.process:
         raise InvalidInput(f"part {part_id!r} of {slug!r} {release.version} has no file or process to make")
     stored = session.get(StoredFile, part.file_sha256)
+    extra["params"] = {**_preparation_hints(part.data), **extra.get("params", {})}
     return JobSpec(
         file_sha256=part.file_sha256,
         file_name=Path(part.file_path or part_id).name,
@@ -127,6 +128,12 @@ def spec_for_part(session: Session, slug: str, version: str, part_id: str, **ext
         part_id=part_id,
         **extra,
     )
+
+
+def _preparation_hints(data: dict[str, Any]) -> dict[str, Any]:
+    """What the machine's preparation needs from the design's part: the sheet's thickness for a cut table."""
+    thickness = data.get("thickness_mm")
+    return {"thickness_mm": thickness} if thickness else {}
 
 
 def _mesh_box(session: Session, sha256: str) -> tuple[float, float, float] | None:

@@ -4,6 +4,7 @@ agent that makes a part for a real coordinator, and pulls none of the coordinato
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -25,8 +26,14 @@ def agent_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("agent-venv")
     venv.create(folder, with_pip=True)
     python = folder / "bin" / "python"
+    source = tmp_path_factory.mktemp("agent-source") / "peerfab"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__", "node_modules"),
+    )
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
         capture_output=True,
         text=True,
         timeout=900,

@@ -13,7 +13,13 @@ from coordinator.services import builds
 from coordinator.services.planner import Planner
 from tests.support.network import add_machine
 
-EXAMPLES = ["arduino-uno-compatible", "ceb-press", "reprap-printer", "wikispeed-chassis-module"]
+EXAMPLES = [
+    "arduino-uno-compatible",
+    "ceb-press",
+    "reprap-printer",
+    "spool-holder",
+    "wikispeed-chassis-module",
+]
 
 
 @pytest.fixture

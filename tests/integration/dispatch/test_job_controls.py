@@ -164,5 +164,9 @@ def test_an_operator_gives_a_job_that_needs_preparation_its_machine_file(
     [prepared] = transport.commands(p.JobPrepared)
     assert prepared.attempt_id == offer.attempt_id and prepared.file.name == "board.nc"
     assert prepared.file.url.endswith(prepared.file.sha256)
+    refusal = "the file given (board.nc) cannot run: download failed"
+    agent.job_event(p.JobNeedsPreparation, offer, reason=refusal)
+    again = client.get(f"/api/v1/jobs/{job_id}").json
+    assert again["state"] == "needs_preparation" and "board.nc" in again["reason"]
     agent.job_event(p.JobAccepted, offer)
     assert client.get(f"/api/v1/jobs/{job_id}").json["state"] == "accepted"

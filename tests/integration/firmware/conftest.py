@@ -7,29 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import UNDER_CI
-from tests.integration.firmware.fake_grbl import FakeGrbl
-from tests.integration.firmware.fake_marlin import FakeMarlin
-from tests.integration.firmware.octoprint_peer import OctoPrintServer, OctoPrintUnavailable, octoprint_python
+from tests.conftest import unavailable_peer
+from tests.support.fake_grbl import FakeGrbl
+from tests.support.fake_marlin import FakeMarlin
+from tests.support.octoprint_peer import OctoPrintServer, OctoPrintUnavailable
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gcode"
 PLUG = FIXTURES / "plug-aligner_prusaslicer-2.5_marlin2.gcode"
-
-
-def _unavailable(reason: str) -> None:
-    if UNDER_CI:
-        pytest.fail(f"OctoPrint is required under CI: {reason}")
-    pytest.skip(f"OctoPrint is not available: {reason}")
-
-
-@pytest.fixture(scope="session")
-def octoprint_venv() -> Path:
-    """The OctoPrint venv, created from PyPI on first use; fails under CI when it cannot be had."""
-    try:
-        return octoprint_python()
-    except OctoPrintUnavailable as exc:
-        _unavailable(str(exc))
-        raise
 
 
 @pytest.fixture
@@ -76,7 +60,7 @@ def octoprint_server(
             virtual_printer={"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False},
         )
     except OctoPrintUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable_peer("OctoPrint", str(exc))
         raise
     yield server
     server.stop()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from coordinator.cli import cli
 from firmware_bridge.gcode import read_job
-from tests.integration.firmware.fake_grbl import FakeGrbl, GrblFaults
+from tests.support.fake_grbl import FakeGrbl, GrblFaults
 
 
 def bridge_print(port: str, job: Path, *extra: str) -> object:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from coordinator.cli import cli
 from firmware_bridge.gcode import read_job
-from tests.integration.firmware.fake_marlin import FakeMarlin, MarlinFaults
+from tests.support.fake_marlin import FakeMarlin, MarlinFaults
 
 
 def bridge_print(port: str, job: Path, *extra: str) -> object:

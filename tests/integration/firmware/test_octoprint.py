@@ -17,7 +17,7 @@ from firmware_bridge.drivers import (
     JobResumed,
     make_driver,
 )
-from tests.integration.firmware.octoprint_peer import OctoPrintServer
+from tests.support.octoprint_peer import OctoPrintServer
 
 pytestmark = pytest.mark.slow
 

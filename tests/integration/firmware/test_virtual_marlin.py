@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from coordinator.cli import cli
 from firmware_bridge.drivers import JobDone, JobFailed, JobWarning, make_driver
-from tests.integration.firmware.octoprint_peer import VirtualMarlin, virtual_marlin
+from tests.support.octoprint_peer import VirtualMarlin, virtual_marlin
 
 # Faults by line number (the resend ratio option drops lines whatever the host does, and
 # "resend_with_timeout" marks its line as received before dropping it, so neither is used):

@@ -31,8 +31,10 @@ def _parts(folder: Path) -> dict[str, dict[str, Any]]:
 
 def test_the_examples_are_all_there() -> None:
     slugs = {_manifest(p)["design"]["slug"] for p in PACKAGES}
-    assert slugs == {"reprap-printer", "ceb-press", "arduino-uno-compatible", "wikispeed-chassis-module"}
-    assert len(PACKAGES) == 5
+    examples = {"reprap-printer", "ceb-press", "arduino-uno-compatible", "spool-holder"}
+    examples.add("wikispeed-chassis-module")
+    assert slugs == examples
+    assert len(PACKAGES) == 6
 
 
 @pytest.mark.parametrize("folder", PACKAGES, ids=IDS)

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 OCTOPRINT_VERSION = "1.11.8"
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-octoprint"
 READY = VENV / f".ready-{OCTOPRINT_VERSION}"
 BRIDGE = Path(__file__).with_name("virtual_marlin.py")
