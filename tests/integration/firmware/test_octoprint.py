@@ -91,11 +91,12 @@ def test_pause_resume_and_cancel_reach_octoprint(octoprint_server: OctoPrintServ
 def test_reattach_after_the_driver_is_recreated(octoprint_server: OctoPrintServer, tmp_path: Path) -> None:
     job = moves(tmp_path / "reattached.gcode", 60)
     first = driver_for(octoprint_server, poll_interval=30)
-    first.start(job, print, print)
+    first.start(job, Recorder().on_progress, Recorder().on_done)
     deadline = time.monotonic() + 30
     while octoprint_server.get("/api/job").json()["state"] != "Printing":
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    first.release()  # the agent restarts: the first driver stops watching, OctoPrint prints on
     again = Recorder()
     second = driver_for(octoprint_server)
     assert not second.reattach("another-file.gcode", again.on_progress, again.on_done)
@@ -105,7 +106,7 @@ def test_reattach_after_the_driver_is_recreated(octoprint_server: OctoPrintServe
     assert second.wait(60)
     assert again.done == [JobDone(cancelled=True)]
     idle = driver_for(octoprint_server)
-    assert not idle.reattach("reattached.gcode", print, print)  # nothing printing now
+    assert not idle.reattach("reattached.gcode", again.on_progress, again.on_done)  # nothing printing now
 
 
 def test_a_firmware_error_fails_the_job_with_octoprints_message(
