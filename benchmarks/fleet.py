@@ -194,6 +194,7 @@ def measure(
         (cpu_end - cpu_start) / (wall_end - wall_start),
         meter.peak_rss,
         process.dispatcher.stats if process.dispatcher else {},
+        process.dispatcher.timings.report() if process.dispatcher else {},
     )
 
 
@@ -207,6 +208,7 @@ def report(
     cores: float,
     rss: int,
     stats: dict[str, int],
+    timings: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     lags = [
         commits.progress[key] - sent
@@ -237,6 +239,7 @@ def report(
         "cpu_cores": round(cores, 3),
         "rss_mb": round(rss / 2**20, 1),
         "dispatcher": stats,
+        "worker_steps": timings,
     }
     result["targets_met"] = _met(result)
     return result

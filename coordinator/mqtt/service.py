@@ -77,6 +77,7 @@ class DispatchService:
         self._housekeeping_due = True
         self._connections_seen = 0
         self.stats = {"messages": 0, "bursts": 0, "fallbacks": 0, "offers": 0, "lease_restarts": 0}
+        self.timings = StepTimings()  # where the worker's time goes: what a fleet's lag is made of
 
     # ---- life cycle ----------------------------------------------------------------------------
 
@@ -184,13 +185,13 @@ class DispatchService:
             burst = self._drain()
             messages = [m for m in burst if isinstance(m, Incoming)]
             if messages:
-                self._guarded(self._handle_burst, messages)
+                self._guarded("burst", self._handle_burst, messages)
             if self._housekeeping_due:
                 self._housekeeping_due = False
-                self._guarded(self._housekeeping)
+                self._guarded("housekeeping", self._housekeeping)
             if self._round_wanted:
                 self._round_wanted = False
-                self._guarded(self._round)
+                self._guarded("round", self._round)
 
     def _drain(self) -> list[Incoming | _Tick]:
         try:
@@ -204,11 +205,14 @@ class DispatchService:
                 break
         return items
 
-    def _guarded(self, step: Callable[..., Any], *args: Any) -> None:
+    def _guarded(self, name: str, step: Callable[..., Any], *args: Any) -> None:
+        started = time.perf_counter()
         try:
             step(*args)
         except Exception:  # noqa: BLE001 -- a failed step is logged; the dispatcher goes on
-            log.exception("dispatcher step failed")
+            log.exception("dispatcher step %s failed", name)
+        finally:
+            self.timings.add(name, time.perf_counter() - started)
 
     # ---- commands ------------------------------------------------------------------------------
 
@@ -258,6 +262,25 @@ class DispatchService:
                 )
         if due:
             self.send(due, {})
+
+
+class StepTimings:
+    """Seconds the dispatcher's worker spent in each kind of step: total, count and slowest."""
+
+    def __init__(self) -> None:
+        self._steps: dict[str, list[float]] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        total, count, slowest = self._steps.get(name, [0.0, 0, 0.0])
+        self._steps[name] = [total + seconds, count + 1, max(slowest, seconds)]
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per step: `total_s`, `count`, `mean_s` and `max_s`."""
+        return {
+            name: {"total_s": round(total, 3), "count": count, "mean_s": round(total / count, 4),
+                   "max_s": round(slowest, 3)}
+            for name, (total, count, slowest) in self._steps.items()
+        }  # fmt: skip
 
 
 def _command_message(item: Outgoing) -> tuple[str, bytes, bool]:
