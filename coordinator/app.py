@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from coordinator.api.auth import enforce_private_reads
 from coordinator.api.errors import register_error_handlers
+from coordinator.api.schemas import ErrorBody, ValidationErrorBody, tidy_component_names
 from coordinator.runtime import Runtime
 from coordinator.security import register_security_headers
 from coordinator.settings import Settings, load_settings
@@ -57,8 +58,13 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> A
     app.config["MAX_CONTENT_LENGTH"] = int(settings.limits.max_archive_mb * 1024 * 1024)
     app.config["AUTO_404_RESPONSE"] = True
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 422
+    # Error bodies as coordinator.api.errors writes them, declared once for every error response.
+    app.config["HTTP_ERROR_SCHEMA"] = ErrorBody.model_json_schema()
+    app.config["VALIDATION_ERROR_SCHEMA"] = ValidationErrorBody.model_json_schema()
+    app.config["VALIDATION_ERROR_DESCRIPTION"] = "a parameter or body field does not validate"
     app.config["SECRET_KEY"] = settings.auth.session_secret or secrets.token_hex(32)
     app.extensions["peerfab"] = rt
+    app.spec_processor(tidy_component_names)
     register_error_handlers(app)
     register_security_headers(app, secure_cookies=settings.auth.secure_cookies)
     enforce_private_reads(app, API_PREFIX)
