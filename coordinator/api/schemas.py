@@ -104,14 +104,25 @@ def _short(name: str) -> str:
 
 
 def _rename_refs(node: Any, names: dict[str, str]) -> Any:
+    """`node` with every reference to a component renamed: $ref, and the mappings of discriminators."""
     if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith(REF) and ref[len(REF) :] in names:
-            return {**node, "$ref": REF + names[ref[len(REF) :]]}
-        return {key: _rename_refs(value, names) for key, value in node.items()}
+        return {key: _renamed(key, value, names) for key, value in node.items()}
     if isinstance(node, list):
         return [_rename_refs(item, names) for item in node]
     return node
+
+
+def _renamed(key: str, value: Any, names: dict[str, str]) -> Any:
+    if key == "$ref" and isinstance(value, str):
+        return _new_ref(value, names)
+    if key == "mapping" and isinstance(value, dict):
+        return {tag: _new_ref(ref, names) if isinstance(ref, str) else ref for tag, ref in value.items()}
+    return _rename_refs(value, names)
+
+
+def _new_ref(ref: str, names: dict[str, str]) -> str:
+    name = ref.removeprefix(REF)
+    return REF + names[name] if ref.startswith(REF) and name in names else ref
 
 
 REF = "#/components/schemas/"
