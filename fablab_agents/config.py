@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from fablab_agents.prepare.options import PrepareOptions, read_prepare_options
 from protocol.errors import InvalidInput
 from protocol.payloads import Capabilities
+from protocol.processes import check_process
 from protocol.topics import ID_PATTERN
 
 # `[machine prusa-1]` is not TOML; it is rewritten to the quoted key `["machine prusa-1"]`.
@@ -335,7 +336,9 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
     if any(v < 0 for v in volume):
         raise InvalidInput(f"{source}: [machine {name}] build_volume_mm: values must be >= 0")
     capabilities = Capabilities(
-        process=section.get_str("process", required=True),
+        process=check_process(
+            section.get_str("process", required=True), f"{source}: [machine {name}] process"
+        ),
         make=section.get_str("make", ""),
         model=section.get_str("model", ""),
         build_volume_mm=(float(volume[0]), float(volume[1]), float(volume[2])),

@@ -27,11 +27,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"CI is set but {POSTGRES_ENV} is not: PostgreSQL tests would not run")
 
 
-def _database_kinds() -> list[str]:
+def database_kinds() -> list[str]:
+    """SQLite always; PostgreSQL too when the suite is given one."""
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 
-@pytest.fixture(params=_database_kinds())
+@pytest.fixture(params=database_kinds())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":

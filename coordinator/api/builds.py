@@ -9,9 +9,20 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.api.auth import auth, current_actor, require_fablab, roles
+from coordinator.api.schemas import (
+    BuildCancelledOut,
+    BuildDetailOut,
+    BuildOut,
+    BuildPageOut,
+    ProfileOut,
+    ReceivedOut,
+    RetriedOut,
+    errors,
+)
 from coordinator.db import session_scope
 from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
 from coordinator.models.auth import Role
+from coordinator.models.base import aware
 from coordinator.runtime import runtime
 from coordinator.services import builds, network, planner
 from protocol.topics import validate_id
@@ -56,7 +67,9 @@ class ProfileIn(BaseModel):
 @bp.post("/builds")
 @bp.auth_required(auth, **roles(Role.BUILDER))
 @bp.input(BuildIn, location="json")
-@bp.doc(responses={201: "build started", 400: "unknown site or bad units", 404: "no such design"})
+@bp.output(BuildOut, status_code=201, description="build started")
+@bp.doc(responses=errors(401, 403, 413, 422, _400="unknown site, a draft, or no machine can make a part",
+                         _404="no such design or version"))  # fmt: skip
 def start(json_data: BuildIn) -> tuple[dict[str, Any], int]:
     """Start a build of a design version: jobs, purchase list and a plan (builder role)."""
     rt = runtime()
@@ -71,6 +84,8 @@ def _report(build_id: str) -> dict[str, Any]:
 
 @bp.get("/builds")
 @bp.input(StateQuery, location="query")
+@bp.output(BuildPageOut)
+@bp.doc(responses=errors(401, 422))
 def list_builds(query_data: StateQuery) -> dict[str, Any]:
     """Builds, newest first, a page at a time (?limit=&offset=), with progress and expected finish."""
     with session_scope(runtime().engine) as session:
@@ -83,13 +98,15 @@ def list_builds(query_data: StateQuery) -> dict[str, Any]:
 
 
 @bp.get("/builds/<build_id>")
+@bp.output(BuildDetailOut)
+@bp.doc(responses=errors(401, 404, 422))
 def get_build(build_id: str) -> dict[str, Any]:
     """A build: progress per sub-assembly, tasks with plan and actuals, what is late and why, purchases."""
     with session_scope(runtime().engine) as session:
         report = builds.build_report(session, builds.get_build(session, build_id))
         plan = planner.latest_plan(session)
         report["plan"] = None if plan is None else {
-            "at": plan.created_at.isoformat(), "policy": plan.policy, "status": plan.status,
+            "at": aware(plan.created_at).isoformat(), "policy": plan.policy, "status": plan.status,
             "makespan_min": plan.makespan_min, "lower_bound_min": plan.lower_bound_min, "gap": plan.gap,
             "reason": plan.reason,
         }  # fmt: skip
@@ -99,6 +116,8 @@ def get_build(build_id: str) -> dict[str, Any]:
 @bp.post("/builds/<build_id>/purchases/receive")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
 @bp.input(ReceiveIn, location="json")
+@bp.output(ReceivedOut)
+@bp.doc(responses=errors(400, 401, 403, 404, 409, 413, 422))
 def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
     """Record purchased parts as received at the build site."""
     parts = tuple(json_data.parts) if json_data.parts is not None else None
@@ -108,7 +127,8 @@ def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
 
 @bp.post("/builds/<build_id>/cancel")
 @bp.auth_required(auth, **roles(Role.BUILDER))
-@bp.doc(responses={200: "cancelled", 403: "not your build", 404: "no such build", 409: "already ended"})
+@bp.output(BuildCancelledOut, description="cancelled")
+@bp.doc(responses=errors(401, _403="not your build", _404="no such build", _409="already ended"))
 def cancel(build_id: str) -> dict[str, Any]:
     """Cancel a build (its builder or an admin): every job of it that has not ended is cancelled."""
     runtime().bus.handle(CancelBuild(build_id, current_actor()))
@@ -118,9 +138,8 @@ def cancel(build_id: str) -> dict[str, Any]:
 
 @bp.post("/builds/<build_id>/tasks/<task_id>/retry")
 @bp.auth_required(auth, **roles(Role.BUILDER))
-@bp.doc(
-    responses={200: "queued again", 403: "not your build", 404: "no such build or task", 409: "not failed"}
-)
+@bp.output(RetriedOut, description="queued again")
+@bp.doc(responses=errors(401, _403="not your build", _404="no such build or task", _409="not failed"))
 def retry(build_id: str, task_id: str) -> dict[str, Any]:
     """Make a failed part again (the build's builder or an admin): a new job for the task."""
     job_id = runtime().bus.handle(RetryTask(build_id, task_id, current_actor()))
@@ -130,6 +149,9 @@ def retry(build_id: str, task_id: str) -> dict[str, Any]:
 @bp.put("/fablabs/<fablab>/profile")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
 @bp.input(ProfileIn, location="json")
+@bp.output(ProfileOut)
+@bp.doc(responses=errors(401, 413, 422, _400="not a fablab id, or bad opening hours",
+                         _403="not your fablab", _404="no such fablab"))  # fmt: skip
 def set_profile(fablab: str, json_data: ProfileIn) -> dict[str, Any]:
     """Set where a fablab is, when it is staffed and whether it takes build work (operator role)."""
     validate_id(fablab, "fablab id")
@@ -140,6 +162,8 @@ def set_profile(fablab: str, json_data: ProfileIn) -> dict[str, Any]:
 
 
 @bp.get("/fablabs/<fablab>/profile")
+@bp.output(ProfileOut)
+@bp.doc(responses=errors(401, _400="not a fablab id", _404="no such fablab or no profile"))
 def get_profile(fablab: str) -> dict[str, Any]:
     """A fablab's place, opening hours and work policy."""
     with session_scope(runtime().engine) as session:

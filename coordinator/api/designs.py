@@ -9,10 +9,23 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import File
+from apiflask.schemas import FileSchema
 from flask import Response, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.api.auth import auth, current_actor, roles
+from coordinator.api.schemas import (
+    BomOut,
+    DesignOut,
+    DesignPageOut,
+    DiffOut,
+    ExplodeOut,
+    MaintainersOut,
+    VersionOut,
+    WhereUsedOut,
+    errors,
+    same_body,
+)
 from coordinator.bom import graph
 from coordinator.bom.archive import archive_kind
 from coordinator.bom.text import check_name
@@ -26,6 +39,13 @@ from protocol.errors import InvalidInput
 
 bp = APIBlueprint("designs", __name__, tag="Designs")
 MAX_UPLOAD_NAME = 255
+
+
+# a second success status beside @bp.output's, and the errors
+UPLOAD_RESPONSES: dict[Any, Any] = {
+    200: same_body("identical version already published", VersionOut),
+    **errors(400, 401, 409, 413, 422, _403="not a designer, or not a maintainer"),
+}
 
 
 class UploadForm(Schema):
@@ -63,8 +83,8 @@ class MaintainerIn(BaseModel):
 @bp.post("/designs")
 @bp.auth_required(auth, **roles(Role.DESIGNER))
 @bp.input(UploadForm, location="files")
-@bp.doc(responses={201: "published", 200: "identical version already published", 403: "not a maintainer",
-                   409: "conflict", 413: "over a limit"})  # fmt: skip
+@bp.output(VersionOut, status_code=201, description="published")
+@bp.doc(responses=UPLOAD_RESPONSES)
 def upload_design(files_data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Publish a design version from a package archive (designer role; maintainers of an existing design)."""
     upload = files_data["archive"]
@@ -86,6 +106,8 @@ def upload_design(files_data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 @bp.get("/designs")
 @bp.input(PageQuery, location="query")
+@bp.output(DesignPageOut)
+@bp.doc(responses=errors(401, 422))
 def list_designs(query_data: PageQuery) -> dict[str, Any]:
     """Designs by slug, a page at a time (?limit=&offset=), with their published versions."""
     with session_scope(runtime().engine) as session:
@@ -98,6 +120,8 @@ def list_designs(query_data: PageQuery) -> dict[str, Any]:
 
 
 @bp.get("/designs/<slug>")
+@bp.output(DesignOut)
+@bp.doc(responses=errors(401, 404))
 def get_design(slug: str) -> dict[str, Any]:
     """A design, its latest version, its versions and its maintainers."""
     with session_scope(runtime().engine) as session:
@@ -109,6 +133,8 @@ def get_design(slug: str) -> dict[str, Any]:
 
 
 @bp.get("/designs/<slug>/versions/<version>")
+@bp.output(VersionOut)
+@bp.doc(responses=errors(401, 404))
 def get_version(slug: str, version: str) -> dict[str, Any]:
     """One published version ('latest' for the newest)."""
     with session_scope(runtime().engine) as session:
@@ -116,7 +142,12 @@ def get_version(slug: str, version: str) -> dict[str, Any]:
 
 
 @bp.get("/designs/<slug>/versions/<version>/okh.zip")
-@bp.doc(responses={200: "a zip of okh.toml, sBoM.csv, part manifests and files", 404: "no such version"})
+@bp.output(
+    FileSchema(),
+    content_type="application/zip",
+    description="a zip of okh.toml, sBoM.csv, part manifests and files",
+)
+@bp.doc(responses=errors(401, 404))
 def export_okh(slug: str, version: str) -> Response:
     """The version as an Open Know-How (OKH-LOSH) project: okh.toml, its sBoM, part manifests and files."""
     rt = runtime()
@@ -136,6 +167,8 @@ def _homepage(manifest: Mapping[str, Any]) -> str:
 
 
 @bp.get("/designs/<slug>/versions/<version>/bom")
+@bp.output(BomOut)
+@bp.doc(responses=errors(401, 404, 422, _400="a draft has no BOM"))
 def bom_tree(slug: str, version: str) -> dict[str, Any]:
     """The BOM as a nested tree, with flattened totals and the cost roll-up for one unit."""
     with session_scope(runtime().engine) as session:
@@ -145,6 +178,8 @@ def bom_tree(slug: str, version: str) -> dict[str, Any]:
 
 @bp.get("/designs/<slug>/versions/<version>/explode")
 @bp.input(UnitsQuery, location="query")
+@bp.output(ExplodeOut)
+@bp.doc(responses=errors(401, 404, 422, _400="a draft has no BOM"))
 def explode(slug: str, version: str, query_data: UnitsQuery) -> dict[str, Any]:
     """Total leaf quantities for N units (?units=N)."""
     with session_scope(runtime().engine) as session:
@@ -159,6 +194,8 @@ def explode(slug: str, version: str, query_data: UnitsQuery) -> dict[str, Any]:
 
 
 @bp.get("/designs/<slug>/versions/<version>/parts/<part_id>/where-used")
+@bp.output(WhereUsedOut)
+@bp.doc(responses=errors(401, 404, 422, _400="a draft has no BOM"))
 def where_used(slug: str, version: str, part_id: str) -> dict[str, Any]:
     """The assemblies that use a part."""
     with session_scope(runtime().engine) as session:
@@ -168,6 +205,8 @@ def where_used(slug: str, version: str, part_id: str) -> dict[str, Any]:
 
 @bp.get("/designs/<slug>/diff")
 @bp.input(DiffQuery, location="query")
+@bp.output(DiffOut)
+@bp.doc(responses=errors(401, 404, 422, _400="the same version twice, or a draft"))
 def diff(slug: str, query_data: DiffQuery) -> dict[str, Any]:
     """Parts added, removed and changed between two versions (?from=A&to=B)."""
     if query_data.from_version == query_data.to_version:
@@ -179,7 +218,9 @@ def diff(slug: str, query_data: DiffQuery) -> dict[str, Any]:
 @bp.post("/designs/<slug>/fork")
 @bp.auth_required(auth, **roles(Role.DESIGNER))
 @bp.input(ForkIn, location="json")
-@bp.doc(responses={201: "forked", 404: "no such design or version", 409: "the new slug is taken"})
+@bp.output(VersionOut, status_code=201, description="forked")
+@bp.doc(responses=errors(400, 401, 403, 413, 422, _404="no such design or version",
+                         _409="the new slug is taken"))  # fmt: skip
 def fork(slug: str, json_data: ForkIn) -> tuple[dict[str, Any], int]:
     """Fork a design under a new slug of your own; its lineage names the original (designer role)."""
     rt = runtime()
@@ -192,6 +233,8 @@ def fork(slug: str, json_data: ForkIn) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/designs/<slug>/maintainers")
+@bp.output(MaintainersOut)
+@bp.doc(responses=errors(401, 404))
 def list_maintainers(slug: str) -> dict[str, Any]:
     """Who may publish versions of a design."""
     with session_scope(runtime().engine) as session:
@@ -204,7 +247,8 @@ def list_maintainers(slug: str) -> dict[str, Any]:
 @bp.post("/designs/<slug>/maintainers")
 @bp.auth_required(auth, **roles(Role.DESIGNER))
 @bp.input(MaintainerIn, location="json")
-@bp.doc(responses={403: "not a maintainer"})
+@bp.output(MaintainersOut)
+@bp.doc(responses=errors(400, 401, 404, 413, 422, _403="not a maintainer"))
 def add_maintainer(slug: str, json_data: MaintainerIn) -> dict[str, Any]:
     """A maintainer adds someone (by token name) who may then publish versions too."""
     with session_scope(runtime().engine) as session:
@@ -215,7 +259,9 @@ def add_maintainer(slug: str, json_data: MaintainerIn) -> dict[str, Any]:
 
 @bp.delete("/designs/<slug>/maintainers/<name>")
 @bp.auth_required(auth, **roles(Role.DESIGNER))
-@bp.doc(responses={403: "not a maintainer", 404: "no such maintainer", 409: "the last maintainer"})
+@bp.output(MaintainersOut)
+@bp.doc(responses=errors(401, _403="not a maintainer", _404="no such design or maintainer",
+                         _409="the last maintainer"))  # fmt: skip
 def remove_maintainer(slug: str, name: str) -> dict[str, Any]:
     """A maintainer removes someone from the maintainers (never the last one)."""
     with session_scope(runtime().engine) as session:

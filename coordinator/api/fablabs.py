@@ -8,6 +8,8 @@ from apiflask import APIBlueprint
 from flask import request
 
 from coordinator.api.auth import auth, current_actor, require_fablab, roles
+from coordinator.api.machines import PageQuery
+from coordinator.api.schemas import OkwFacilityOut, OkwListOut, OkwSetOut, errors
 from coordinator.db import session_scope
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
@@ -16,17 +18,27 @@ from protocol.errors import InvalidInput
 from protocol.topics import validate_id
 
 bp = APIBlueprint("fablabs", __name__, tag="Fablabs")
+OKW_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OkwFacilityOut"}}},
+}
 
 
 @bp.get("/fablabs/okw")
-def list_okw() -> dict[str, Any]:
-    """Every fablab as an OKW Manufacturing Facility (machines, processes, materials, place, hours)."""
+@bp.input(PageQuery, location="query")
+@bp.output(OkwListOut)
+@bp.doc(responses=errors(401, 422))
+def list_okw(query_data: PageQuery) -> dict[str, Any]:
+    """Fablabs as OKW Manufacturing Facilities (machines, processes, materials, place, hours), by id."""
+    page = query_data.model_dump()
     with session_scope(runtime().engine) as session:
-        return {"facilities": network.okw_records(session)}
+        found = network.okw_records(session, **page)
+        return {"facilities": found, "total": len(network.known_fablabs(session)), **page}
 
 
 @bp.get("/fablabs/<fablab>/okw")
-@bp.doc(responses={200: "the OKW facility", 404: "no such fablab"})
+@bp.output(OkwFacilityOut, description="the OKW facility")
+@bp.doc(responses=errors(401, _400="not a fablab id", _404="no such fablab"))
 def get_okw(fablab: str) -> dict[str, Any]:
     """One fablab as an OKW Manufacturing Facility."""
     with session_scope(runtime().engine) as session:
@@ -35,13 +47,16 @@ def get_okw(fablab: str) -> dict[str, Any]:
 
 @bp.put("/fablabs/<fablab>/okw")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.output(OkwSetOut, description="profile set from the record")
 @bp.doc(
-    responses={
-        200: "profile set from the record",
-        400: "not an OKW facility",
-        403: "not your fablab",
-        404: "no such fablab (an admin may bring one in)",
-    }
+    responses=errors(
+        401,
+        413,
+        _400="not an OKW facility, or not a fablab id",
+        _403="not your fablab",
+        _404="no such fablab (an admin may bring one in)",
+    ),  # fmt: skip
+    extensions={"requestBody": OKW_BODY},
 )
 def put_okw(fablab: str) -> dict[str, Any]:
     """Set a fablab's profile and declared equipment from an OKW facility record (operator role, for a

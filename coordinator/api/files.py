@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from apiflask.schemas import FileSchema
 from flask import Response, send_file
 
+from coordinator.api.schemas import errors
 from coordinator.db import session_scope
 from coordinator.runtime import runtime
 from coordinator.services import designs
@@ -13,7 +15,8 @@ bp = APIBlueprint("files", __name__, tag="Files")
 
 
 @bp.get("/files/<sha256>")
-@bp.doc(responses={200: "the file", 404: "no such file"})
+@bp.output(FileSchema(), content_type="application/octet-stream", description="the file")
+@bp.doc(responses=errors(401, 404, _400="not a sha256 hex digest"))
 def download(sha256: str) -> Response:
     """Download a stored file by its sha256 (ETag is the hash)."""
     rt = runtime()

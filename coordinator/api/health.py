@@ -7,12 +7,14 @@ from typing import Any
 from apiflask import APIBlueprint
 from sqlalchemy import text
 
+from coordinator.api.schemas import Health
 from coordinator.runtime import runtime
 
 bp = APIBlueprint("health", __name__, tag="Health")
 
 
 @bp.get("/health")
+@bp.output(Health)
 def health() -> dict[str, Any]:
     """Liveness and database reachability."""
     with runtime().engine.connect() as conn:

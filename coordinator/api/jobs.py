@@ -11,6 +11,7 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from coordinator.api.auth import auth, current_actor, roles
+from coordinator.api.schemas import JobDetailOut, JobOut, JobPageOut, SubmittedOut, errors
 from coordinator.db import session_scope
 from coordinator.jobs import queries
 from coordinator.jobs.commands import CancelJob, FailJob, PauseJob, ResumeJob, SubmitJobs, SupplyMachineFile
@@ -21,6 +22,7 @@ from coordinator.models.base import aware
 from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.runtime import runtime
 from protocol.errors import InvalidInput
+from protocol.processes import MACHINE_PROCESSES, check_process
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
 
@@ -44,15 +46,36 @@ class PartJobRequest(_Request):
 class FileJobForm(_Request):
     """Form fields that go with an uploaded file (G-code, toolpath...)."""
 
-    process: str = Field(min_length=1, max_length=32)
+    process: str = Field(min_length=1, max_length=32, json_schema_extra={"enum": list(MACHINE_PROCESSES)})
     material: str | None = Field(None, max_length=64)
     nozzle_mm: float | None = Field(None, gt=0, le=5)
     min_box_mm: tuple[float, float, float] | None = None
+
+    @field_validator("process")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return check_process(value)  # a job no machine can run would wait forever: refuse it now
 
     @field_validator("min_box_mm", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         return [v for v in value.split(",")] if isinstance(value, str) else value
+
+
+def submit_body() -> dict[str, Any]:
+    """The two request bodies of POST /jobs: a file with form fields, or JSON naming a design part."""
+    form = FileJobForm.model_json_schema()
+    form["properties"]["file"] = {"type": "string", "format": "binary", "description": "G-code, toolpath..."}
+    box = {"type": "string", "pattern": "^[^,]+,[^,]+,[^,]+$", "description": "smallest box: x,y,z in mm"}
+    form["properties"]["min_box_mm"] = box
+    form["required"] = ["file", *form.get("required", [])]
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": form},
+            "application/json": {"schema": PartJobRequest.model_json_schema()},
+        },
+    }
 
 
 class StateQuery(BaseModel):
@@ -69,11 +92,19 @@ class FailIn(BaseModel):
 
 @bp.post("/jobs")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
+@bp.output(SubmittedOut, status_code=201, description="jobs queued, one per unit of quantity")
 @bp.doc(
     summary="Submit jobs",
     description="Multipart: `file` plus form fields process, material, nozzle_mm, min_box_mm "
     "(x,y,z), quantity, priority. JSON: {design, version, part, quantity, priority}.",
-    responses={201: "jobs queued", 400: "bad request", 404: "no such design or part"},
+    responses=errors(
+        401,
+        403,
+        413,
+        _400="bad request (an unknown process names the known ones)",
+        _404="no such design, version or part",
+    ),  # fmt: skip
+    extensions={"requestBody": submit_body()},
 )
 def submit() -> tuple[dict[str, Any], int]:
     """Queue a job per unit of quantity (builder or operator role)."""
@@ -138,6 +169,8 @@ def _parse(model: type[Any], data: dict[str, Any]) -> Any:
 
 @bp.get("/jobs")
 @bp.input(StateQuery, location="query")
+@bp.output(JobPageOut)
+@bp.doc(responses=errors(401, 422))
 def list_jobs(query_data: StateQuery) -> dict[str, Any]:
     """Jobs, newest first (?state=queued&limit=&offset=)."""
     state = query_data.state.value if query_data.state else None
@@ -147,6 +180,8 @@ def list_jobs(query_data: StateQuery) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>")
+@bp.output(JobDetailOut)
+@bp.doc(responses=errors(401, 404))
 def get_job(job_id: str) -> dict[str, Any]:
     """One job with its attempts and events."""
     with session_scope(runtime().engine) as session:
@@ -161,7 +196,8 @@ def get_job(job_id: str) -> dict[str, Any]:
 
 @bp.post("/jobs/<job_id>/cancel")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
-@bp.doc(responses={200: "cancelled", 403: "not yours", 404: "no such job", 409: "already ended"})
+@bp.output(JobOut, description="cancelled")
+@bp.doc(responses=errors(401, _403="not yours", _404="no such job", _409="already ended"))
 def cancel(job_id: str) -> dict[str, Any]:
     """Cancel a job that has not ended (who submitted it, or an operator of its fablab); its machine stops."""
     runtime().bus.handle(CancelJob(job_id, current_actor()))
@@ -170,7 +206,8 @@ def cancel(job_id: str) -> dict[str, Any]:
 
 @bp.post("/jobs/<job_id>/pause")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
-@bp.doc(responses={200: "asked", 403: "not your fablab", 404: "no such job", 409: "not running"})
+@bp.output(JobOut, description="asked")
+@bp.doc(responses=errors(401, _403="not your fablab", _404="no such job", _409="not running"))
 def pause(job_id: str) -> dict[str, Any]:
     """Ask the machine making a job to pause (operator role); the job is paused once the machine is."""
     runtime().bus.handle(PauseJob(job_id, current_actor()))
@@ -179,7 +216,8 @@ def pause(job_id: str) -> dict[str, Any]:
 
 @bp.post("/jobs/<job_id>/resume")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
-@bp.doc(responses={200: "asked", 403: "not your fablab", 404: "no such job", 409: "not paused"})
+@bp.output(JobOut, description="asked")
+@bp.doc(responses=errors(401, _403="not your fablab", _404="no such job", _409="not paused"))
 def resume(job_id: str) -> dict[str, Any]:
     """Ask the machine holding a paused job to go on (operator role)."""
     runtime().bus.handle(ResumeJob(job_id, current_actor()))
@@ -189,7 +227,10 @@ def resume(job_id: str) -> dict[str, Any]:
 @bp.post("/jobs/<job_id>/fail")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
 @bp.input(FailIn, location="json")
-@bp.doc(responses={200: "failed", 403: "not your fablab", 404: "no such job", 409: "no machine on it"})
+@bp.output(JobOut, description="failed")
+@bp.doc(
+    responses=errors(400, 401, 413, 422, _403="not your fablab", _404="no such job", _409="no machine on it")
+)
 def fail(job_id: str, json_data: FailIn) -> dict[str, Any]:
     """The job failed on its machine (operator role): it stops there; made again while attempts remain."""
     runtime().bus.handle(FailJob(job_id, json_data.reason, current_actor()))

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_snake
 
 from coordinator.bom.licenses import check_spdx_expression, is_placeholder
 from coordinator.bom.text import Code, Description, FileName, Label, MaterialName, Name, Notes, Unit, Url
+from protocol.processes import FABRICATION_PROCESSES
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 PART_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -18,10 +19,7 @@ SEMVER_RE = re.compile(
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 
-PROCESSES = (
-    "fdm_print", "sla_print", "sls_print", "cnc_mill", "cnc_router", "cnc_lathe", "laser_cut",
-    "plasma_cut", "waterjet_cut", "pcb_mill", "pcb_fab", "pcb_assembly", "weld", "sheet_bend",
-)  # fmt: skip
+PROCESSES = FABRICATION_PROCESSES  # a fabricated part names one (protocol/processes.py keeps the list)
 DISCRETE_UNIT = "pcs"
 
 

@@ -14,6 +14,7 @@ from coordinator.bom import graph
 from coordinator.dashboard import access, queries
 from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.dashboard.paging import offset_arg
 from coordinator.dashboard.present import Badge, iso
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
 from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask
@@ -22,7 +23,7 @@ from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
 from coordinator.services import builds, designs, planner
 
-LIST_LIMIT = 200
+PAGE_SIZE = 50
 LOG_LIMIT = 50
 BUILDER_ROLES = frozenset({"builder", "admin"})
 # parts arrive at a fablab, so its operators may record them too (as the API allows)
@@ -212,9 +213,14 @@ def plan_summary(session: Session) -> dict[str, Any] | None:
 
 @bp.get("/dashboard/builds", endpoint="builds")
 def builds_index() -> str:
+    offset = offset_arg()
     with db() as session:
-        reports = [builds.build_report(session, b) for b in builds.list_builds(session)[:LIST_LIMIT]]
-    return _page("builds.html", reports=reports, limit=LIST_LIMIT)
+        found = builds.list_builds(
+            session, limit=PAGE_SIZE + 1, offset=offset
+        )  # one more: is there a next page
+        reports = [builds.build_report(session, b) for b in found[:PAGE_SIZE]]
+    more = len(found) > PAGE_SIZE
+    return _page("builds.html", reports=reports, more=more, offset=offset, page_size=PAGE_SIZE)
 
 
 def _build_context(session: Session, build: Build) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import request
 
 from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.dashboard.paging import offset_arg
 from coordinator.jobs import queries as job_service
 from coordinator.jobs.lifecycle import JobState
-from protocol.errors import InvalidInput
 
 PAGE_SIZE = 100
 
@@ -15,7 +15,7 @@ PAGE_SIZE = 100
 @bp.get("/dashboard/jobs")
 def jobs() -> str:
     state = request.args.get("state") or None
-    offset = _offset()
+    offset = offset_arg()
     with db() as session:
         rows = job_service.list_jobs(session, state=state, limit=PAGE_SIZE + 1, offset=offset)
         counts = job_service.count_by_state(session)
@@ -29,13 +29,6 @@ def jobs() -> str:
         offset=offset,
         page_size=PAGE_SIZE,
     )
-
-
-def _offset() -> int:
-    raw = request.args.get("offset", "0")
-    if not raw.isdigit():
-        raise InvalidInput(f"offset must be a whole number, got {raw!r}")
-    return int(raw)
 
 
 @bp.get("/dashboard/jobs/<job_id>")

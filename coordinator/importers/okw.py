@@ -38,6 +38,7 @@ PROCESS_ARTICLES = {
     "sheet_bend": ("Bending_(metalworking)", "Press_brake"),
     "assembly": ("Assembly_line", "Workbench"),
 }
+MAX_DEPTH = 32
 MATERIAL_ARTICLES = {
     "pla": "Polylactic_acid", "petg": "Polyethylene_terephthalate_glycol",
     "abs": "Acrylonitrile_butadiene_styrene",
@@ -187,12 +188,14 @@ def fablab_id(record: Mapping[str, Any]) -> str:
     return slug[:63] or "fablab"
 
 
-def _normal(value: Any) -> Any:
+def _normal(value: Any, depth: int = 0) -> Any:
     """Keys compared without case, '_' or '-': openingHours = opening_hours = Opening-Hours."""
+    if depth > MAX_DEPTH:  # a facility is a few levels deep; a record nested past this is not one
+        raise InvalidInput(f"an OKW facility is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, Mapping):
-        return {re.sub(r"[_\-\s]", "", str(k)).lower(): _normal(v) for k, v in value.items()}
+        return {re.sub(r"[_\-\s]", "", str(k)).lower(): _normal(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normal(v) for v in value]
+        return [_normal(v, depth + 1) for v in value]
     return value
 
 

@@ -72,11 +72,18 @@ def job_owners(session: Session, job_id: str) -> set[str]:
     return {owner for owner in owners if owner}
 
 
-def list_machines(session: Session, fablab: str | None = None) -> list[Machine]:
+def list_machines(
+    session: Session, fablab: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[Machine]:
+    """Machines by fablab and id; a page of them when `limit` is given."""
     query = select(Machine).order_by(col(Machine.fablab), col(Machine.machine_id))
     if fablab is not None:
         query = query.where(Machine.fablab == fablab)
-    return list(session.exec(query).all())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def count_machines(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Machine)).one())
 
 
 def get_machine(session: Session, fablab: str, machine_id: str) -> Machine:
@@ -86,12 +93,16 @@ def get_machine(session: Session, fablab: str, machine_id: str) -> Machine:
     return machine
 
 
-def list_fablabs(session: Session) -> list[dict[str, Any]]:
-    """Every fablab with its agents and machine counts."""
-    links = session.exec(select(AgentLink).order_by(col(AgentLink.agent))).all()
-    machines = list_machines(session)
+def list_fablabs(session: Session, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Fablabs by id (a page of them when `limit` is given) with their agents and machine counts."""
+    labs = session.exec(select(Fablab).order_by(col(Fablab.id)).offset(offset).limit(limit)).all()
+    ids = [lab.id for lab in labs]
+    links = session.exec(
+        select(AgentLink).where(col(AgentLink.fablab).in_(ids)).order_by(col(AgentLink.agent))
+    ).all()
+    machines = session.exec(select(Machine).where(col(Machine.fablab).in_(ids))).all()
     result = []
-    for lab in session.exec(select(Fablab).order_by(col(Fablab.id))).all():
+    for lab in labs:
         own = [m for m in machines if m.fablab == lab.id]
         result.append(
             {
@@ -107,3 +118,7 @@ def list_fablabs(session: Session) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def count_fablabs(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Fablab)).one())

@@ -23,9 +23,10 @@ from coordinator.scheduling.model import (
     ScheduledTask,
     Task,
 )
+from protocol.processes import ASSEMBLY
 
 SEPARATOR = "/"
-ASSEMBLY_PROCESS = "assembly"
+ASSEMBLY_PROCESS = ASSEMBLY
 
 
 @dataclass(frozen=True)

@@ -397,10 +397,10 @@ def build_report(session: Session, build: Build) -> dict[str, Any]:
         "priority": build.priority,
         "state": build.state,
         "reason": build.reason,
-        "created_at": build.created_at.isoformat(),
-        "ended_at": build.ended_at.isoformat() if build.ended_at else None,
-        "due_at": build.due_at.isoformat() if build.due_at else None,
-        "expected_finish_at": build.planned_finish_at.isoformat() if build.planned_finish_at else None,
+        "created_at": _iso(build.created_at),
+        "ended_at": _iso(build.ended_at),
+        "due_at": _iso(build.due_at),
+        "expected_finish_at": _iso(build.planned_finish_at),
         "lower_bound_min": build.lower_bound_min,
         "progress": {"done": len(done), "total": len(rows)},
         "assemblies": _assembly_progress(rows, done),
@@ -460,7 +460,8 @@ def _why_waiting(task: BuildTask, job: Job | None, done: set[str], received: set
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+    # with its offset: SQLite hands times back naive, and a time without one is read as local
+    return aware(moment).isoformat() if moment else None
 
 
 def _task_row(task: BuildTask, job: Job | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from coordinator.bom.package import DesignPackage, open_package
 from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.importers.okh_export import ExportSource
 from coordinator.models.auth import Role
+from coordinator.models.base import aware
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -301,7 +302,7 @@ def describe_version(session: Session, version: DesignVersion, slug: str) -> dic
         "homepage": str((version.manifest.get("design") or {}).get("homepage") or ""),
         "contributors": list((version.manifest.get("design") or {}).get("contributors") or []),
         "content_sha256": version.content_sha256,
-        "published_at": version.published_at.isoformat(),
+        "published_at": aware(version.published_at).isoformat(),  # SQLite hands it back naive
         "parts": parts,
         "files": [{"path": f.path, "sha256": f.sha256} for f in version_files(session, version)],
     }

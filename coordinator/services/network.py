@@ -167,12 +167,16 @@ def okw_record(session: Session, fablab: str) -> dict[str, Any]:
     return okw.facility(data, [*declared, *announced.values()])
 
 
-def okw_records(session: Session) -> list[dict[str, Any]]:
-    """Every fablab the coordinator knows, as OKW facilities."""
-    ids = {f.id for f in session.exec(select(Fablab))} | {
-        p.fablab for p in session.exec(select(FablabProfile))
-    }
-    return [okw_record(session, fablab) for fablab in sorted(ids)]
+def okw_records(session: Session, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """The fablabs the coordinator knows, by id, as OKW facilities (a page of them when `limit` is given)."""
+    ids = sorted(known_fablabs(session))
+    page = ids[offset:] if limit is None else ids[offset : offset + limit]
+    return [okw_record(session, fablab) for fablab in page]
+
+
+def known_fablabs(session: Session) -> set[str]:
+    """Every fablab id with an agent link or a profile."""
+    return set(session.exec(select(Fablab.id))) | set(session.exec(select(FablabProfile.fablab)))
 
 
 def machine_equipment(machine: Machine) -> dict[str, Any]:

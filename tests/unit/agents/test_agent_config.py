@@ -105,7 +105,7 @@ def test_missing_required_and_bad_ids(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="unknown section"):
         load_agent_config(write(tmp_path, AGENT + "[printer x]\nfoo = 1\n"))
     with pytest.raises(InvalidInput, match="defined twice"):
-        load_agent_config({**_mapping(), "machine": {"m1": {"driver": "simulated", "process": "x"}}})
+        load_agent_config({**_mapping(), "machine": {"m1": {"driver": "simulated", "process": "fdm_print"}}})
 
 
 def _mapping() -> dict:
@@ -122,7 +122,7 @@ def test_mqtt_url_must_be_mqtt() -> None:
 
 
 def test_simulate_adds_numbered_machines_without_clashing(tmp_path: Path) -> None:
-    config = load_agent_config(_mapping() | {"machine sim-1": {"driver": "x", "process": "p"}})
+    config = load_agent_config(_mapping() | {"machine sim-1": {"driver": "x", "process": "laser_cut"}})
     grown = with_simulated(config, 2, time_scale=60)
     assert [m.id for m in grown.machines] == ["m1", "sim-1", "sim-2", "sim-3"]
     assert grown.machines[-1].driver_options == {"time_scale": 60}
