@@ -9,6 +9,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from werkzeug.datastructures import FileStorage
 
 from coordinator.api.auth import auth, current_actor, roles
 from coordinator.api.schemas import JobDetailOut, JobOut, JobPageOut, SubmittedOut, errors
@@ -78,6 +79,13 @@ def submit_body() -> dict[str, Any]:
     }
 
 
+def machine_file_body() -> dict[str, Any]:
+    """The request body of POST /jobs/<id>/machine-file: the operator's file."""
+    file = {"type": "string", "format": "binary", "description": "G-code or toolpath for the job's machine"}
+    schema = {"type": "object", "properties": {"file": file}, "required": ["file"]}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
 class StateQuery(BaseModel):
     state: JobState | None = None
     limit: int = Field(100, ge=1, le=1000)
@@ -114,17 +122,27 @@ def submit() -> tuple[dict[str, Any], int]:
     return {"group_id": summaries[0]["group_id"], "jobs": summaries}, 201
 
 
-def _stored_upload() -> tuple[str, str, int]:
-    """The request's multipart `file`, put in the file store: (its name, sha256, size)."""
+def _uploaded_file() -> FileStorage:
+    """The request's multipart `file`; a 400 without one."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput("multipart request needs a 'file' part")
+    return upload
+
+
+def _upload_name(upload: FileStorage) -> str:
+    return Path(upload.filename or "").name
+
+
+def _stored_upload() -> tuple[str, str, int]:
+    """The request's multipart `file`, put in the file store: (its name, sha256, size)."""
+    upload = _uploaded_file()
     rt = runtime()
     with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
         upload.save(tmp.name)
         with session_scope(rt.engine) as session:
             digest, size = store_upload(session, rt.store, Path(tmp.name))
-    return Path(upload.filename).name, digest, size
+    return _upload_name(upload), digest, size
 
 
 def _submit_file() -> list[str]:
@@ -239,17 +257,23 @@ def fail(job_id: str, json_data: FailIn) -> dict[str, Any]:
 
 @bp.post("/jobs/<job_id>/machine-file")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
+@bp.output(JobOut, description="sent to the machine")
 @bp.doc(
     summary="Give a job that needs preparation its machine file",
     description="Multipart `file`: the G-code an operator made from the job's source file (a PCB's Gerber "
     "files, say). It is checked against the machine's limits and sent to the machine, which runs it.",
-    responses={200: "sent to the machine", 400: "fails the G-code safety check", 403: "not your fablab",
-               404: "no such job", 409: "the job does not wait for a prepared file"},
+    responses=errors(401, 413, _400="no file, or the file fails the G-code safety check",
+                     _403="not your fablab", _404="no such job",
+                     _409="the job does not wait for a prepared file"),
+    extensions={"requestBody": machine_file_body()},
 )  # fmt: skip
 def machine_file(job_id: str) -> dict[str, Any]:
     """Hand the machine of a job that needs preparation the file an operator prepared (operator role)."""
-    name, digest, size = _stored_upload()
-    runtime().bus.handle(SupplyMachineFile(job_id, digest, name, size, current_actor()))
+    upload = _uploaded_file()
+    rt = runtime()
+    with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
+        upload.save(tmp.name)
+        rt.bus.handle(SupplyMachineFile(job_id, Path(tmp.name), _upload_name(upload), current_actor()))
     return _summary(job_id)
 
 

@@ -14,7 +14,6 @@ from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.jobs import queries as job_queries
 from coordinator.jobs.commands import CancelJob, ConfirmClear, FailJob, PauseJob, ResumeJob, SupplyMachineFile
-from coordinator.jobs.submission import store_upload
 from coordinator.runtime import runtime
 from coordinator.services.auth import Actor
 
@@ -74,17 +73,11 @@ def machine_file(job_id: str) -> ResponseReturnValue:
     if upload is None or not upload.filename:
         flash("choose the machine file (G-code) to send", "error")
         return redirect(_next_url())
-    rt = runtime()
-    with tempfile.NamedTemporaryFile(dir=rt.settings.storage.data_dir) as tmp:
+    name = Path(upload.filename).name
+    with tempfile.NamedTemporaryFile(dir=runtime().settings.storage.data_dir) as tmp:
         upload.save(tmp.name)
-        with db() as session:
-            digest, size = store_upload(session, rt.store, Path(tmp.name))
-    command = SupplyMachineFile(job_id, digest, Path(upload.filename).name, size, _actor())
-    return carry_out(
-        command,
-        lambda _: f"Sent {Path(upload.filename or '').name} to the machine of job {job_id[:8]}.",
-        _next_url(),
-    )
+        command = SupplyMachineFile(job_id, Path(tmp.name), name, _actor())
+        return carry_out(command, lambda _: f"Sent {name} to the machine of job {job_id[:8]}.", _next_url())
 
 
 def _failed_message(job_id: str) -> str:

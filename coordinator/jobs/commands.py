@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from coordinator.jobs.submission import JobSpec
@@ -126,12 +127,12 @@ class ReceivePurchases:
 
 @dataclass(frozen=True)
 class SupplyMachineFile:
-    """An operator prepared the machine file of a job that needs preparation (already in the file store)."""
+    """An operator prepared the machine file of a job that needs preparation: `upload` is the file as
+    received (a temporary file of the door's), stored only once every check passed."""
 
     job_id: str
-    file_sha256: str
+    upload: Path
     file_name: str
-    file_size: int
     by: Actor
 
 

@@ -34,7 +34,7 @@ from coordinator.jobs.dispatch import DispatchPolicy, OfferSettings, PlanPolicy,
 from coordinator.jobs.lifecycle import FINAL_STATES
 from coordinator.jobs.outbox import Outbox
 from coordinator.jobs.rows import AttemptSnap, Decision, JobEnded, JobSnap, JobStarted, MachineSnap, Outgoing
-from coordinator.jobs.submission import queue_jobs
+from coordinator.jobs.submission import queue_jobs, store_upload
 from coordinator.services import builds
 from firmware_bridge import gcode_check
 from protocol import payloads as p
@@ -105,14 +105,15 @@ def supply_machine_file(uow: UnitOfWork, command: SupplyMachineFile) -> str:
         raise Conflict(f"job {job.id} is {job.state}: it does not wait for a prepared file")
     machine = queries.get_machine(uow.session, attempt.fablab, attempt.machine_id)
     limits = gcode_check.machine_limits(p.Capabilities.model_validate(machine.capabilities))
-    problems = gcode_check.check_file(uow.deps.files.path_for(command.file_sha256), limits)
+    problems = gcode_check.check_file(command.upload, limits)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise InvalidInput(
             f"{command.file_name} fails the G-code safety check for {machine.machine_id}: {shown}"
         )
-    file = p.FileRef(url=f"{uow.deps.offers.files_url}/{command.file_sha256}", sha256=command.file_sha256,
-                     size=command.file_size, name=command.file_name)  # fmt: skip
+    digest, size = store_upload(uow.session, uow.deps.files, command.upload)  # only a file that will run
+    file = p.FileRef(url=f"{uow.deps.offers.files_url}/{digest}", sha256=digest, size=size,
+                     name=command.file_name)  # fmt: skip
     _applied(
         uow, lifecycle.supply_machine_file(job, attempt, file, command.by.name, uow.now()), job, "prepared"
     )

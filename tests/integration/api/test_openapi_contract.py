@@ -28,7 +28,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_operation_declares_a_body_for_every_status(spec: dict[str, Any]) -> None:
     operations = _operations(spec)
-    assert len(operations) == 36
+    assert len(operations) == 37
     for method, path, op in operations:
         where = f"{method.upper()} {path}"
         assert any(code.startswith("2") for code in op["responses"]), where
@@ -157,7 +157,7 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
     ("get", "/designs/{slug}/versions/{version}/explode", "?units=3", "", None, 200),
     ("get", "/designs/{slug}/versions/{version}/parts/{part_id}/where-used", "", "", None, 200),
     ("get", "/designs/{slug}/diff", "?from=1.0.0&to=1.1.0", "", None, 200),
-    ("post", "/designs", "", "designer", "archive", 400),
+    ("post", "/designs", "", "designer", ("archive", "design.zip", b"not an archive"), 400),
     ("post", "/designs/{slug}/fork", "", "designer", {"slug": "my-printer"}, 201),
     ("get", "/designs/{slug}/maintainers", "", "", None, 200),
     ("post", "/designs/{slug}/maintainers", "", "admin", {"name": "seed-admin"}, 200),
@@ -169,6 +169,7 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
     ("post", "/jobs/{job_id}/pause", "", "operator", None, 409),
     ("post", "/jobs/{job_id}/resume", "", "operator", None, 409),
     ("post", "/jobs/{job_id}/fail", "", "operator", {"reason": "warped"}, 409),
+    ("post", "/jobs/{job_id}/machine-file", "", "operator", ("file", "board.nc", b"G21\nG1 X1 F100\n"), 409),
     ("post", "/jobs/{job_id}/cancel", "", "builder", None, 200),
     ("get", "/machines", "", "", None, 200),
     ("post", "/machines/{fablab}/{machine_id}/confirm-clear", "", "operator", None, 409),
@@ -189,7 +190,8 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
 
 def _send(client, method: str, path: str, role: str, body: Any, seeded: Seeded):  # type: ignore[no-untyped-def]
     headers = seeded.auth(role) if role else {}
-    if body == "archive":
-        data = {"archive": (io.BytesIO(b"not an archive"), "design.zip")}
+    if isinstance(body, tuple):  # a multipart upload: (field, file name, content)
+        field, name, content = body
+        data = {field: (io.BytesIO(content), name)}
         return client.post(path, data=data, headers=headers, content_type="multipart/form-data")
     return client.open(path, method=method.upper(), json=body, headers=headers)

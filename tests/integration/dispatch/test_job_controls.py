@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
@@ -144,12 +145,14 @@ def test_an_operator_gives_a_job_that_needs_preparation_its_machine_file(
     assert waiting["state"] == "needs_preparation" and "prepare" in waiting["actions"]
     assert _status(runtime, "mill") == "waiting_operator"
     url = f"/api/v1/jobs/{job_id}/machine-file"
-    unsafe = {"file": (io.BytesIO(b"G21\nM3 S90000\nG1 X10 F300\n"), "board.nc")}
+    unsafe_gcode = b"G21\nM3 S90000\nG1 X10 F300\n"
+    unsafe = {"file": (io.BytesIO(unsafe_gcode), "board.nc")}
     refused = client.post(
         url, data=unsafe, headers=_bearer(token_for("operator")), content_type="multipart/form-data"
     )
     assert refused.status_code == 400 and "spindle" in refused.json["message"].lower()
     assert transport.commands(p.JobPrepared) == []
+    assert not runtime.store.exists(hashlib.sha256(unsafe_gcode).hexdigest())  # a refused file is not kept
     good = b"G21\nG90\nM3 S12000\nG1 X10 Y0 F300\nM5\n"
 
     def upload(role: str) -> Any:
