@@ -67,6 +67,7 @@ class ActiveJob:
     reported_progress: float = 0.0
     reported_at: float = field(default_factory=time.monotonic)
     file_name: str = ""  # the file the machine runs (a host knows its job by this name)
+    cancelling: bool = False  # asked to stop; the outcome comes from the machine once it has
 
 
 class MachineSlot:
@@ -267,7 +268,8 @@ class MachineSlot:
             )
             self._remember(JobAccepted(**self._job_ids(), eta_s=eta, estimates=ready.estimates))
             self._set_status(MachineStatus.RUNNING, f"job {job.job_id[:8]}")
-        self._start_driver(attempt_id, ready.path, estimated_s)
+            # under the lock: a cancel, pause or resume reaches the driver once it runs the job
+            self._start_driver(attempt_id, ready.path, estimated_s)
 
     def _needs_operator(self, attempt_id: str, reason: str) -> None:
         """The machine cannot prepare the file itself: it waits for a person to give it its file."""
@@ -345,6 +347,8 @@ class MachineSlot:
         job = self.job
         assert job is not None
         job.progress, job.eta_s = fraction, eta_s
+        if job.state != "running" or job.cancelling:
+            return  # a paused machine stands still; hosts go on reporting their unchanged position
         now = time.monotonic()
         step_reached = fraction - job.reported_progress >= self.agent.progress_step
         if step_reached or now - job.reported_at >= self.agent.progress_interval_s:
@@ -381,15 +385,16 @@ class MachineSlot:
         assert job is not None
         if job.state in ("done", "failed", "cancelled"):
             return self._cancelled_anyway(command)
-        was_running = job.state in ("running", "paused")
+        if job.state in ("running", "paused"):
+            # `job:cancelled` goes out when the driver says the machine stopped (see `_ended`): until
+            # then the machine is busy, and takes no next job its driver would refuse
+            already, job.cancelling = job.cancelling, True
+            return None if already else self.driver.cancel
         job.state = "cancelled"
         self._remember(JobCancelled(**self._job_ids()))
-        if not was_running:
-            self.job = None
-            self._set_status(MachineStatus.IDLE, "cancelled before it started")
-            return None
-        self._after_job()
-        return self.driver.cancel
+        self.job = None
+        self._set_status(MachineStatus.IDLE, "cancelled before it started")
+        return None
 
     def _cancelled_anyway(self, command: JobControl) -> DriverCall | None:
         """Cancelling what is not running is already done: say so (the protocol wants an answer)."""
@@ -400,12 +405,12 @@ class MachineSlot:
 
     def _pause(self) -> DriverCall | None:
         """Ask the machine to pause; the job is paused when the machine says it stopped."""
-        if self.job is None or self.job.state != "running":
+        if self.job is None or self.job.state != "running" or self.job.cancelling:
             return None
         return self.driver.pause
 
     def _resume(self) -> DriverCall | None:
-        if self.job is None or self.job.state != "paused":
+        if self.job is None or self.job.state != "paused" or self.job.cancelling:
             return None
         return self.driver.resume
 

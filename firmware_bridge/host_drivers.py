@@ -163,9 +163,7 @@ class HostDriver(Driver):
         now = self._clock()
         paused = status.state is HostState.PAUSED
         if paused != watch.paused:
-            watch.paused = paused
-            self._set_paused(paused)
-            self._on_progress(JobPaused() if paused else JobResumed())
+            self._pause_changed(watch, paused)
         if paused and status.message and status.message != watch.warned:
             watch.warned = status.message
             self._on_progress(JobWarning(f"{self.host_name}: {status.message}"))
@@ -177,6 +175,11 @@ class HostDriver(Driver):
         self._watchdog.temperatures(status.temperatures, now)
         if status.total > 0:
             self._report_progress(int(min(status.done, status.total)), int(status.total))
+
+    def _pause_changed(self, watch: _Watch, paused: bool) -> None:
+        watch.paused = paused
+        self._set_paused(paused)
+        self._on_progress(JobPaused() if paused else JobResumed())
 
     def _check_stall(self, watch: _Watch) -> bool:
         idle = self._watchdog.stalled_for(self._clock())
@@ -211,6 +214,8 @@ class HostDriver(Driver):
 
     def _ended(self, watch: _Watch, status: HostStatus) -> bool:
         if status.state is HostState.DONE:
+            if watch.paused:  # resumed, and finished before a poll saw it printing again
+                self._pause_changed(watch, False)
             if status.total > 0:
                 self._report_progress(int(status.total), int(status.total), force=True)
             self._finish(JobDone())

@@ -169,6 +169,7 @@ class MarlinEngine:
         if self.state is StreamState.PAUSED:
             self.state = StreamState.STREAMING
             self._events.append(Resumed())
+            self._finish_if_drained()  # paused after the last line went out: nothing else will end it
 
     def cancel(self) -> None:
         """Stop the job: no more file lines, then heaters and fan off, with no motion."""

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.databases import scratch_postgres
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
-from tests.support.octoprint_peer import OctoPrintUnavailable, octoprint_python
+from tests.support.octoprint_peer import TEST_PRINTER, OctoPrintServer, OctoPrintUnavailable, octoprint_python
 
 POSTGRES_ENV = "PEERFAB_TEST_POSTGRES_URL"
 REALWORLD = Path(__file__).resolve().parents[1].parent / "shared" / "realworld"
@@ -136,3 +136,14 @@ def octoprint_venv() -> Path:
     except OctoPrintUnavailable as exc:
         unavailable_peer("OctoPrint", str(exc))
         raise
+
+
+def serve_octoprint(folder: Path) -> Iterator[OctoPrintServer]:
+    """A real OctoPrint server in `folder` for a fixture's scope (its virtual printer not yet connected)."""
+    try:
+        server = OctoPrintServer(folder, virtual_printer=TEST_PRINTER)
+    except OctoPrintUnavailable as exc:
+        unavailable_peer("OctoPrint", str(exc))
+        raise
+    yield server
+    server.stop()

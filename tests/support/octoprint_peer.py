@@ -27,6 +27,9 @@ VENV = ROOT / ".venv-octoprint"
 READY = VENV / f".ready-{OCTOPRINT_VERSION}"
 BRIDGE = Path(__file__).with_name("virtual_marlin.py")
 INSTALL_TIMEOUT = 900
+# The server's virtual printer in tests: no random faults, and a receive buffer its default 64 bytes
+# would deadlock after a resend.
+TEST_PRINTER = {"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False}
 
 
 class OctoPrintUnavailable(RuntimeError):

@@ -214,6 +214,20 @@ def file_server() -> Iterator[FileServer]:
     server.stop()
 
 
+def agent_section(mqtt_url: str, coordinator_url: str, agent: str = "agent-1") -> dict[str, Any]:
+    """The `[agent]` section of a test agent: short timers, a free local port."""
+    return {
+        "fablab": FABLAB,
+        "id": agent,
+        "coordinator_url": coordinator_url,
+        "mqtt_url": mqtt_url,
+        "heartbeat_s": 0.5,
+        "local_port": 0,
+        "reconnect_max_s": 0.5,
+        "progress_interval_s": 0.2,
+    }
+
+
 def agent_config(mqtt_url: str, coordinator_url: str, agent: str = "agent-1", **machine: Any) -> AgentConfig:
     """A one-printer agent on a fast simulated machine, with short timers for tests."""
     printer = {
@@ -227,17 +241,5 @@ def agent_config(mqtt_url: str, coordinator_url: str, agent: str = "agent-1", **
         "time_scale": 1000,
     } | machine
     return load_agent_config(
-        {
-            "agent": {
-                "fablab": FABLAB,
-                "id": agent,
-                "coordinator_url": coordinator_url,
-                "mqtt_url": mqtt_url,
-                "heartbeat_s": 0.5,
-                "local_port": 0,
-                "reconnect_max_s": 0.5,
-                "progress_interval_s": 0.2,
-            },
-            "machine printer-1": printer,
-        }
+        {"agent": agent_section(mqtt_url, coordinator_url, agent), "machine printer-1": printer}
     )

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable_peer
+from tests.conftest import serve_octoprint
 from tests.support.fake_grbl import FakeGrbl
 from tests.support.fake_marlin import FakeMarlin
-from tests.support.octoprint_peer import OctoPrintServer, OctoPrintUnavailable
+from tests.support.octoprint_peer import OctoPrintServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gcode"
 PLUG = FIXTURES / "plug-aligner_prusaslicer-2.5_marlin2.gcode"
@@ -54,13 +54,4 @@ def octoprint_server(
     octoprint_venv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OctoPrintServer]:
     """One real OctoPrint server for the session, its virtual printer enabled and not yet connected."""
-    try:
-        server = OctoPrintServer(
-            tmp_path_factory.mktemp("octoprint"),
-            virtual_printer={"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False},
-        )
-    except OctoPrintUnavailable as exc:
-        unavailable_peer("OctoPrint", str(exc))
-        raise
-    yield server
-    server.stop()
+    yield from serve_octoprint(tmp_path_factory.mktemp("octoprint"))

@@ -168,6 +168,16 @@ def test_pause_stops_new_lines_and_resume_goes_on() -> None:
     assert len(sent(engine, 0.3)) == 4
 
 
+def test_a_pause_after_the_last_line_went_out_ends_done_on_resume() -> None:
+    engine, first = started(job("G1 X1", "G4 S20", "G1 X2"))
+    assert len(first) == 3  # the whole job is in the printer's buffer
+    engine.pause()
+    assert isinstance(engine.receive(b"ok\nok\nok\n", 0.1)[-1], Paused)
+    engine.resume()  # no line is left to send, no answer will come: the resume itself ends the job
+    assert engine.receive(b"", 0.2)[-1] == Finished()
+    assert engine.state is StreamState.DONE
+
+
 def test_cancel_sends_the_safe_stop_sequence_without_motion() -> None:
     engine, _ = started(job(*(f"G1 X{i}" for i in range(20))))
     engine.cancel()

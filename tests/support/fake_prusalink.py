@@ -1,0 +1,176 @@
+"""A fake PrusaLink built from Prusa's published OpenAPI description of its v1 API.
+
+No Prusa printer or PrusaLink server runs here. The fake implements the v1 endpoints the driver
+uses with the status codes, headers and JSON fields of that description (digest login included),
+and moves a started print on by `step` percent at each status poll; a paused print stands still.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.support.http_fakes import JsonHandler, serving
+
+PASSWORD = "Xq7Kp2"
+REALM = "Printer API"
+# what the printer's status_printer.message says when its bed heater runs away
+THERMAL_RUNAWAY = "Thermal runaway on the heatbed"
+
+
+class FakePrusaLink:
+    """Printer state behind the fake API."""
+
+    def __init__(self, step: float = 25.0) -> None:
+        self.calls: list[str] = []
+        self.files: dict[str, bytes] = {}
+        self.headers: dict[str, str] = {}
+        self.state = "IDLE"
+        self.progress = 0.0
+        self.step = step
+        self.job_id = 41
+        self.file = ""
+        self.fail_at: float | None = None
+        self.hold = False  # keep printing without progress (for pause tests)
+
+    def status(self) -> dict:
+        if self.state == "PRINTING" and not self.hold:
+            self.progress = min(100.0, self.progress + self.step)
+            if self.fail_at is not None and self.progress >= self.fail_at:
+                self.state = "ERROR"
+            elif self.progress >= 100.0:
+                self.state = "FINISHED"
+        printer = {"state": self.state, "temp_nozzle": 214.8, "target_nozzle": 215.0, "temp_bed": 59.9}
+        printer["target_bed"] = 60.0
+        if self.state == "ERROR":
+            printer["status_printer"] = {"ok": False, "message": THERMAL_RUNAWAY}
+        body: dict = {"printer": printer}
+        if self.file:
+            body["job"] = {"id": self.job_id, "progress": self.progress, "time_printing": 12}
+        return body
+
+    def job(self) -> dict | None:
+        if not self.file:
+            return None
+        file: dict[str, object] = {
+            "name": self.file.upper()[:8] + ".GCO",
+            "display_name": self.file,
+            "path": "/usb",
+        }
+        file["size"] = len(self.files[self.file])
+        state = (
+            self.state if self.state in ("PRINTING", "PAUSED", "FINISHED", "STOPPED", "ERROR") else "PRINTING"
+        )
+        return {
+            "id": self.job_id,
+            "state": state,
+            "progress": self.progress,
+            "time_printing": 12,
+            "file": file,
+        }
+
+
+def digest_ok(header: str, method: str, nonce: str) -> bool:
+    """Check an Authorization: Digest header as RFC 7616 (MD5, qop=auth) computes it."""
+    fields = dict(re.findall(r'(\w+)="?([^",]+)"?', header.removeprefix("Digest ")))
+    if fields.get("username") != "maker" or fields.get("nonce") != nonce:
+        return False
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ha1 = md5(f"maker:{REALM}:{PASSWORD}")
+    ha2 = md5(f"{method}:{fields.get('uri')}")
+    parts = [ha1, nonce, fields.get("nc", ""), fields.get("cnonce", ""), fields.get("qop", ""), ha2]
+    return fields.get("response") == md5(":".join(parts))
+
+
+def make_handler(printer: FakePrusaLink, nonce: str) -> type[JsonHandler]:
+    class Handler(JsonHandler):
+        def authorised(self) -> bool:
+            header = self.headers.get("Authorization", "")
+            if header.startswith("Digest ") and digest_ok(header, self.command, nonce):
+                return True
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(401)
+            challenge = f'Digest realm="{REALM}", nonce="{nonce}", qop="auth", algorithm=MD5'
+            self.send_header("WWW-Authenticate", challenge)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+
+        def handle_any(self) -> None:
+            if not self.authorised():
+                return
+            printer.calls.append(f"{self.command} {self.path}")
+            route = ROUTES.get((self.command, re.sub(r"/\d+(?=/|$)", "/{id}", self.path).split("/files/")[0]))
+            if route is None:
+                self.reply(404, {"title": "Not Found", "text": self.path})
+            else:
+                route(self)
+
+        do_GET = do_PUT = do_DELETE = do_POST = handle_any
+
+        def storage(self) -> None:
+            usb = {"name": "usb", "type": "USB", "path": "/usb", "available": True, "read_only": False}
+            local = {
+                "name": "local",
+                "type": "LOCAL",
+                "path": "/local",
+                "available": False,
+                "read_only": True,
+            }
+            self.reply(200, {"storage_list": [local, usb]})
+
+        def upload(self) -> None:
+            storage, name = self.path.removeprefix("/api/v1/files/").split("/", 1)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if storage != "usb":
+                self.reply(404, {"title": "Not Found", "text": f"no storage {storage}"})
+                return
+            if printer.state == "PRINTING":
+                self.reply(409, {"title": "Conflict", "text": "Printer is printing"})
+                return
+            printer.headers = dict(self.headers)
+            printer.files[name] = body
+            if self.headers.get("Print-After-Upload") == "?1":
+                printer.file, printer.state, printer.progress = name, "PRINTING", 0.0
+                printer.job_id += 1
+            self.reply(201)
+
+        def status(self) -> None:
+            self.reply(200, printer.status())
+
+        def job(self) -> None:
+            job = printer.job()
+            self.reply(200, job) if job else self.reply(204)
+
+        def job_control(self) -> None:
+            number = int(re.findall(r"/job/(\d+)", self.path)[0])
+            if number != printer.job_id:
+                self.reply(404, {"title": "Not Found", "text": f"no job {number}"})
+                return
+            action = self.path.rsplit("/", 1)[-1] if self.command == "PUT" else "stop"
+            printer.state = {"pause": "PAUSED", "resume": "PRINTING", "stop": "STOPPED"}[action]
+            self.reply(204)
+
+    ROUTES = {
+        ("GET", "/api/v1/storage"): Handler.storage,
+        ("PUT", "/api/v1"): Handler.upload,
+        ("GET", "/api/v1/status"): Handler.status,
+        ("GET", "/api/v1/job"): Handler.job,
+        ("PUT", "/api/v1/job/{id}/pause"): Handler.job_control,
+        ("PUT", "/api/v1/job/{id}/resume"): Handler.job_control,
+        ("DELETE", "/api/v1/job/{id}"): Handler.job_control,
+    }
+    return Handler
+
+
+@contextmanager
+def fake_prusalink(printer: FakePrusaLink) -> Iterator[str]:
+    """Serve `printer` behind the fake API with a fresh digest nonce; yield its base URL."""
+    with serving(make_handler(printer, secrets.token_hex(8))) as url:
+        yield url
