@@ -224,8 +224,8 @@ def late_builds(session: Session, now: datetime) -> None:
 
 def due_maintenance(session: Session, now: datetime) -> None:
     for item in maintenance.task_states(session, now=now):
-        if item.due and item.task.id is not None:
-            t = item.task
+        t = item.task
+        if item.due and t.id is not None:
             notices.maintenance_due(
                 session,
                 t.fablab,

@@ -35,7 +35,7 @@ def on_job_started(uow: UnitOfWork, event: JobStarted) -> None:
     _close_retried(session, job.id, keep=job.attempt_id)
     if session.exec(select(JobRun.id).where(JobRun.attempt_id == job.attempt_id)).first() is not None:
         return
-    static = _job_columns(session, job.id)
+    static = _job_columns(session, job.id, (job.fablab, job.machine_id))
     run = JobRun(
         job_id=job.id,
         attempt_id=job.attempt_id,
@@ -70,22 +70,19 @@ def on_job_ended(uow: UnitOfWork, event: JobEnded) -> None:
 # ---- runs ----------------------------------------------------------------------------------------
 
 
-def _job_columns(session: Session, job_id: str) -> dict[str, Any]:
+def _job_columns(session: Session, job_id: str, machine_key: tuple[str, str]) -> dict[str, Any]:
+    """The columns of a job no transition changes, and the speed factor of the machine making it."""
     from coordinator.models.jobs import Machine
 
-    row = session.exec(
-        select(Job.process, Job.design, Job.part_id, Job.params, Job.fablab, Job.machine_id).where(
-            Job.id == job_id
-        )
-    ).one()
-    process, design, part_id, params, fablab, machine_id = row
-    machine = session.get(Machine, (fablab, machine_id)) if fablab and machine_id else None
+    job = session.get(Job, job_id)
+    machine = session.get(Machine, machine_key)
+    assert job is not None
     speed = float(((machine.capabilities if machine else None) or {}).get("speed_factor") or 1.0)
     return {
-        "process": process,
-        "design": design,
-        "part_id": part_id,
-        "params": dict(params or {}),
+        "process": job.process,
+        "design": job.design,
+        "part_id": job.part_id,
+        "params": dict(job.params or {}),
         "speed_factor": speed,
     }
 

@@ -8,6 +8,7 @@ is the truth (an operator moves, tops up or empties spools on the dashboard or t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,7 +60,7 @@ class Loaded:
         return LoadedSpool(label, r.material.lower(), r.colour, r.remaining_g)
 
 
-def reported_spool(capabilities: dict[str, Any] | None) -> ReportedSpool | None:
+def reported_spool(capabilities: Mapping[str, Any] | None) -> ReportedSpool | None:
     """The spool an agent's birth names for a machine (in its capabilities), if any."""
     data = (capabilities or {}).get("spool")
     if not data:
