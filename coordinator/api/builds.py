@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.api.auth import auth, current_actor, require_fablab, roles
 from coordinator.db import session_scope
-from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
+from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask, StartBuild
 from coordinator.models.auth import Role
 from coordinator.runtime import runtime
 from coordinator.services import builds, network, planner
@@ -104,6 +104,16 @@ def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
     parts = tuple(json_data.parts) if json_data.parts is not None else None
     count = runtime().bus.handle(ReceivePurchases(build_id, parts, current_actor()))
     return {"received": count}
+
+
+@bp.post("/builds/<build_id>/purchases/order")
+@bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
+@bp.input(ReceiveIn, location="json")
+def order(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
+    """Record purchased parts as ordered (all still to order when no part is named): their lead time runs."""
+    parts = tuple(json_data.parts) if json_data.parts is not None else None
+    count = runtime().bus.handle(OrderPurchases(build_id, parts, current_actor()))
+    return {"ordered": count}
 
 
 @bp.post("/builds/<build_id>/cancel")
