@@ -209,17 +209,9 @@ def _breakdown(
 
 def _requirement(job: Any) -> Requirement:
     """What a build task's job needs from a machine, as dispatch will check it."""
-    if job is None:
-        return Requirement(process="")
-    params = job.params or {}
-    return Requirement(
-        process=job.process,
-        material=job.material,
-        min_box_mm=tuple(job.min_box_mm) if job.min_box_mm else None,
-        nozzle_mm=job.nozzle_mm,
-        colour=params.get("colour") or None,
-        filament_g=job.filament_g if job.filament_g is not None else params.get("filament_g"),
-    )
+    from coordinator.fablab.waiting import job_requirement
+
+    return Requirement(process="") if job is None else job_requirement(job)
 
 
 def _root_part(session: Session, build: Build) -> str:
