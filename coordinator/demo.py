@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ class Demo:
         self._start_agents()
         self._wait_for_agents()
         self.build_id = self._start_build()
-        say(f"the builder ordered the build's purchased parts; they arrive in {self.delivery_s:.0f} s")
+        say(f"the builder ordered the purchased parts ahead; they arrive in {self.delivery_s:.0f} s")
         threading.Thread(target=self._deliver_purchases, name="demo-delivery", daemon=True).start()
         return self
 
@@ -235,7 +236,11 @@ class Demo:
         rt = self.process.runtime
         assert rt is not None
         build_id: str = rt.bus.handle(StartBuild(self.design, "latest", self.units, self.site, 0, None, DEMO))
-        rt.bus.handle(OrderPurchases(build_id, None, DEMO))  # as a builder does on the build page
+        # the builder ordered the hardware ahead, so that it arrives as the printing starts
+        with session_scope(rt.engine) as session:
+            lead = max((p.lead_time_days or 0.0 for p in builds.purchases(session, build_id)), default=0.0)
+        ahead = datetime.now(UTC) - timedelta(days=lead)
+        rt.bus.handle(OrderPurchases(build_id, None, DEMO, ordered_at=ahead))
         return build_id
 
     def _deliver_purchases(self) -> None:

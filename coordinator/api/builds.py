@@ -106,13 +106,18 @@ def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
     return {"received": count}
 
 
+class OrderIn(ReceiveIn):
+    ordered_at: datetime | None = Field(None, description="when they were ordered (default: now)")
+
+
 @bp.post("/builds/<build_id>/purchases/order")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
-@bp.input(ReceiveIn, location="json")
-def order(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
-    """Record purchased parts as ordered (all still to order when no part is named): their lead time runs."""
+@bp.input(OrderIn, location="json")
+def order(build_id: str, json_data: OrderIn) -> dict[str, Any]:
+    """Record purchased parts as ordered (all still to order when no part is named): their lead time
+    runs from then, and the build's expected finish counts it."""
     parts = tuple(json_data.parts) if json_data.parts is not None else None
-    count = runtime().bus.handle(OrderPurchases(build_id, parts, current_actor()))
+    count = runtime().bus.handle(OrderPurchases(build_id, parts, current_actor(), json_data.ordered_at))
     return {"ordered": count}
 
 

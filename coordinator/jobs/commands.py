@@ -126,11 +126,12 @@ class ReceivePurchases:
 
 @dataclass(frozen=True)
 class OrderPurchases:
-    """The builder ordered purchased parts (all when none is named)."""
+    """The builder ordered purchased parts (all when none is named), now or at `ordered_at`."""
 
     build_id: str
     part_ids: tuple[str, ...] | None
     by: Actor
+    ordered_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -253,11 +253,15 @@ def receive_purchases(uow: UnitOfWork, command: ReceivePurchases) -> int:
 
 def order_purchases(uow: UnitOfWork, command: OrderPurchases) -> int:
     """Mark purchased parts as ordered (all still to order when none is named); their lead time runs."""
+    now = utcnow()
+    when = aware(command.ordered_at) if command.ordered_at else now
+    if when > now:
+        raise InvalidInput(f"ordered_at {when.isoformat()} is in the future")
     items = _purchase_lines(uow, command.build_id, command.part_ids, command.by, "order purchases for")
     count = 0
     for item in items:
         if item.state == PurchaseState.TO_ORDER:
-            item.state, item.ordered_at = PurchaseState.ORDERED, utcnow()
+            item.state, item.ordered_at = PurchaseState.ORDERED, when
             count += 1
     uow.effects.replan = uow.effects.replan or count > 0
     return count
