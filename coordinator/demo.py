@@ -38,6 +38,7 @@ from coordinator.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 DEMO = Actor(name="demo-builder", role="builder")  # the builder whose token the demo prints
 DEMO_ROLES = ("designer", "builder", "operator")
+DESIGNER = "demo-designer"  # the name of the designer token the demo prints
 TARGET_S = 120.0
 PRINTER = {"process": "fdm_print", "make": "Prusa", "model": "i3 MK3S+", "build_volume_mm": [250, 210, 210],
            "nozzle_mm": 0.4, "materials": ["pla", "petg"], "max_hotend_c": 285, "max_bed_c": 120}  # fmt: skip
@@ -291,6 +292,7 @@ def publish_examples(rt: Runtime) -> list[str]:
     refs = []
     for path in example_paths():
         with session_scope(rt.engine) as session:
-            version, _ = designs.publish_path(session, rt.store, path, rt.settings.limits, by="demo")
+            # published by the demo's designer, so the designer token it prints maintains them
+            version, _ = designs.publish_path(session, rt.store, path, rt.settings.limits, by=DESIGNER)
             refs.append(f"{designs.get_design_by_id(session, version.design_id).slug}@{version.version}")
     return refs

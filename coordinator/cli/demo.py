@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from protocol.errors import InvalidInput
+
 
 @click.command("demo")
 @click.option(
@@ -62,7 +64,7 @@ def check_port(port: int, host: str = "127.0.0.1") -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise click.UsageError(
+                raise InvalidInput(
                     f"port {port} is in use (another peerfab demo?); choose another with --port (0: any)"
                 ) from exc
             raise

@@ -14,6 +14,7 @@ from coordinator.models.auth import ApiToken, Role
 from coordinator.runtime import Runtime
 from coordinator.services.auth import create_token, is_live, parse_duration, revoke_token
 from coordinator.settings import Settings
+from protocol.errors import InvalidInput
 
 data_dir_option = click.option(
     "--data-dir",
@@ -27,9 +28,7 @@ def _settings(config_path: str | None, data_dir: str | None) -> Settings:
     if data_dir is not None:
         folder = Path(data_dir)
         if not (folder / "peerfab.db").exists() and settings.database.url is None:
-            raise click.UsageError(
-                f"{folder} holds no peerfab database (peerfab.db); is it the demo's folder?"
-            )
+            raise InvalidInput(f"{folder} holds no peerfab database (peerfab.db); is it the demo's folder?")
         settings.storage.data_dir = folder
     return settings
 
