@@ -41,8 +41,8 @@ def render_bars(rows: Sequence[Row], *, title: str, maximum: float | None = None
     if not rows:
         parts.append(f'<text x="4" y="{TOP + 16}">no data yet</text>')
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} '
-        f'{height}" role="img" aria-labelledby="t-{id(rows)}" font-size="12" fill="#1c2330" '
+        # as wide as its panel (the viewBox keeps the proportions): a phone shows the whole chart
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{id(rows)}" font-size="12" fill="#1c2330" '
         f'font-family="system-ui,sans-serif">{"".join(parts)}</svg>'
     )
 
