@@ -31,7 +31,8 @@ def render_bars(rows: Sequence[Row], *, title: str, maximum: float | None = None
     top = maximum or max([*values, mark or 0.0, 1e-9])
     chart_w = width - LABEL_W - 130
     height = TOP * 2 + ROW_H * max(1, len(rows))
-    parts = [f'<title id="t-{id(rows)}">{escape(title)}</title>']
+    label_id = "chart-" + "".join(c if c.isalnum() else "-" for c in title.lower())[:40]
+    parts = [f'<title id="{label_id}">{escape(title)}</title>']
     for i, row in enumerate(rows):
         parts.append(_row(row, TOP + i * ROW_H, chart_w, top))
     if mark is not None:
@@ -42,7 +43,8 @@ def render_bars(rows: Sequence[Row], *, title: str, maximum: float | None = None
         parts.append(f'<text x="4" y="{TOP + 16}">no data yet</text>')
     return (
         # as wide as its panel (the viewBox keeps the proportions): a phone shows the whole chart
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{id(rows)}" font-size="12" fill="#1c2330" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{label_id}" font-size="12" fill="#1c2330" '
         f'font-family="system-ui,sans-serif">{"".join(parts)}</svg>'
     )
 
