@@ -8,7 +8,7 @@ is the truth (an operator moves, tops up or empties spools on the dashboard or t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,28 +76,32 @@ def reported_key(machine_id: str, spool: ReportedSpool) -> str:
     return spool.id or f"{machine_id}:{spool.material}:{spool.colour}".lower()
 
 
-def loaded_spools(session: Session, fablab: str | None = None) -> dict[tuple[str, str], Loaded]:
-    """The spool loaded on every machine that has one (of one fablab when given)."""
+MachineRow = tuple[str, str, Mapping[str, Any] | None]  # fablab, machine id, capabilities
+
+
+def loaded_spools(
+    session: Session, fablab: str | None = None, machines: Iterable[MachineRow] | None = None
+) -> dict[tuple[str, str], Loaded]:
+    """The spool loaded on every machine that has one (of one fablab when given; of `machines`, with
+    the capabilities the caller read already, when given)."""
     spools = select(Spool).where(col(Spool.machine_id).is_not(None), col(Spool.archived).is_(False))
-    machines = select(Machine.fablab, Machine.machine_id, Machine.capabilities)
     known = select(Spool.fablab, Spool.external_id).where(Spool.external_id != "")
     if fablab is not None:
-        spools, machines = spools.where(Spool.fablab == fablab), machines.where(Machine.fablab == fablab)
-        known = known.where(Spool.fablab == fablab)
+        spools, known = spools.where(Spool.fablab == fablab), known.where(Spool.fablab == fablab)
+    if machines is None:
+        query = select(Machine.fablab, Machine.machine_id, Machine.capabilities)
+        machines = session.exec(query if fablab is None else query.where(Machine.fablab == fablab)).all()
     result: dict[tuple[str, str], Loaded] = {}
     for spool in session.exec(spools):
         assert spool.machine_id is not None
         result[(spool.fablab, spool.machine_id)] = Loaded(spool.fablab, spool.machine_id, spool, None)
     tracked = {(lab, ext) for lab, ext in session.exec(known).all()}
-    for lab, machine_id, caps in session.exec(machines).all():
+    for lab, machine_id, caps in machines:
         reported = reported_spool(caps)
         key = (lab, machine_id)
-        if (
-            reported is not None
-            and key not in result
-            and (lab, reported_key(machine_id, reported)) not in tracked
-        ):
-            result[key] = Loaded(lab, machine_id, None, reported)
+        if reported is None or key in result or (lab, reported_key(machine_id, reported)) in tracked:
+            continue
+        result[key] = Loaded(lab, machine_id, None, reported)
     return result
 
 

@@ -288,7 +288,9 @@ def idle_machines(session: Session) -> list[IdleMachine]:
         .order_by(col(Machine.fablab), col(Machine.machine_id))
     )
     rows = [row for row in session.exec(query).all() if (row[0], row[2]) not in busy]
-    conditions = machine_conditions(session) if rows else {}
+    conditions = (
+        machine_conditions(session, machines=[(f, m, caps) for f, _a, m, caps in rows]) if rows else {}
+    )
     return [
         IdleMachine(fablab, agent, machine_id, dict(capabilities or {}), conditions.get((fablab, machine_id)))
         for fablab, agent, machine_id, capabilities in rows
