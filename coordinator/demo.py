@@ -49,7 +49,7 @@ BENCH = {"process": "assembly", "make": "workbench", "model": "assembly bench"}
 
 def spool(material: str, colour: str, remaining_g: float, number: str) -> dict[str, Any]:
     """What a printer's agent config says is loaded (1 kg spools at a common price)."""
-    price = 24.99 if material == "pla" else 29.99
+    price = {"pla": 24.99, "petg": 29.99}.get(material, 34.99)
     return {"id": number, "material": material, "colour": colour, "initial_g": 1000,
             "remaining_g": remaining_g, "vendor": "Prusament", "cost_per_kg": price}  # fmt: skip
 
@@ -88,7 +88,7 @@ FABLABS = (
     }),
     DemoFablab("fablab-dresden", "Offene Werkstatt Dresden", (51.0504, 13.7373), {
         "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "D-PLA-01")),
-        "voron-1": printer(BIG_PRINTER, spool("petg", "orange", 1000, "D-PETG-01")),
+        "voron-1": printer(BIG_PRINTER, spool("asa", "black", 1000, "D-ASA-01")),
         "pcb-1": {"process": "pcb_fab", "make": "LPKF", "model": "ProtoMat S64",
                   "build_volume_mm": [229, 305, 10], "materials": ["fr4"]},
         "pnp-1": {"process": "pcb_assembly", "make": "Neoden", "model": "YY1",
