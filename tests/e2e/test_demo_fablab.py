@@ -45,6 +45,7 @@ def test_the_demo_build_uses_spools_and_leaves_statistics(demo: Demo) -> None:
     # while the build waits for its parcels, its page says so, and the plan is on the demo's clock
     page = requests.get(f"{url}/dashboard/builds/{demo.build_id}", timeout=10).text
     assert "Waiting for purchased parts" in page and "not ordered yet" not in page
+
     def plan() -> tuple[datetime, datetime] | None:
         with Session(engine) as session:
             build = session.get(Build, demo.build_id)
