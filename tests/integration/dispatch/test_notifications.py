@@ -94,7 +94,7 @@ def test_failed_job_and_bed_clear_reach_the_webhook_once_each(runtime, make_agen
     assert second.machine_id == "prusa-2"
     agent.job_event(p.JobAccepted, second)
     agent.job_event(p.JobFailed, second, reason="nozzle clogged")
-    wait_until(lambda: job_state(runtime, broken) == "failed", what="failed")
+    wait_until(lambda: job_state(runtime, broken) == "failed", timeout_s=30, what="failed")
     wait_until(lambda: receiver.kinds() == ["bed_clear", "job_failed"], what="both notifications")
 
     # a receiver that takes seconds to answer holds nobody but the notifier
