@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -35,9 +37,13 @@ def _signed_in() -> access.Person:
 @bp.post("/dashboard/notifications")
 def subscribe() -> ResponseReturnValue:
     person = _signed_in()
-    data = {"channel": request.form.get("channel", ""), "url": request.form.get("url", ""),
-            "fablab": request.form.get("fablab", "").strip(), "kinds": request.form.getlist("kind"),
-            "secret": secrets.token_urlsafe(24)}  # fmt: skip
+    data = {
+        "channel": request.form.get("channel", ""),
+        "url": request.form.get("url", ""),
+        "fablab": request.form.get("fablab", "").strip(),
+        "kinds": request.form.getlist("kind"),
+        "secret": secrets.token_urlsafe(24),
+    }
     try:
         with db() as session:
             sub = subscriptions.create(session, person.actor, data)
@@ -52,25 +58,26 @@ def subscribe() -> ResponseReturnValue:
 
 @bp.post("/dashboard/notifications/<int:sub_id>/test")
 def test_notification(sub_id: int) -> ResponseReturnValue:
-    person = _signed_in()
-    try:
-        with db() as session:
-            subscriptions.send_test(session, person.actor, sub_id)
-    except PeerfabError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("Test notification queued; its delivery shows in the log below within seconds.", "ok")
-    return redirect(url_for("dashboard.notifications"))
+    return _on_subscription(
+        sub_id,
+        subscriptions.send_test,
+        "Test notification queued; its delivery shows in the log below within seconds.",
+    )
 
 
 @bp.post("/dashboard/notifications/<int:sub_id>/delete")
 def unsubscribe(sub_id: int) -> ResponseReturnValue:
+    return _on_subscription(sub_id, subscriptions.remove, f"Subscription {sub_id} removed.")
+
+
+def _on_subscription(sub_id: int, action: Callable[[Any, Any, int], None], done: str) -> ResponseReturnValue:
+    """Do `action` to one of the signed-in person's subscriptions; say how it went on the page."""
     person = _signed_in()
     try:
         with db() as session:
-            subscriptions.remove(session, person.actor, sub_id)
+            action(session, person.actor, sub_id)
     except PeerfabError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Subscription {sub_id} removed.", "ok")
+        flash(done, "ok")
     return redirect(url_for("dashboard.notifications"))
