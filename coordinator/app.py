@@ -28,6 +28,10 @@ API_BLUEPRINTS = [
     "coordinator.api.machines:bp",
     "coordinator.api.builds:bp",
     "coordinator.api.fablabs:bp",
+    "coordinator.api.spools:bp",
+    "coordinator.api.maintenance:bp",
+    "coordinator.api.notifications:bp",
+    "coordinator.api.statistics:bp",
     "coordinator.api.docs:bp",
 ]
 # "module:attribute" of the HTML pages (the dashboards), mounted at the site root

@@ -9,16 +9,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
 
 from coordinator.db import session_scope
-from coordinator.jobs.commands import ReceivePurchases, StartBuild
+from coordinator.jobs.commands import OrderPurchases, ReceivePurchases, StartBuild
 from coordinator.models.builds import Build, BuildState
 from coordinator.models.jobs import AgentLink
 from coordinator.planning.breakdown import break_down
@@ -36,12 +38,24 @@ from coordinator.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 DEMO = Actor(name="demo-builder", role="builder")  # the builder whose token the demo prints
 DEMO_ROLES = ("designer", "builder", "operator")
+DESIGNER = "demo-designer"  # the name of the designer token the demo prints
 TARGET_S = 120.0
 PRINTER = {"process": "fdm_print", "make": "Prusa", "model": "i3 MK3S+", "build_volume_mm": [250, 210, 210],
            "nozzle_mm": 0.4, "materials": ["pla", "petg"], "max_hotend_c": 285, "max_bed_c": 120}  # fmt: skip
 BIG_PRINTER = {**PRINTER, "make": "Voron", "model": "2.4 350", "build_volume_mm": [350, 350, 340],
                "materials": ["pla", "petg", "asa", "abs"], "speed_factor": 1.6}  # fmt: skip
 BENCH = {"process": "assembly", "make": "workbench", "model": "assembly bench"}
+
+
+def spool(material: str, colour: str, remaining_g: float, number: str) -> dict[str, Any]:
+    """What a printer's agent config says is loaded (1 kg spools at a common price)."""
+    price = {"pla": 24.99, "petg": 29.99}.get(material, 34.99)
+    return {"id": number, "material": material, "colour": colour, "initial_g": 1000,
+            "remaining_g": remaining_g, "vendor": "Prusament", "cost_per_kg": price}  # fmt: skip
+
+
+def printer(base: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    return {**base, "spool": loaded}
 
 
 @dataclass(frozen=True)
@@ -54,14 +68,18 @@ class DemoFablab:
 
 FABLABS = (
     DemoFablab("fablab-berlin", "Fab Lab Berlin", (52.5200, 13.4050), {
-        "prusa-1": PRINTER, "prusa-2": PRINTER, "voron-1": BIG_PRINTER,
+        "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "B-PLA-01")),
+        "prusa-2": printer(PRINTER, spool("petg", "orange", 750, "B-PETG-02")),
+        # nearly empty: it takes only small parts, and the dashboard says why it refuses the others
+        "voron-1": printer(BIG_PRINTER, spool("pla", "galaxy black", 12, "B-PLA-03")),
         "laser-1": {"process": "laser_cut", "make": "Trotec", "model": "Speedy 400 flexx",
                     "build_volume_mm": [1000, 610, 25],
                     "materials": ["plywood", "acrylic", "steel", "aluminium"]},
         "bench-1": BENCH, "bench-2": BENCH,
     }),
     DemoFablab("fablab-leipzig", "Makerspace Leipzig", (51.3397, 12.3731), {
-        "prusa-1": PRINTER, "prusa-2": PRINTER,
+        "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "L-PLA-01")),
+        "prusa-2": printer(PRINTER, spool("petg", "orange", 1000, "L-PETG-01")),
         "plasma-1": {"process": "plasma_cut", "make": "Hypertherm", "model": "Powermax 45 table",
                      "build_volume_mm": [1250, 2500, 20], "materials": ["steel", "stainless"]},
         "mill-1": {"process": "cnc_mill", "make": "Tormach", "model": "PCNC 440",
@@ -69,7 +87,8 @@ FABLABS = (
         "bench-1": BENCH,
     }),
     DemoFablab("fablab-dresden", "Offene Werkstatt Dresden", (51.0504, 13.7373), {
-        "prusa-1": PRINTER, "voron-1": BIG_PRINTER,
+        "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "D-PLA-01")),
+        "voron-1": printer(BIG_PRINTER, spool("asa", "black", 1000, "D-ASA-01")),
         "pcb-1": {"process": "pcb_fab", "make": "LPKF", "model": "ProtoMat S64",
                   "build_volume_mm": [229, 305, 10], "materials": ["fr4"]},
         "pnp-1": {"process": "pcb_assembly", "make": "Neoden", "model": "YY1",
@@ -152,6 +171,8 @@ class Demo:
         self.time_scale = 1.0
         self.published: list[str] = []
         self.tokens: dict[str, str] = {}
+        self.delivery_s = target_s / 8  # the parcels take an eighth of the build
+        self._stopping = threading.Event()
 
     def start(self, say: Callable[[str], None] = print) -> Demo:
         self.process.start()
@@ -163,9 +184,14 @@ class Demo:
         makespan = estimate_makespan_min(self.process, self.design, self.units, self.site)
         self.time_scale = max(1.0, makespan * 60.0 / self.target_s)
         say(f"planned {self.design} on paper: {makespan} min of work; running {self.time_scale:.0f}x faster")
+        planner = getattr(self.process.dispatcher, "planner", None)
+        if planner is not None:
+            planner.time_scale = self.time_scale  # plans, ETAs and the Gantt on the demo's clock
         self._start_agents()
         self._wait_for_agents()
         self.build_id = self._start_build()
+        say(f"the builder ordered the purchased parts ahead; they arrive in {self.delivery_s:.0f} s")
+        threading.Thread(target=self._deliver_purchases, name="demo-delivery", daemon=True).start()
         return self
 
     def _set_profiles(self) -> None:
@@ -211,8 +237,18 @@ class Demo:
         rt = self.process.runtime
         assert rt is not None
         build_id: str = rt.bus.handle(StartBuild(self.design, "latest", self.units, self.site, 0, None, DEMO))
-        rt.bus.handle(ReceivePurchases(build_id, None, DEMO))  # the builder ordered the hardware ahead
+        # the builder ordered the hardware ahead, so that it arrives as the printing starts
+        with session_scope(rt.engine) as session:
+            lead = max((p.lead_time_days or 0.0 for p in builds.purchases(session, build_id)), default=0.0)
+        ahead = datetime.now(UTC) - timedelta(days=lead)
+        rt.bus.handle(OrderPurchases(build_id, None, DEMO, ordered_at=ahead))
         return build_id
+
+    def _deliver_purchases(self) -> None:
+        """The parcels arrive and the builder marks them received (until then the build's page waits)."""
+        if self._stopping.wait(self.delivery_s) or self.process.runtime is None:
+            return
+        self.process.runtime.bus.handle(ReceivePurchases(self.build_id, None, DEMO))
 
     def build_state(self) -> tuple[str, str, dict[str, int]]:
         rt = self.process.runtime
@@ -243,6 +279,7 @@ class Demo:
         return False
 
     def stop(self) -> None:
+        self._stopping.set()
         for agent in self.agents:
             agent.stop()
         self.process.stop()
@@ -255,6 +292,7 @@ def publish_examples(rt: Runtime) -> list[str]:
     refs = []
     for path in example_paths():
         with session_scope(rt.engine) as session:
-            version, _ = designs.publish_path(session, rt.store, path, rt.settings.limits, by="demo")
+            # published by the demo's designer, so the designer token it prints maintains them
+            version, _ = designs.publish_path(session, rt.store, path, rt.settings.limits, by=DESIGNER)
             refs.append(f"{designs.get_design_by_id(session, version.design_id).slug}@{version.version}")
     return refs

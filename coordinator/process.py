@@ -27,6 +27,7 @@ class CoordinatorProcess:
         self.with_dispatcher = with_dispatcher
         self.runtime: Runtime | None = None
         self.dispatcher: Any = None
+        self.notifier: Any = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -51,6 +52,7 @@ class CoordinatorProcess:
             self.settings.server.public_url = self.url
         if self.with_dispatcher:
             self.dispatcher = _start_dispatcher(self.runtime)
+            self.notifier = _start_notifier(self.runtime)
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
         log.info("coordinator listening on %s", self.url)
@@ -61,6 +63,9 @@ class CoordinatorProcess:
             self._server.run()
 
     def stop(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stop()
+            self.notifier = None
         if self.dispatcher is not None:
             self.dispatcher.stop()
             self.dispatcher = None
@@ -77,6 +82,16 @@ class CoordinatorProcess:
         assert self._thread is not None
         while self._thread.is_alive():
             self._thread.join(timeout=0.5)
+
+
+def _start_notifier(rt: Runtime) -> Any:
+    """The worker that tells people (webhooks, apprise) and syncs Spoolman, fed after every commit."""
+    from coordinator.fablab.delivery import Notifier
+    from coordinator.fablab.spoolman import sync_all
+
+    notifier = Notifier(rt.engine, lambda: rt.settings.server.public_url or "", periodic=[sync_all])
+    rt.outbox.listeners.append(notifier.receive)
+    return notifier.start()
 
 
 def _start_dispatcher(rt: Runtime) -> Any:

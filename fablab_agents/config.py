@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from pydantic import ValidationError
+
 from fablab_agents.prepare.options import PrepareOptions, read_prepare_options
 from protocol.errors import InvalidInput
-from protocol.payloads import Capabilities
+from protocol.payloads import Capabilities, LoadedSpool
 from protocol.processes import check_process
 from protocol.topics import ID_PATTERN
 
@@ -349,6 +351,7 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
         max_spindle_rpm=section.get_float("max_spindle_rpm", above=0, maxval=200_000),
         speed_factor=section.get_float("speed_factor", 1.0, above=0, maxval=100),
         tolerance_mm=section.get_float("tolerance_mm", minval=0, maxval=10),
+        spool=_spool(section),
     )
     driver = section.get_str("driver", required=True)
     confirm = section.get_bool("operator_confirm", True)
@@ -363,6 +366,18 @@ def _machine(name: str, options: Mapping[str, Any], source: str) -> MachineConfi
         volume_min_mm=(float(low[0]), float(low[1]), float(low[2])),
         prepare=prepare,
     )
+
+
+def _spool(section: Section) -> LoadedSpool | None:
+    """`spool = { material = "pla", colour = "orange", remaining_g = 750 }`: what is loaded at start."""
+    table = section.get_table("spool")
+    if not table:
+        return None
+    try:
+        return LoadedSpool.model_validate(table)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"{section.source}: [{section.name}] spool: {problems}") from exc
 
 
 def _id(section: Section, key: str) -> str:

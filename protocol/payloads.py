@@ -89,6 +89,19 @@ class CoordinatorState(Envelope):
 # ---- agent birth -------------------------------------------------------------------------------
 
 
+class LoadedSpool(_Model):
+    """The spool of filament on a machine, as its agent's config describes it."""
+
+    id: str = Field("", max_length=120)  # the lab's own name or number for it
+    material: str = Field(min_length=1, max_length=64)
+    colour: str = Field("", max_length=64)
+    diameter_mm: float = Field(1.75, gt=0, le=10)
+    vendor: str = Field("", max_length=120)
+    initial_g: float | None = Field(None, gt=0, le=100_000)
+    remaining_g: float | None = Field(None, ge=0, le=100_000)
+    cost_per_kg: float | None = Field(None, ge=0, le=100_000)
+
+
 class Capabilities(_Model):
     """What a machine can make, in Open Know-Where equipment terms."""
 
@@ -103,6 +116,7 @@ class Capabilities(_Model):
     max_spindle_rpm: float | None = None
     speed_factor: float = Field(1.0, gt=0)
     tolerance_mm: float | None = None
+    spool: LoadedSpool | None = None  # printers: what is loaded when the agent starts
 
 
 class MachineJob(_Model):
@@ -244,6 +258,7 @@ class JobWaitingOperator(JobReport):
 class JobDone(JobReport):
     type: Literal["job:done"] = "job:done"
     duration_s: float | None = None
+    filament_used_g: float | None = Field(None, ge=0)  # what the host measured, when it does
     warnings: Warnings = ()
 
 

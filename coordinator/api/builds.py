@@ -20,7 +20,7 @@ from coordinator.api.schemas import (
     errors,
 )
 from coordinator.db import session_scope
-from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
+from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask, StartBuild
 from coordinator.models.auth import Role
 from coordinator.models.base import aware
 from coordinator.runtime import runtime
@@ -123,6 +123,21 @@ def receive(build_id: str, json_data: ReceiveIn) -> dict[str, Any]:
     parts = tuple(json_data.parts) if json_data.parts is not None else None
     count = runtime().bus.handle(ReceivePurchases(build_id, parts, current_actor()))
     return {"received": count}
+
+
+class OrderIn(ReceiveIn):
+    ordered_at: datetime | None = Field(None, description="when they were ordered (default: now)")
+
+
+@bp.post("/builds/<build_id>/purchases/order")
+@bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
+@bp.input(OrderIn, location="json")
+def order(build_id: str, json_data: OrderIn) -> dict[str, Any]:
+    """Record purchased parts as ordered (all still to order when no part is named): their lead time
+    runs from then, and the build's expected finish counts it."""
+    parts = tuple(json_data.parts) if json_data.parts is not None else None
+    count = runtime().bus.handle(OrderPurchases(build_id, parts, current_actor(), json_data.ordered_at))
+    return {"ordered": count}
 
 
 @bp.post("/builds/<build_id>/cancel")

@@ -127,6 +127,7 @@ class FabricatedPart(_PartBase):
     thickness_mm: float | None = Field(None, gt=0, le=MAX_MM)
     layer_height_mm: float | None = Field(None, gt=0, le=MAX_MM)
     infill: float | None = Field(None, ge=0, le=1)
+    colour: Label = ""  # a colour the part must be made in ("" = any); matched against loaded spools
 
     @field_validator("material")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlmodel import select
@@ -12,6 +13,24 @@ from coordinator.db import session_scope
 from coordinator.models.auth import ApiToken, Role
 from coordinator.runtime import Runtime
 from coordinator.services.auth import create_token, is_live, parse_duration, revoke_token
+from coordinator.settings import Settings
+from protocol.errors import InvalidInput
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="The coordinator's data folder (its database): the folder `peerfab demo` prints.",
+)
+
+
+def _settings(config_path: str | None, data_dir: str | None) -> Settings:
+    settings = settings_from(config_path)
+    if data_dir is not None:
+        folder = Path(data_dir)
+        if not (folder / "peerfab.db").exists() and settings.database.url is None:
+            raise InvalidInput(f"{folder} holds no peerfab database (peerfab.db); is it the demo's folder?")
+        settings.storage.data_dir = folder
+    return settings
 
 
 @click.group("token")
@@ -30,12 +49,18 @@ def token_group() -> None:
 )  # fmt: skip
 @click.option("--expires-in", metavar="DURATION", help="e.g. 12h, 30d, 8w (default: never).")
 @config_option
+@data_dir_option
 def create_command(
-    role: str, name: str, fablabs: tuple[str, ...], expires_in: str | None, config_path: str | None
+    role: str,
+    name: str,
+    fablabs: tuple[str, ...],
+    expires_in: str | None,
+    config_path: str | None,
+    data_dir: str | None,
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
     lifetime = parse_duration(expires_in) if expires_in else None
-    rt = Runtime.open(settings_from(config_path))
+    rt = Runtime.open(_settings(config_path, data_dir))
     with session_scope(rt.engine) as session:
         record, plain = create_token(session, role, name, fablabs=fablabs, expires_in=lifetime)
         summary = _describe(record)
@@ -51,9 +76,10 @@ def _describe(record: ApiToken) -> str:
 
 @token_group.command("list")
 @config_option
-def list_command(config_path: str | None) -> None:
+@data_dir_option
+def list_command(config_path: str | None, data_dir: str | None) -> None:
     """List tokens (never their values)."""
-    rt = Runtime.open(settings_from(config_path))
+    rt = Runtime.open(_settings(config_path, data_dir))
     now = datetime.now(UTC)
     with session_scope(rt.engine) as session:
         for record in session.exec(select(ApiToken).order_by(ApiToken.id)):  # type: ignore[arg-type]
@@ -66,9 +92,10 @@ def list_command(config_path: str | None) -> None:
 @token_group.command("revoke")
 @click.argument("token_id", type=int)
 @config_option
-def revoke_command(token_id: int, config_path: str | None) -> None:
+@data_dir_option
+def revoke_command(token_id: int, config_path: str | None, data_dir: str | None) -> None:
     """Revoke a token by id."""
-    rt = Runtime.open(settings_from(config_path))
+    rt = Runtime.open(_settings(config_path, data_dir))
     with session_scope(rt.engine) as session:
         revoke_token(session, token_id)
     click.echo(f"token {token_id} revoked")

@@ -71,6 +71,10 @@ NAV_LINKS = [
     ("dashboard.designs_index", "Designs", "/dashboard/designs"),
     ("dashboard.machines", "Machines", "/dashboard/machines"),
     ("dashboard.jobs", "Jobs", "/dashboard/jobs"),
+    ("dashboard.spools_page", "Spools", "/dashboard/spools"),
+    ("dashboard.maintenance", "Maintenance", "/dashboard/maintenance"),
+    ("dashboard.statistics_page", "Statistics", "/dashboard/statistics"),
+    ("dashboard.notifications", "Notify me", "/dashboard/notifications"),
 ]
 
 
@@ -94,6 +98,8 @@ def _page_context() -> dict[str, Any]:
         "children_changes": present.children_changes,
         "job_badge": present.job_badge,
         "machine_badge": present.machine_badge,
+        "held_badge": present.HELD_BADGE,
+        "low_badge": present.LOW_BADGE,
         "job_controls": allowed_controls,
         "live_after": _latest_event_id,
     }

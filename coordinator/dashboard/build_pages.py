@@ -17,7 +17,7 @@ from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.dashboard.paging import offset_arg
 from coordinator.dashboard.present import Badge, iso
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
-from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask
+from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask
 from coordinator.jobs.lifecycle import ACTIVE_STATES
 from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
@@ -48,6 +48,7 @@ PART_BADGES: dict[str, Badge] = {
     "waiting": Badge("Not started", "off", "clock"),
 }
 LATE_BADGE = Badge("Late", "bad", "error")
+WAITING_BADGE = Badge("Waiting for purchases", "warn", "clock")
 ON_TIME_BADGE = Badge("On time", "ok", "check")
 
 
@@ -260,6 +261,7 @@ def _helpers() -> dict[str, Any]:
         "purchase_badge": purchase_badge,
         "is_late": is_late,
         "late_badge": LATE_BADGE,
+        "waiting_badge": WAITING_BADGE,
         "on_time_badge": ON_TIME_BADGE,
     }
 
@@ -328,6 +330,20 @@ def receive_purchases(build_id: str) -> ResponseReturnValue:
         return redirect(target)
     command = ReceivePurchases(build_id, parts, person.actor)
     return carry_out(command, lambda n: f"Recorded {n} purchase line{'' if n == 1 else 's'} as received.",
+                     target)  # fmt: skip
+
+
+@bp.post("/dashboard/builds/<build_id>/order")
+def order_purchases(build_id: str) -> ResponseReturnValue:
+    person = _require(RECEIVER_ROLES, "builder, operator or admin")
+    target = url_for("dashboard.build", build_id=build_id)
+    if request.form.get("which") == "all":
+        parts: tuple[str, ...] | None = None
+    elif not (parts := tuple(request.form.getlist("part"))):
+        flash("tick the purchase lines you ordered, or choose 'Mark all ordered'", "error")
+        return redirect(target)
+    command = OrderPurchases(build_id, parts, person.actor)
+    return carry_out(command, lambda n: f"Recorded {n} purchase line{'' if n == 1 else 's'} as ordered.",
                      target)  # fmt: skip
 
 

@@ -6,6 +6,9 @@ from flask import request
 
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.dashboard.paging import offset_arg
+from coordinator.fablab.runs import runs_of
+from coordinator.fablab.statistics import run_row
+from coordinator.fablab.waiting import why_waiting
 from coordinator.jobs import queries as job_service
 from coordinator.jobs.lifecycle import JobState
 
@@ -36,7 +39,10 @@ def job(job_id: str) -> str:
     with db() as session:
         record = job_service.get_job(session, job_id)
         attempts, events = job_service.job_history(session, job_id)
-    return page("job.html", job=record, attempts=attempts, events=events, next_url=request.path)
+        waiting = why_waiting(session, job_id)
+        runs = [run_row(r) for r in runs_of(session, [job_id])]
+    return page("job.html", job=record, attempts=attempts, events=events, next_url=request.path,
+                waiting=waiting, runs=runs)  # fmt: skip
 
 
 @bp.get("/dashboard/fragments/jobs/<job_id>/row")

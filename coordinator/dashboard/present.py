@@ -29,6 +29,9 @@ MACHINE_BADGES: dict[str, Badge] = {
     "error": Badge("Error", "bad", "error"),
 }
 
+HELD_BADGE = Badge("Held for maintenance", "warn", "hand")
+LOW_BADGE = Badge("Low", "warn", "error")
+
 JOB_BADGES: dict[str, Badge] = {
     "queued": Badge("Queued", "off", "clock"),
     "assigned": Badge("Offered", "busy", "send"),

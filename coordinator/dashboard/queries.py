@@ -8,9 +8,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.dashboard.present import Badge, machine_badge
+from coordinator.fablab.conditions import Condition, machine_conditions
 from coordinator.jobs import queries as machine_service
 from coordinator.jobs.lifecycle import ACTIVE_STATES
 from coordinator.models.jobs import AgentLink, Job, JobEvent, Machine
+from coordinator.planning.matching import LoadedSpool
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,15 @@ class MachineCard:
     badge: Badge
     job: Job | None
     agent_online: bool
+    condition: Condition | None = None  # its loaded spool and maintenance hold
+
+    @property
+    def spool(self) -> LoadedSpool | None:
+        return self.condition.spool if self.condition else None
+
+    @property
+    def held(self) -> str:
+        return self.condition.held if self.condition else ""
 
     @property
     def status(self) -> str:
@@ -59,18 +70,22 @@ def _links(session: Session) -> dict[tuple[str, str], bool]:
 
 
 def card(
-    machine: Machine, jobs: dict[tuple[str, str], Job], links: dict[tuple[str, str], bool]
+    machine: Machine,
+    jobs: dict[tuple[str, str], Job],
+    links: dict[tuple[str, str], bool],
+    conditions: dict[tuple[str, str], Condition] | None = None,
 ) -> MachineCard:
     online = links.get((machine.fablab, machine.agent), False)
     process = str(machine.capabilities.get("process") or "")
     badge = machine_badge(machine.status if online else "offline", process)
-    return MachineCard(machine, badge, jobs.get((machine.fablab, machine.machine_id)), online)
+    key = (machine.fablab, machine.machine_id)
+    return MachineCard(machine, badge, jobs.get(key), online, (conditions or {}).get(key))
 
 
 def fablab_sections(session: Session) -> list[FablabSection]:
     """Every fablab with its agents and machine cards."""
-    jobs, links = active_jobs(session), _links(session)
-    cards = [card(m, jobs, links) for m in machine_service.list_machines(session)]
+    jobs, links, conditions = active_jobs(session), _links(session), machine_conditions(session)
+    cards = [card(m, jobs, links, conditions) for m in machine_service.list_machines(session)]
     return [
         FablabSection(
             lab["id"], lab["name"], lab["agents"], [c for c in cards if c.machine.fablab == lab["id"]]
@@ -81,7 +96,7 @@ def fablab_sections(session: Session) -> list[FablabSection]:
 
 def machine_card(session: Session, fablab: str, machine_id: str) -> MachineCard:
     machine = machine_service.get_machine(session, fablab, machine_id)
-    return card(machine, active_jobs(session), _links(session))
+    return card(machine, active_jobs(session), _links(session), machine_conditions(session))
 
 
 def status_counts(cards: list[MachineCard]) -> dict[str, int]:

@@ -15,7 +15,8 @@ LABEL_W = 200
 ROW_H = 28
 AXIS_H = 34
 LEGEND_H = 26
-_NICE_STEPS = (15, 30, 60, 120, 240, 480, 720, 1440, 2880, 10080)
+# in minutes; a short build (the demo's two minutes) gets ticks of a quarter of a minute
+_NICE_STEPS = (0.25, 0.5, 1, 2, 5, 15, 30, 60, 120, 240, 480, 720, 1440, 2880, 10080)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def critical_tasks(
     return {t for t in starts if latest_end[t] - ends[t] <= 1e-6}
 
 
-def tick_step(span_min: float, max_ticks: int = 10) -> int:
+def tick_step(span_min: float, max_ticks: int = 10) -> float:
     """A round tick interval (minutes) giving at most `max_ticks` ticks over the span."""
     return next((s for s in _NICE_STEPS if span_min / s <= max_ticks), _NICE_STEPS[-1])
 
@@ -78,7 +79,7 @@ def _span(bars: Sequence[Bar], now_min: float | None) -> float:
     ends = [b.planned[1] for b in bars if b.planned] + [b.actual[1] for b in bars if b.actual]
     if now_min is not None:
         ends.append(now_min)
-    return max([*ends, 1.0]) * 1.02
+    return max([*ends, 0.5]) * 1.02
 
 
 # Presentation attributes, not a <style> element: the dashboard's Content-Security-Policy allows no
@@ -119,6 +120,8 @@ def _axis(span: float, scale: float, height: int) -> str:
 
 def _clock(minutes: float) -> str:
     hours = minutes / 60
+    if minutes < 60 and minutes != 0:
+        return f"{minutes * 60:g} s" if minutes < 1 else f"{minutes:g} min"
     return f"{hours / 24:g} d" if hours >= 48 else f"{hours:g} h"
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from coordinator.dashboard import (  # noqa: F401
     build_pages,
     design_pages,
+    fablab_pages,
     home_pages,
     job_pages,
     live,
     machine_pages,
+    notification_pages,
+    statistics_pages,
 )
 from coordinator.dashboard.blueprint import bp
 

@@ -136,6 +136,38 @@ class SupplyMachineFile:
     by: Actor
 
 
+@dataclass(frozen=True)
+class OrderPurchases:
+    """The builder ordered purchased parts (all when none is named), now or at `ordered_at`."""
+
+    build_id: str
+    part_ids: tuple[str, ...] | None
+    by: Actor
+    ordered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SaveSpool:
+    """Add a spool to a fablab's inventory (no id) or change one; `machine_id` in changes loads it."""
+
+    fablab: str
+    spool_id: int | None
+    changes: dict[str, Any]
+    by: Actor
+
+
+@dataclass(frozen=True)
+class SaveMaintenanceTask:
+    """Add a maintenance task to a machine (no id), or sign one off as done (`sign_off`)."""
+
+    fablab: str
+    machine_id: str
+    task_id: int | None
+    fields: dict[str, Any]
+    by: Actor
+    sign_off: bool = False
+
+
 Command = (
     SubmitJobs
     | CancelJob
@@ -152,4 +184,7 @@ Command = (
     | RetryTask
     | ReceivePurchases
     | SupplyMachineFile
+    | OrderPurchases
+    | SaveSpool
+    | SaveMaintenanceTask
 )

@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from coordinator.fablab.conditions import Condition, machine_conditions, with_condition
 from coordinator.jobs import lifecycle
 from coordinator.jobs.bus import UnitOfWork
 from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, JobState
@@ -40,6 +41,8 @@ class QueuedJob:
     created_at: datetime
     avoid: frozenset[tuple[str, str]] = frozenset()
     site: str | None = None  # the fablab it must be made at (assembly at the build site)
+    colour: str | None = None  # the colour the part asks for
+    filament_g: float | None = None  # what printing it is expected to use (machine's slicer, else mesh)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class IdleMachine:
     agent: str
     machine_id: str
     capabilities: dict[str, Any]
+    condition: Condition | None = None  # its loaded spool and maintenance hold
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,11 +82,14 @@ def requirement(job: QueuedJob) -> Requirement:
         material=job.material,
         min_box_mm=(box[0], box[1], box[2]) if box and len(box) == 3 else None,
         nozzle_mm=job.nozzle_mm,
+        colour=job.colour,
+        filament_g=job.filament_g,
     )
 
 
 def machine_view(machine: IdleMachine) -> MachineView:
-    return view_from_capabilities(machine.fablab, machine.machine_id, machine.capabilities)
+    view = view_from_capabilities(machine.fablab, machine.machine_id, machine.capabilities)
+    return with_condition(view, machine.condition)
 
 
 def eligible(job: QueuedJob, machine: IdleMachine) -> bool:
@@ -134,15 +141,20 @@ class PlanPolicy:
         online = online_machine_keys(session)
         pairs: list[tuple[QueuedJob, IdleMachine]] = []
         free: list[IdleMachine] = []
+        stuck: set[str] = set()  # planned jobs their idle machine cannot take now (spool, maintenance)
         for machine in idle_machines:
             key = f"{machine.fablab}/{machine.machine_id}"
             mine = sorted((p for p in planned if p.machine == key), key=lambda p: p.start)
-            if mine:
-                planned.remove(mine[0])
-                pairs.append((mine[0].job, machine))
+            fits = [p for p in mine if eligible(p.job, machine)]
+            stuck.update(p.job.id for p in mine if p not in fits)
+            if fits:
+                planned.remove(fits[0])
+                pairs.append((fits[0].job, machine))
             else:
                 free.append(machine)
-        orphans = [p.job for p in planned if p.machine is None or p.machine not in online]
+        orphans = [
+            p.job for p in planned if p.machine is None or p.machine not in online or p.job.id in stuck
+        ]
         pairs += self.fallback.choose(session, [*unplanned, *orphans], free)
         return pairs
 
@@ -258,7 +270,7 @@ def choose_in_pages(
 
 
 def idle_machines(session: Session) -> list[IdleMachine]:
-    """Idle machines of online agents that hold no live attempt."""
+    """Idle machines of online agents that hold no live attempt, with their spool and maintenance hold."""
     busy = set(
         session.exec(
             select(JobAttempt.fablab, JobAttempt.machine_id).where(
@@ -275,17 +287,20 @@ def idle_machines(session: Session) -> list[IdleMachine]:
         .where(Machine.status == MachineStatus.IDLE, col(AgentLink.online).is_(True))
         .order_by(col(Machine.fablab), col(Machine.machine_id))
     )
+    rows = [row for row in session.exec(query).all() if (row[0], row[2]) not in busy]
+    conditions = (
+        machine_conditions(session, machines=[(f, m, caps) for f, _a, m, caps in rows]) if rows else {}
+    )
     return [
-        IdleMachine(fablab, agent, machine_id, dict(capabilities or {}))
-        for fablab, agent, machine_id, capabilities in session.exec(query).all()
-        if (fablab, machine_id) not in busy
+        IdleMachine(fablab, agent, machine_id, dict(capabilities or {}), conditions.get((fablab, machine_id)))
+        for fablab, agent, machine_id, capabilities in rows
     ]
 
 
 def queued_jobs(session: Session, limit: int, after: QueuedJob | None = None) -> list[QueuedJob]:
     """The queue in policy order, up to `limit` jobs (behind `after`), with the machines each should avoid."""
     rows = session.execute(queue_query(limit, after)).all()
-    avoid = _rejections(session, [job_id for job_id, *_, attempts, _params in rows if attempts])
+    avoid = _rejections(session, [row[0] for row in rows if row[7]])
     return [
         QueuedJob(
             id=job_id,
@@ -297,9 +312,19 @@ def queued_jobs(session: Session, limit: int, after: QueuedJob | None = None) ->
             created_at=created_at,
             avoid=frozenset(avoid.get(job_id, ())),
             site=(params or {}).get("site"),
+            colour=(params or {}).get("colour") or None,
+            filament_g=_filament_g(filament, params),
         )
-        for job_id, process, material, box, nozzle, priority, created_at, _attempts, params in rows
+        for job_id, process, material, box, nozzle, priority, created_at, _attempts, params, filament in rows
     ]
+
+
+def _filament_g(measured: float | None, params: dict[str, Any] | None) -> float | None:
+    """What a job will use: its machine's slicer figure once known, else the build's mesh estimate."""
+    if measured is not None:
+        return float(measured)
+    guess = (params or {}).get("filament_g")
+    return float(guess) if isinstance(guess, int | float) else None
 
 
 def queue_query(limit: int, after: QueuedJob | None = None) -> Select[Any]:
@@ -332,6 +357,7 @@ _QUEUED_COLUMNS = (
     col(Job.created_at),
     col(Job.attempts),
     col(Job.params),
+    col(Job.filament_g),
 )
 
 

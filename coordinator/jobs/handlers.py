@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from coordinator.fablab import actions, runs
 from coordinator.filestore import FileStore
 from coordinator.jobs import lifecycle, queries
 from coordinator.jobs.agents import handle_agent_messages
@@ -21,11 +22,14 @@ from coordinator.jobs.commands import (
     DispatchRound,
     FailJob,
     Housekeeping,
+    OrderPurchases,
     PauseJob,
     ReceivePurchases,
     RestartLeases,
     ResumeJob,
     RetryTask,
+    SaveMaintenanceTask,
+    SaveSpool,
     StartBuild,
     SubmitJobs,
     SupplyMachineFile,
@@ -238,6 +242,9 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
     CancelBuild: builds.cancel_build,
     RetryTask: builds.retry_task,
     ReceivePurchases: builds.receive_purchases,
+    OrderPurchases: builds.order_purchases,
+    SaveSpool: actions.save_spool,
+    SaveMaintenanceTask: actions.save_maintenance_task,
     SubmitJobs: submit_jobs,
     SupplyMachineFile: supply_machine_file,
     CancelJob: cancel_job,
@@ -251,6 +258,6 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
 }
 
 REACTIONS: dict[type, list[Callable[[UnitOfWork, Any], None]]] = {
-    JobStarted: [builds.on_job_started],
-    JobEnded: [builds.on_job_ended],
+    JobStarted: [builds.on_job_started, runs.on_job_started],
+    JobEnded: [builds.on_job_ended, runs.on_job_ended],
 }

@@ -133,6 +133,8 @@ class Outbox:
     def __init__(self, live: LiveStream) -> None:
         self.live = live
         self.transport: Transport | None = None
+        # others told of every committed unit of work (the notifier); each must return at once
+        self.listeners: list[Callable[[Effects], None]] = []
 
     @property
     def reachable(self) -> bool:
@@ -155,3 +157,8 @@ class Outbox:
             self.live.publish(effects.written)
         except Exception:  # noqa: BLE001 -- a page that cannot be told must not undo a committed change
             log.exception("live stream publish failed")
+        for listener in self.listeners:
+            try:
+                listener(effects)
+            except Exception:  # noqa: BLE001 -- nor may a listener that failed
+                log.exception("outbox listener failed")

@@ -173,6 +173,10 @@ class Store:
         )
         return {(f, a, m) for f, a, m in rows if f and a and m}
 
+    def pending_events(self, job_id: str) -> list[EventRow]:
+        """Event rows of a job this unit of work has queued and not written yet (what a report said)."""
+        return [event for event in self._events if event.job_id == job_id]
+
     def _by_key(self, kind: Kind, keys: Iterable[Any], where: Any) -> dict[Any, Any]:
         held = self._rows[kind.snap]
         keys = set(keys)

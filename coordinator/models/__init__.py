@@ -12,9 +12,27 @@ from coordinator.models.designs import (
     StoredFile,
     VersionFile,
 )
+from coordinator.models.fablab import (
+    Delivery,
+    JobRun,
+    MachineCounter,
+    MaintenanceTask,
+    Notice,
+    Spool,
+    SpoolSource,
+    Subscription,
+)
 from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
 
 __all__ = [
+    "Delivery",
+    "JobRun",
+    "MachineCounter",
+    "MaintenanceTask",
+    "Notice",
+    "Spool",
+    "SpoolSource",
+    "Subscription",
     "AgentLink",
     "Build",
     "BuildTask",

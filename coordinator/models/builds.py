@@ -115,6 +115,7 @@ class PurchaseItem(SQLModel, table=True):
     lead_time_days: float | None = None
     url: str = ""
     state: str = Field(default=PurchaseState.TO_ORDER, max_length=16)
+    ordered_at: datetime | None = _when()
     received_at: datetime | None = _when()
 
 

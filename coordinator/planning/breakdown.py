@@ -125,6 +125,7 @@ def requirement_for(part: FabricatedPart, report: Mapping[str, Any]) -> Requirem
         min_box_mm=tuple(box) if box else None,  # type: ignore[arg-type]
         nozzle_mm=part.nozzle_mm,
         tolerance_mm=part.tolerance_mm,
+        colour=part.colour or None,
     )
 
 

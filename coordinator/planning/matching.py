@@ -1,4 +1,5 @@
-"""Which machines can make a part: process, material, size in any orientation, nozzle, tolerance.
+"""Which machines can make a part: process, material, colour and filament left, size in any
+orientation, nozzle, tolerance, and whether maintenance holds the machine.
 
 Pure functions over plain data; the same rules serve the planner, the dispatcher and the
 "no machine can make this" message of a build.
@@ -31,6 +32,18 @@ class Requirement:
     min_box_mm: tuple[float, float, float] | None = None
     nozzle_mm: float | None = None
     tolerance_mm: float | None = None
+    colour: str | None = None  # only when the part asks for one
+    filament_g: float | None = None  # what printing it is expected to use
+
+
+@dataclass(frozen=True)
+class LoadedSpool:
+    """The spool on a machine as matching sees it."""
+
+    label: str  # "spool 12", or the agent's name for it
+    material: str
+    colour: str = ""
+    remaining_g: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class MachineView:
     speed_factor: float = 1.0
     online: bool = True
     accepts: frozenset[str] = field(default_factory=frozenset)  # builds it refuses, by id; empty = all
+    spool: LoadedSpool | None = None  # a printer whose spool peerfab knows (inventory or its agent)
+    held: str = ""  # why maintenance holds it out of dispatch ("" = it is not held)
 
 
 def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
@@ -55,9 +70,12 @@ def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
     if machine.process not in COMPATIBLE_PROCESSES.get(req.process, frozenset({req.process})):
         lacks.append(f"process {machine.process}, needs {req.process}")
         return lacks
-    if req.material and not material_loaded(req.material, machine.materials):
-        loaded = ", ".join(machine.materials) or "none declared"
-        lacks.append(f"material {req.material} not loaded (has {loaded})")
+    if machine.held:
+        lacks.append(f"held for maintenance: {machine.held}")
+    if machine.spool is not None:
+        lacks += spool_shortcomings(req, machine.spool)
+    else:
+        lacks += _stock_shortcomings(req, machine)
     if req.min_box_mm and any(machine.build_volume_mm) and not fits(req.min_box_mm, machine.build_volume_mm):
         box = " x ".join(f"{v:.0f}" for v in req.min_box_mm)
         volume = " x ".join(f"{v:.0f}" for v in machine.build_volume_mm)
@@ -69,6 +87,40 @@ def shortcomings(req: Requirement, machine: MachineView) -> list[str]:
     if req.tolerance_mm and machine.tolerance_mm and machine.tolerance_mm > req.tolerance_mm:
         lacks.append(f"tolerance {machine.tolerance_mm} mm, part needs {req.tolerance_mm} mm")
     return lacks
+
+
+def _stock_shortcomings(req: Requirement, machine: MachineView) -> list[str]:
+    """A machine without a known spool: the materials its agent declares; no colour is known."""
+    lacks = []
+    if req.material and not material_loaded(req.material, machine.materials):
+        loaded = ", ".join(machine.materials) or "none declared"
+        lacks.append(f"material {req.material} not loaded (has {loaded})")
+    if req.colour:
+        lacks.append(f"no spool known to be loaded; part needs colour {req.colour}")
+    return lacks
+
+
+def spool_shortcomings(req: Requirement, spool: LoadedSpool) -> list[str]:
+    """What the loaded spool lacks: the material, the colour the part asks for, enough filament."""
+    lacks = []
+    if req.material and not material_loaded(req.material, (spool.material,)):
+        lacks.append(f"{spool.label} is {spool.material}, part needs {req.material}")
+    if req.colour and not same_colour(req.colour, spool.colour):
+        lacks.append(f"{spool.label} is {spool.colour or 'of no stated colour'}, part needs {req.colour}")
+    if req.filament_g is not None and spool.remaining_g is not None and spool.remaining_g < req.filament_g:
+        lacks.append(
+            f"{spool.label} has {spool.remaining_g:.0f} g left, part needs about {req.filament_g:.0f} g"
+        )
+    return lacks
+
+
+def same_colour(wanted: str, loaded: str) -> bool:
+    """Colours by name or hex code, case and spacing aside ('Signal Orange' == 'signal-orange')."""
+
+    def norm(text: str) -> str:
+        return "".join(c for c in text.lower().lstrip("#") if c.isalnum())
+
+    return bool(loaded) and norm(wanted) == norm(loaded)
 
 
 def material_family(name: str) -> str:

@@ -241,6 +241,9 @@ def solve(
     params = solver.parameters
     params.max_time_in_seconds = max(0.01, time_limit)
     params.num_workers = workers or os.cpu_count() or 1
+    # CP-SAT runs in a background thread of a server: left to itself it takes over SIGINT and gives
+    # it back as SIG_DFL, so Ctrl-C would kill the process instead of stopping it cleanly
+    params.catch_sigint_signal = False
     finished = threading.Event()
     if stop is not None:
         threading.Thread(target=_watch, args=(solver, stop, finished), daemon=True).start()

@@ -72,6 +72,7 @@ class Search:
         model = self._submodel(current, free)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
+        solver.parameters.catch_sigint_signal = False  # see cpsat.solve: Ctrl-C belongs to the process
         solver.parameters.random_seed = rng.randrange(1 << 20)
         solver.parameters.max_time_in_seconds = max(0.01, min(SUB_LIMIT, self.deadline - time.monotonic()))
         status = solver.solve(model, _StopOnImprovement())

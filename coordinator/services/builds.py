@@ -6,16 +6,18 @@ import json
 import logging
 import tempfile
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from coordinator.bom.graph import Bom
+from coordinator.fablab import notices
+from coordinator.fablab.estimates import filament_grams
 from coordinator.jobs import lifecycle
 from coordinator.jobs.bus import UnitOfWork
-from coordinator.jobs.commands import CancelBuild, ReceivePurchases, RetryTask, StartBuild
+from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask, StartBuild
 from coordinator.jobs.lifecycle import FINAL_STATES, JobState
 from coordinator.jobs.rows import JobEnded, JobStarted
 from coordinator.jobs.submission import JobSpec, queue_jobs, spec_for_part, store_upload
@@ -53,7 +55,8 @@ def start_build(uow: UnitOfWork, command: StartBuild) -> str:
     _check_site(session, command.site)
     release = designs.get_version(session, command.design, command.version)
     bom = designs.load_buildable_bom(session, release)
-    breakdown = break_down(bom, command.units, _reports_by_path(session, release))
+    reports = _reports_by_path(session, release)
+    breakdown = break_down(bom, command.units, reports)
     build = Build(design=command.design, design_version=release.version, units=command.units,
                   site=command.site, priority=command.priority, due_at=command.due_at,
                   started_by=command.by.name)  # fmt: skip
@@ -61,12 +64,15 @@ def start_build(uow: UnitOfWork, command: StartBuild) -> str:
     session.flush()
     _add_purchases(session, build, breakdown.purchases)
     for fab in breakdown.fab_tasks:
-        _add_fab_task(uow, build, fab)
+        _add_fab_task(uow, build, fab, reports.get(fab.file, {}))
     with tempfile.TemporaryDirectory(prefix="peerfab-orders-") as tmp:
         for asm in breakdown.assembly_tasks:
             _add_assembly_task(uow, build, asm, bom, Path(tmp))
     _check_matches(session, build, breakdown)
     session.flush()
+    if breakdown.purchases:
+        lines = [f"{line.quantity:g} × {line.name}" for line in breakdown.purchases]
+        notices.purchase_needed(session, build.id, build.design, build.site, lines)
     uow.effects.replan = True
     return build.id
 
@@ -94,10 +100,11 @@ def _add_purchases(session: Session, build: Build, lines: list[PurchaseLine]) ->
         )  # fmt: skip
 
 
-def _add_fab_task(uow: UnitOfWork, build: Build, fab: FabTask) -> None:
+def _add_fab_task(uow: UnitOfWork, build: Build, fab: FabTask, report: dict[str, Any]) -> None:
     spec = spec_for_part(
         uow.session, build.design, build.design_version, fab.part_id,
-        priority=build.priority, params=_job_params(build, fab.id, fab.copies, fab.minutes),
+        priority=build.priority, params=_job_params(build, fab.id, fab.copies, fab.minutes,
+                                                    **_material_params(fab, report)),
     )  # fmt: skip
     if fab.requirement.nozzle_mm:
         spec = replace(spec, nozzle_mm=fab.requirement.nozzle_mm)
@@ -106,6 +113,18 @@ def _add_fab_task(uow: UnitOfWork, build: Build, fab: FabTask) -> None:
         BuildTask(build_id=build.id, task_id=fab.id, kind=TaskKind.FAB, part_id=fab.part_id,
                   copies=fab.copies, minutes=fab.minutes, job_id=job_id)
     )  # fmt: skip
+
+
+def _material_params(fab: FabTask, report: dict[str, Any]) -> dict[str, Any]:
+    """The colour a part asks for, and the filament a printed part is expected to use (from its mesh)."""
+    extra: dict[str, Any] = {}
+    if fab.requirement.colour:
+        extra["colour"] = fab.requirement.colour
+    if fab.requirement.process == "fdm_print" and report:
+        grams = filament_grams(report, fab.requirement.material, fab.copies)
+        if grams is not None:
+            extra["filament_g"] = grams
+    return extra
 
 
 def _submitter(build: Build) -> str:
@@ -220,21 +239,47 @@ def purchases(session: Session, build_id: str) -> list[PurchaseItem]:
 
 def receive_purchases(uow: UnitOfWork, command: ReceivePurchases) -> int:
     """Mark purchased parts as received at the build site (all when no part is named)."""
-    session = uow.session
-    build = get_build(session, command.build_id)
-    _check_owner_or_site_operator(build, command.by, "receive purchases for")
-    items = purchases(session, build.id)
-    unknown = set(command.part_ids or ()) - {i.part_id for i in items}
-    if unknown:
-        raise InvalidInput(f"build {build.id} buys no part {', '.join(sorted(unknown))}")
+    items = _purchase_lines(uow, command.build_id, command.part_ids, command.by, "receive purchases for")
     count = 0
     for item in items:
-        wanted = command.part_ids is None or item.part_id in command.part_ids
-        if wanted and item.state != PurchaseState.RECEIVED:
+        if item.state != PurchaseState.RECEIVED:
             item.state, item.received_at = PurchaseState.RECEIVED, utcnow()
+            item.ordered_at = item.ordered_at or item.received_at
             count += 1
     uow.effects.wake = uow.effects.wake or count > 0
+    uow.effects.replan = uow.effects.replan or count > 0
     return count
+
+
+def order_purchases(uow: UnitOfWork, command: OrderPurchases) -> int:
+    """Mark purchased parts as ordered (all still to order when none is named); their lead time runs."""
+    now = utcnow()
+    when = aware(command.ordered_at) if command.ordered_at else now
+    if when > now:
+        raise InvalidInput(f"ordered_at {when.isoformat()} is in the future")
+    items = _purchase_lines(uow, command.build_id, command.part_ids, command.by, "order purchases for")
+    count = 0
+    for item in items:
+        if item.state == PurchaseState.TO_ORDER:
+            item.state, item.ordered_at = PurchaseState.ORDERED, when
+            count += 1
+    uow.effects.replan = uow.effects.replan or count > 0
+    return count
+
+
+def _purchase_lines(
+    uow: UnitOfWork, build_id: str, part_ids: tuple[str, ...] | None, by: Actor, what: str
+) -> list[PurchaseItem]:
+    """The build's purchase lines a command names (all when none), once it is allowed."""
+    build = get_build(uow.session, build_id)
+    _check_owner_or_site_operator(build, by, what)
+    if build.state in ENDED:
+        raise Conflict(f"build {build.id} has ended ({build.state})")
+    items = purchases(uow.session, build.id)
+    unknown = set(part_ids or ()) - {i.part_id for i in items}
+    if unknown:
+        raise InvalidInput(f"build {build.id} buys no part {', '.join(sorted(unknown))}")
+    return [item for item in items if part_ids is None or item.part_id in part_ids]
 
 
 def cancel_build(uow: UnitOfWork, command: CancelBuild) -> str:
@@ -355,6 +400,7 @@ def _finish_if_complete(uow: UnitOfWork, build: Build) -> None:
     states = _job_states(uow, build).values()
     if states and all(state == JobState.DONE for state in states):
         _end(build, BuildState.DONE)
+        notices.build_done(uow.session, build.id, build.design, build.site)
         uow.effects.replan = True
 
 
@@ -387,7 +433,6 @@ def build_report(session: Session, build: Build) -> dict[str, Any]:
     now = utcnow()
     done = {t.task_id for t, j in rows if j is not None and j.state == JobState.DONE}
     items = purchases(session, build.id)
-    received = {p.part_id for p in items if p.state == PurchaseState.RECEIVED}
     return {
         "id": build.id,
         "design": build.design,
@@ -404,10 +449,58 @@ def build_report(session: Session, build: Build) -> dict[str, Any]:
         "lower_bound_min": build.lower_bound_min,
         "progress": {"done": len(done), "total": len(rows)},
         "assemblies": _assembly_progress(rows, done),
-        "late": _late(build, rows, done, received, now),
+        "late": _late(build, rows, done, items, now),
+        "waiting_for_purchases": waiting_for_purchases(build, rows, items, done, now),
         "tasks": [_task_row(task, job) for task, job in rows],
         "purchases": _purchase_rows(items),
+        "material": material_used(session, build.id),
     }
+
+
+def expected_arrival(build: Build, item: PurchaseItem, now: datetime) -> datetime | None:
+    """When a purchased part should be at the build site: ordered at (or, not ordered yet, now) plus
+    the supplier's lead time; None when the lead time is unknown."""
+    if item.state == PurchaseState.RECEIVED:
+        return aware(item.received_at) if item.received_at else None
+    if item.lead_time_days is None:
+        return None
+    start = aware(item.ordered_at) if item.ordered_at else now
+    return start + timedelta(days=item.lead_time_days)
+
+
+def waiting_for_purchases(
+    build: Build, rows: list[tuple[BuildTask, Job | None]], items: list[PurchaseItem], done: set[str],
+    now: datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Purchased parts unfinished tasks need that have not arrived: what, since when, until when."""
+    needed = {p for task, _ in rows if task.task_id not in done for p in task.needs_purchases}
+    waiting = []
+    for item in items:
+        if item.part_id not in needed or item.state == PurchaseState.RECEIVED:
+            continue
+        since = aware(item.ordered_at) if item.ordered_at else aware(build.created_at)
+        arrival = expected_arrival(build, item, now)
+        tasks = sorted(t.task_id for t, _ in rows
+                       if t.task_id not in done and item.part_id in t.needs_purchases)  # fmt: skip
+        waiting.append(
+            {"part": item.part_id, "name": item.name, "state": item.state, "tasks": tasks,
+             "since": since.isoformat(), "expected_at": arrival.isoformat() if arrival else None}
+        )  # fmt: skip
+    return waiting
+
+
+def material_used(session: Session, build_id: str) -> dict[str, Any]:
+    """Filament the build's jobs used (and expect to), and what it cost, from their runs."""
+    from coordinator.models.fablab import JobRun
+
+    runs = session.exec(select(JobRun).where(JobRun.build_id == build_id)).all()
+    used = sum(r.filament_used_g or 0.0 for r in runs if r.ended_at is not None)
+    running = sum(r.filament_estimate_g or 0.0 for r in runs if r.ended_at is None)
+    costs: dict[str, float] = {}
+    for run in runs:
+        if run.cost is not None:
+            costs[run.currency] = round(costs.get(run.currency, 0.0) + run.cost, 2)
+    return {"used_g": round(used, 1), "in_progress_g": round(running, 1), "runs": len(runs), "cost": costs}
 
 
 def _assembly_progress(rows: list[tuple[BuildTask, Job | None]], done: set[str]) -> list[dict[str, Any]]:
@@ -430,9 +523,16 @@ def _assembly_progress(rows: list[tuple[BuildTask, Job | None]], done: set[str])
 
 
 def _late(
-    build: Build, rows: list[tuple[BuildTask, Job | None]], done: set[str], received: set[str], now: datetime
-) -> list[dict[str, Any]]:
+    build: Build, rows: list[tuple[BuildTask, Job | None]], done: set[str], items: list[PurchaseItem],
+    now: datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    received = {p.part_id for p in items if p.state == PurchaseState.RECEIVED}
+    not_ordered = {p.part_id for p in items if p.state == PurchaseState.TO_ORDER}
     late = []
+    needed = {p for task, _ in rows if task.task_id not in done for p in task.needs_purchases}
+    to_order = sorted(needed & not_ordered)
+    if to_order:
+        late.append({"task": None, "why": f"purchased parts not ordered yet: {', '.join(to_order)}"})
     if build.due_at and build.planned_finish_at and aware(build.planned_finish_at) > aware(build.due_at):
         hours = (aware(build.planned_finish_at) - aware(build.due_at)).total_seconds() / 3600
         late.append({"task": None, "why": f"expected to finish {hours:.1f} h after the due date"})
@@ -494,5 +594,6 @@ def _purchase_rows(items: list[PurchaseItem]) -> dict[str, Any]:
         lines.append({"part": item.part_id, "name": item.name, "quantity": item.quantity, "unit": item.unit,
                       "supplier": item.supplier, "mpn": item.mpn, "unit_cost": item.unit_cost,
                       "currency": item.currency, "total": total, "lead_time_days": item.lead_time_days,
-                      "state": item.state})  # fmt: skip
+                      "state": item.state, "ordered_at": _iso(item.ordered_at),
+                      "received_at": _iso(item.received_at)})  # fmt: skip
     return {"lines": lines, "totals": totals}

@@ -56,26 +56,37 @@ _DOWN_STATUSES = frozenset({"offline", "error"})
 
 
 def machine_views(session: Session, *, include_offline: bool = False) -> list[MachineView]:
-    """Every known machine (online ones only unless asked), minus fablabs that take no build work."""
+    """Every known machine (online ones only unless asked), minus fablabs that take no build work,
+    with its loaded spool and maintenance hold (a held machine is matched, and says why it cannot)."""
+    from coordinator.fablab.conditions import machine_conditions, with_condition
+
     online_agents = _online_agents(session)
     refusing = _refusing_fablabs(session)
+    conditions = machine_conditions(session)
     views = []
     for machine in session.exec(select(Machine).order_by(Machine.fablab, Machine.machine_id)):  # type: ignore[arg-type]
         online = _takes_work(machine.fablab, machine.agent, machine.status, online_agents)
         if machine.fablab not in refusing and (online or include_offline):
-            views.append(_view(machine, online))
+            condition = conditions.get((machine.fablab, machine.machine_id))
+            views.append(with_condition(_view(machine, online), condition))
     return views
 
 
 def online_machine_keys(session: Session) -> frozenset[str]:
-    """Keys of the machines `machine_views` returns, read from key columns only (no capabilities)."""
+    """Keys of the machines that take work now, read from key columns only (no capabilities): online,
+    in a fablab that takes build work, not held for maintenance."""
+    from coordinator.fablab.maintenance import held_machines
+
     online_agents = _online_agents(session)
     refusing = _refusing_fablabs(session)
+    held = held_machines(session)
     rows = session.exec(select(Machine.fablab, Machine.machine_id, Machine.agent, Machine.status)).all()
     return frozenset(
         machine_key(fablab, machine_id)
         for fablab, machine_id, agent, status in rows
-        if _takes_work(fablab, agent, status, online_agents) and fablab not in refusing
+        if _takes_work(fablab, agent, status, online_agents)
+        and fablab not in refusing
+        and (fablab, machine_id) not in held
     )
 
 

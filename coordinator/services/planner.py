@@ -48,6 +48,7 @@ class _Pending:
     planning: PlanningProblem
     schedule: Schedule
     reason: str
+    scale: float = 1.0
 
 
 class Planner:
@@ -56,6 +57,9 @@ class Planner:
     def __init__(self, *, time_limit_s: float = 10.0, replan_every_s: float = 600.0) -> None:
         self.time_limit_s = time_limit_s
         self.replan_every_s = replan_every_s
+        # machines that run this many times faster than their estimates (the demo's simulated ones):
+        # plans are made in machine minutes and stored on the wall clock
+        self.time_scale = 1.0
         self._lock = threading.Lock()
         self._generation = 0
         self._pending: _Pending | None = None
@@ -89,12 +93,12 @@ class Planner:
         """Start a new plan of every live build (the previous search, if any, is stopped)."""
         self._planned_at = time.monotonic()
         origin = utcnow()
-        inputs = build_inputs(session, origin)
+        inputs = build_inputs(session, origin, self.time_scale)
         if not inputs:
             return
         sites = sorted({b.site for b in inputs})
         planning = with_previous(build_problem(inputs, network(session, origin, sites)),
-                                 previous_hints(session, origin))  # fmt: skip
+                                 previous_hints(session, origin, self.time_scale))  # fmt: skip
         _record_unmatched(session, planning, inputs)
         if not planning.problem.tasks:
             return
@@ -104,10 +108,12 @@ class Planner:
         if self._handle is not None:
             self._handle.cancel()
 
+        scale = self.time_scale
+
         def publish(schedule: Schedule) -> None:
             with self._lock:
                 if generation == self._generation:
-                    self._pending = _Pending(generation, origin, planning, schedule, reason)
+                    self._pending = _Pending(generation, origin, planning, schedule, reason, scale)
 
         self._handle = start_plan(planning.problem, self.time_limit_s, publish)
         self._store_pending(session)
@@ -125,7 +131,8 @@ class Planner:
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is not None:
-            store_plan(session, pending.origin, pending.planning, pending.schedule, pending.reason)
+            store_plan(session, pending.origin, pending.planning, pending.schedule, pending.reason,
+                       pending.scale)  # fmt: skip
 
 
 def _signature(session: Session) -> tuple[Any, ...]:
@@ -137,8 +144,9 @@ def _signature(session: Session) -> tuple[Any, ...]:
     return (online, live, int(bad))
 
 
-def build_inputs(session: Session, origin: datetime) -> list[BuildInput]:
-    """What is left of each live build, as the planner needs it."""
+def build_inputs(session: Session, origin: datetime, scale: float = 1.0) -> list[BuildInput]:
+    """What is left of each live build, as the planner needs it (in machine minutes: wall-clock
+    minutes times `scale`)."""
     inputs = []
     for build in session.exec(
         select(Build).where(col(Build.state).in_(LIVE_BUILD_STATES)).order_by(col(Build.created_at))
@@ -148,10 +156,10 @@ def build_inputs(session: Session, origin: datetime) -> list[BuildInput]:
         inputs.append(
             BuildInput(
                 build_id=build.id,
-                breakdown=_breakdown(session, build, rows, received, origin),
+                breakdown=_breakdown(session, build, rows, received, origin, scale),
                 site=build.site,
                 weight=1 + max(0, build.priority),
-                due_minutes=_minutes(build.due_at, origin) if build.due_at else None,
+                due_minutes=math.ceil(_minutes(build.due_at, origin) * scale) if build.due_at else None,
                 done=frozenset(t.task_id for t, j in rows if j is not None and j.state == JobState.DONE),
                 running={
                     t.task_id: (machine_key(j.fablab, j.machine_id), 0)
@@ -168,20 +176,15 @@ def _purchases(session: Session, build_id: str) -> list[PurchaseItem]:
 
 
 def _breakdown(
-    session: Session, build: Build, rows: list[tuple[BuildTask, Any]], received: set[str], origin: datetime
-) -> Breakdown:
+    session: Session, build: Build, rows: list[tuple[BuildTask, Any]], received: set[str], origin: datetime,
+    scale: float = 1.0,
+) -> Breakdown:  # fmt: skip
     """Rebuild the breakdown from the stored tasks (the BOM may have been exploded long ago)."""
-    lead = {p.part_id: (p.lead_time_days or 0.0) for p in _purchases(session, build.id)}
-    waited = _minutes(build.created_at, origin) * -1  # minutes already passed since the build started
+    arrivals = {p.part_id: builds.expected_arrival(build, p, origin) for p in _purchases(session, build.id)}
     result = Breakdown(units=build.units, root=_root_part(session, build))
     for task, job in rows:
         if task.kind == "fab":
-            requirement = Requirement(
-                process=job.process if job else "",
-                material=job.material if job else None,
-                min_box_mm=tuple(job.min_box_mm) if job and job.min_box_mm else None,  # type: ignore[arg-type]
-                nozzle_mm=job.nozzle_mm if job else None,
-            )
+            requirement = _requirement(job)
             result.fab_tasks.append(
                 FabTask(
                     task.task_id,
@@ -194,12 +197,21 @@ def _breakdown(
                 )
             )
         else:
-            waits = [lead[p] * 1440 - waited for p in task.needs_purchases if p not in received]
+            # a part arrives its lead time after it was ordered (one not ordered yet: from now)
+            waits = [_minutes(arrival, origin) * scale for p in task.needs_purchases
+                     if p not in received and (arrival := arrivals.get(p)) is not None]  # fmt: skip
             result.assembly_tasks.append(
                 AssemblyTask(task.task_id, task.part_id, 0, task.minutes, "build-site",
                              max([0.0, *waits]), tuple(task.depends_on))
             )  # fmt: skip
     return result
+
+
+def _requirement(job: Any) -> Requirement:
+    """What a build task's job needs from a machine, as dispatch will check it."""
+    from coordinator.fablab.waiting import job_requirement
+
+    return Requirement(process="") if job is None else job_requirement(job)
 
 
 def _root_part(session: Session, build: Build) -> str:
@@ -212,7 +224,7 @@ def _minutes(moment: datetime, origin: datetime) -> int:
     return math.ceil((aware(moment) - origin).total_seconds() / 60.0)
 
 
-def previous_hints(session: Session, origin: datetime) -> dict[str, tuple[str, int]]:
+def previous_hints(session: Session, origin: datetime, scale: float = 1.0) -> dict[str, tuple[str, int]]:
     """The current plan as {task key: (machine, start minute)}, for a new plan to stay close to."""
     rows = session.exec(
         select(BuildTask)
@@ -220,7 +232,10 @@ def previous_hints(session: Session, origin: datetime) -> dict[str, tuple[str, i
         .where(col(Build.state).in_(LIVE_BUILD_STATES), col(BuildTask.planned_machine).is_not(None))
     ).all()
     return {
-        task_key(t.build_id, t.task_id): (t.planned_machine, max(0, _minutes(t.planned_start, origin)))
+        task_key(t.build_id, t.task_id): (
+            t.planned_machine,
+            max(0, math.ceil(_minutes(t.planned_start, origin) * scale)),
+        )
         for t in rows
         if t.planned_start is not None and t.planned_machine is not None
     }
@@ -249,9 +264,11 @@ def _record_unmatched(session: Session, planning: PlanningProblem, inputs: list[
 
 
 def store_plan(
-    session: Session, origin: datetime, planning: PlanningProblem, schedule: Schedule, reason: str
-) -> Plan:
-    """Write planned machine, start and end on every build task, and the plan's figures."""
+    session: Session, origin: datetime, planning: PlanningProblem, schedule: Schedule, reason: str,
+    scale: float = 1.0,
+) -> Plan:  # fmt: skip
+    """Write planned machine, start and end on every build task, and the plan's figures (machine
+    minutes divided by `scale`: the wall clock of machines that run faster than their estimates)."""
     names = {t.id: [m.name for m in t.modes] for t in planning.problem.tasks}
     by_key = {(t.build_id, t.task_id): t for t in _live_tasks(session)}
     finish: dict[str, datetime] = {}
@@ -264,15 +281,16 @@ def store_plan(
         machine = names[entry.id][entry.mode]
         changed += int(task.planned_machine not in (None, machine))
         task.planned_machine = machine
-        task.planned_start = origin + timedelta(minutes=entry.start)
-        task.planned_end = origin + timedelta(minutes=entry.end)
+        task.planned_start = origin + timedelta(minutes=entry.start / scale)
+        task.planned_end = origin + timedelta(minutes=entry.end / scale)
         finish[build_id] = max(finish.get(build_id, task.planned_end), task.planned_end)
     for build_id, end in finish.items():
         build = session.get(Build, build_id)
         if build is not None:
-            build.planned_finish_at, build.lower_bound_min = end, schedule.lower_bound
+            build.planned_finish_at, build.lower_bound_min = end, math.ceil(schedule.lower_bound / scale)
     plan = Plan(origin_at=origin, reason=reason, policy=schedule.policy, status=str(schedule.status),
-                makespan_min=schedule.makespan, lower_bound_min=schedule.lower_bound,
+                makespan_min=math.ceil(schedule.makespan / scale),
+                lower_bound_min=math.ceil(schedule.lower_bound / scale),
                 gap=round(schedule.gap, 4), tasks=len(schedule.tasks), changed_modes=changed)  # fmt: skip
     session.add(plan)
     log.info("plan %s (%s): makespan %d min, lower bound %d, %s", reason, schedule.policy,

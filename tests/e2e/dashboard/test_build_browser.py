@@ -128,7 +128,7 @@ def test_builder_records_purchases_received(site: Site, page: Any, made: tuple[s
     page.get_by_label("API token").fill(site.token("builder"))
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Purchases")).to_be_visible()
-    page.get_by_label("Rail 300 mm arrived").check()
+    page.get_by_label("Rail 300 mm: select").check()
     page.get_by_role("button", name="Mark selected received").click()
     expect(page.get_by_role("status").filter(has_text="Recorded 1 purchase line as received")).to_be_visible()
     expect(page.locator('tr[data-purchase="rail"]')).to_contain_text("Received")

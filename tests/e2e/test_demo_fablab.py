@@ -1,0 +1,96 @@
+"""The demo's build as a fablab sees it: spools used, a nearly empty spool refused (and why), the
+purchases it waited for, the plan on the demo's clock, and the statistics it leaves behind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+from sqlmodel import Session, col, select
+
+from coordinator.demo import FABLABS, Demo
+from coordinator.models.builds import Build
+from coordinator.models.fablab import JobRun, Spool
+from coordinator.models.jobs import Job
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+NEARLY_EMPTY = "B-PLA-03"  # fablab-berlin/voron-1: 12 g of PLA left
+
+
+@pytest.fixture
+def demo(tmp_path: Path):  # type: ignore[no-untyped-def]
+    dispatch = {"lease_s": 5.0, "tick_s": 0.2, "plan_time_limit_s": 2.0}
+    running = Demo(tmp_path, 0, target_s=30, dispatch=dispatch).start(say=lambda _line: None)
+    yield running
+    running.stop()
+
+
+def _heavy_queued_job(engine) -> str | None:  # type: ignore[no-untyped-def]
+    """A queued PLA part that needs more than the nearly empty spool holds."""
+    with Session(engine) as session:
+        for job in session.exec(select(Job).where(Job.state == "queued", Job.material == "pla")):
+            if (job.params or {}).get("filament_g", 0) > 20:
+                return job.id
+    return None
+
+
+def test_the_demo_build_uses_spools_and_leaves_statistics(demo: Demo) -> None:
+    rt = demo.process.runtime
+    assert rt is not None
+    url, engine = demo.process.url, rt.engine
+
+    # while the build waits for its parcels, its page says so, and the plan is on the demo's clock
+    page = requests.get(f"{url}/dashboard/builds/{demo.build_id}", timeout=10).text
+    assert "Waiting for purchased parts" in page and "not ordered yet" not in page
+
+    def plan() -> tuple[datetime, datetime] | None:
+        with Session(engine) as session:
+            build = session.get(Build, demo.build_id)
+            assert build is not None
+            return (build.created_at, build.planned_finish_at) if build.planned_finish_at else None
+
+    started, finish = wait_until(plan, 20, "a plan")
+    minutes = (finish - started).total_seconds() / 60
+    assert minutes < 10, f"the demo's plan reads {minutes:.0f} min for a build of about half a minute"
+
+    # a heavy part is refused by the nearly empty printer, and its page says why
+    heavy = wait_until(lambda: _heavy_queued_job(engine), 10, "a queued heavy PLA part")
+    text = requests.get(f"{url}/dashboard/jobs/{heavy}", timeout=10).text
+    assert f"spool {NEARLY_EMPTY} has 12 g left, part needs about" in text or "12 g left" in text
+
+    assert demo.wait_until_done(180, say=lambda _line: None)
+
+    with Session(engine) as session:
+        runs = list(session.exec(select(JobRun)))
+        spools = {s.external_id: s for s in session.exec(select(Spool))}
+    printed = [r for r in runs if r.process == "fdm_print"]
+    assert printed and all(r.filament_used_g is not None and r.spool_id is not None for r in printed)
+    on_empty = [r for r in printed if r.machine_id == "voron-1" and r.fablab == "fablab-berlin"]
+    assert all((r.filament_estimate_g or 0) <= 12 for r in on_empty)
+    used = sum(r.filament_used_g or 0 for r in printed)
+    at_start = {caps["spool"]["id"]: caps["spool"]["remaining_g"] for lab in FABLABS
+                for caps in lab.machines.values() if "spool" in caps}  # fmt: skip
+    taken = sum(at_start[e] - s.remaining_g for e, s in spools.items())
+    assert used == pytest.approx(taken, abs=0.5)  # every gram used came off a spool
+
+    report = requests.get(f"{url}/api/v1/builds/{demo.build_id}", timeout=10).json()
+    assert report["material"]["used_g"] == pytest.approx(used, abs=0.5) and report["material"]["cost"]
+    listing = requests.get(f"{url}/api/v1/spools", timeout=10).json()
+    remaining = {row["external_id"]: row["remaining_g"] for row in listing["spools"]}
+    assert remaining and all(remaining[e] == pytest.approx(s.remaining_g, abs=0.1) for e, s in spools.items())
+
+    stats = requests.get(f"{url}/api/v1/statistics", params={"by": "machine"}, timeout=10).json()
+    assert stats["total"]["done"] == len([r for r in runs if r.state == "done"]) > 0
+    assert stats["total"]["success_rate"] == 1.0
+    ratio = stats["total"]["estimate_ratio"]
+    assert ratio is not None and 0.3 < ratio < 3.0, f"demo runs took x{ratio} their estimate on its clock"
+    page = requests.get(f"{url}/dashboard/statistics", timeout=10).text
+    assert "Success rate" in page and "100 %" in page
+    machines = requests.get(f"{url}/dashboard/machines", timeout=10).text
+    assert "g left" in machines
+    with Session(engine) as session:
+        finished = session.exec(select(Build.ended_at).where(col(Build.id) == demo.build_id)).one()
+    assert isinstance(finished, datetime)
