@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from coordinator.jobs.lifecycle import JobState
+from protocol.payloads import Capabilities, LoadedSpool
 
 # An ISO 8601 timestamp as the coordinator writes it (UTC).
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
@@ -457,20 +458,17 @@ class JobPageOut(Out):
 # ---- machines and fablabs ------------------------------------------------------------------------
 
 
-class CapabilitiesOut(Out):
-    """What a machine can make, as its agent announced it."""
+class LoadedSpoolOut(LoadedSpool):
+    """The spool a printer's agent said is loaded (its config's `spool`)."""
 
-    process: str
-    make: str = ""
-    model: str = ""
-    build_volume_mm: Box = (0.0, 0.0, 0.0)
-    nozzle_mm: float | None = None
-    materials: list[str] = Field(default_factory=list)
-    max_hotend_c: float | None = None
-    max_bed_c: float | None = None
-    max_spindle_rpm: float | None = None
-    speed_factor: float = 1.0
-    tolerance_mm: float | None = None
+    model_config = Out.model_config
+
+
+class CapabilitiesOut(Capabilities):
+    """What a machine can make, as its agent announced it: the birth's own model, as a response body."""
+
+    model_config = Out.model_config
+    spool: LoadedSpoolOut | None = None
 
 
 class MachineOut(Out):
