@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, String, Table, and_, any_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -111,18 +111,25 @@ class Store:
         """The current snapshot of a row this unit of work loaded, or None."""
         return self._rows[snap].get(key)
 
+    @property
+    def _arrays(self) -> bool:
+        """Whether the database takes array parameters (PostgreSQL): a lookup of any number of keys
+        is then one statement text, compiled and prepared once, instead of one per IN-list length."""
+        return self.session.get_bind().dialect.name == "postgresql"
+
     def jobs(self, ids: Iterable[str]) -> dict[str, JobSnap]:
         """Jobs by id (loading those not loaded yet)."""
-        return self._by_key(JOBS, ids, lambda wanted: JOBS.table.c.id.in_(wanted))
+        return self._by_key(JOBS, ids, lambda wanted: _ids(JOBS.table, wanted, self._arrays))
 
     def attempts(self, ids: Iterable[str]) -> dict[str, AttemptSnap]:
-        return self._by_key(ATTEMPTS, ids, lambda wanted: ATTEMPTS.table.c.id.in_(wanted))
+        return self._by_key(ATTEMPTS, ids, lambda wanted: _ids(ATTEMPTS.table, wanted, self._arrays))
 
     def links(self, agents: Iterable[tuple[str, str]]) -> dict[tuple[str, str], LinkSnap]:
-        return self._by_key(LINKS, agents, lambda wanted: _pairs(LINKS.table, "agent", wanted))
+        return self._by_key(LINKS, agents, lambda wanted: _pairs(LINKS.table, "agent", wanted, self._arrays))
 
     def machines(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], MachineSnap]:
-        return self._by_key(MACHINES, keys, lambda wanted: _pairs(MACHINES.table, "machine_id", wanted))
+        where = lambda wanted: _pairs(MACHINES.table, "machine_id", wanted, self._arrays)  # noqa: E731
+        return self._by_key(MACHINES, keys, where)
 
     def job_at_machine(self, job_id: str) -> tuple[JobSnap | None, AttemptSnap | None, MachineSnap | None]:
         """A job with its live attempt and that attempt's machine (None where there is none)."""
@@ -138,7 +145,7 @@ class Store:
         wanted = set(agents)
         if not wanted:
             return []
-        self._load(MACHINES, _pairs(MACHINES.table, "agent", wanted))
+        self._load(MACHINES, _pairs(MACHINES.table, "agent", wanted, self._arrays))
         return self._current(MachineSnap, lambda m: (m.fablab, m.agent) in wanted)
 
     def live_attempts(self, *, fablab: str | None = None, agent: str | None = None) -> list[AttemptSnap]:
@@ -321,8 +328,22 @@ class Store:
         return list(zip(ids, events, strict=True))
 
 
-def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]]) -> Any:
-    """WHERE clause for rows of these (fablab, second) pairs: per fablab, second IN (...)."""
+def _ids(table: Table, ids: Sequence[str], arrays: bool) -> Any:
+    """WHERE clause for rows with these ids."""
+    if arrays:
+        return table.c.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(String)))
+    return table.c.id.in_(ids)
+
+
+def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]], arrays: bool) -> Any:
+    """WHERE clause for rows of these (fablab, second) pairs: (fablab, second) IN the zip of two
+    arrays, or, without arrays, per fablab second IN (...)."""
+    if arrays:
+        ordered = sorted(set(pairs))
+        firsts = bindparam("firsts", [a for a, _ in ordered], type_=ARRAY(String))
+        seconds = bindparam("seconds", [b for _, b in ordered], type_=ARRAY(String))
+        wanted = select(func.unnest(firsts), func.unnest(seconds))
+        return tuple_(table.c.fablab, table.c[second]).in_(wanted)
     by_fablab: dict[str, list[str]] = {}
     for fablab, other in sorted(set(pairs)):
         by_fablab.setdefault(fablab, []).append(other)
