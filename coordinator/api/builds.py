@@ -9,6 +9,7 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.api.auth import auth, current_actor, require_fablab, roles
+from coordinator.api.fablab_schemas import OrderedOut
 from coordinator.api.schemas import (
     BuildCancelledOut,
     BuildDetailOut,
@@ -132,6 +133,12 @@ class OrderIn(ReceiveIn):
 @bp.post("/builds/<build_id>/purchases/order")
 @bp.auth_required(auth, **roles(Role.BUILDER, Role.OPERATOR))
 @bp.input(OrderIn, location="json")
+@bp.output(OrderedOut, description="ordered")
+@bp.doc(
+    responses=errors(
+        400, 401, 413, 422, _403="not your build", _404="no such build or part", _409="the build has ended"
+    )
+)
 def order(build_id: str, json_data: OrderIn) -> dict[str, Any]:
     """Record purchased parts as ordered (all still to order when no part is named): their lead time
     runs from then, and the build's expected finish counts it."""

@@ -9,12 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from coordinator.api.auth import auth, current_actor, roles
+from coordinator.api.fablab_schemas import MaintenanceOut, MaintenanceTaskOut
+from coordinator.api.schemas import errors
 from coordinator.db import session_scope
 from coordinator.fablab import maintenance
 from coordinator.jobs.commands import SaveMaintenanceTask
 from coordinator.models.auth import Role
 from coordinator.models.fablab import MachineCounter
 from coordinator.runtime import runtime
+from coordinator.services.network import require_known_fablab
 from protocol.topics import validate_id
 
 bp = APIBlueprint("maintenance", __name__, tag="Maintenance")
@@ -37,19 +40,25 @@ class SignOffIn(BaseModel):
 
 
 @bp.get("/maintenance")
+@bp.output(MaintenanceOut)
+@bp.doc(responses=errors(401))
 def overview() -> dict[str, Any]:
     """Every maintenance task (due ones hold their machine) and every machine's counters."""
     return _overview(None)
 
 
 @bp.get("/fablabs/<fablab>/maintenance")
+@bp.output(MaintenanceOut)
+@bp.doc(responses=errors(401, _400="not a fablab id", _404="no such fablab"))
 def fablab_overview(fablab: str) -> dict[str, Any]:
     """A fablab's maintenance tasks and its machines' counters."""
-    return _overview(validate_id(fablab, "fablab id"))
+    return _overview(fablab)
 
 
 def _overview(fablab: str | None) -> dict[str, Any]:
     with session_scope(runtime().engine) as session:
+        if fablab is not None:
+            require_known_fablab(session, fablab)
         tasks = [maintenance.task_row(t) for t in maintenance.task_states(session, fablab)]
         query = select(MachineCounter)
         if fablab is not None:
@@ -63,6 +72,8 @@ def _overview(fablab: str | None) -> dict[str, Any]:
 @bp.post("/fablabs/<fablab>/machines/<machine_id>/maintenance")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
 @bp.input(TaskIn, location="json")
+@bp.output(MaintenanceTaskOut, status_code=201, description="added")
+@bp.doc(responses=errors(400, 401, 413, 422, _403="not an operator of this fablab", _404="no such machine"))
 def add(fablab: str, machine_id: str, json_data: TaskIn) -> tuple[dict[str, Any], int]:
     """Add a recurring task to a machine, counted from now (operator of its fablab)."""
     validate_id(machine_id, "machine id")
@@ -70,12 +81,14 @@ def add(fablab: str, machine_id: str, json_data: TaskIn) -> tuple[dict[str, Any]
     return runtime().bus.handle(command), 201
 
 
-@bp.post("/fablabs/<fablab>/maintenance/<int:task_id>/sign-off")
+@bp.post("/fablabs/<fablab>/maintenance/<int:maintenance_id>/sign-off")
 @bp.auth_required(auth, **roles(Role.OPERATOR))
 @bp.input(SignOffIn, location="json")
-def sign_off(fablab: str, task_id: int, json_data: SignOffIn) -> dict[str, Any]:
+@bp.output(MaintenanceTaskOut, description="signed off")
+@bp.doc(responses=errors(400, 401, 413, 422, _403="not an operator of this fablab", _404="no such task"))
+def sign_off(fablab: str, maintenance_id: int, json_data: SignOffIn) -> dict[str, Any]:
     """The task is done: its intervals start again, and the machine takes work once nothing is due."""
     command = SaveMaintenanceTask(
-        fablab, "", task_id, {"note": json_data.note}, current_actor(), sign_off=True
+        fablab, "", maintenance_id, {"note": json_data.note}, current_actor(), sign_off=True
     )
     return dict(runtime().bus.handle(command))

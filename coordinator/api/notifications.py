@@ -8,6 +8,15 @@ from apiflask import APIBlueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from coordinator.api.auth import auth, current_actor, roles
+from coordinator.api.fablab_schemas import (
+    DeliveryListOut,
+    KindsOut,
+    QueuedOut,
+    SubscriptionListOut,
+    SubscriptionOut,
+    UnsubscribedOut,
+)
+from coordinator.api.schemas import errors
 from coordinator.db import session_scope
 from coordinator.fablab import notices, subscriptions
 from coordinator.models.auth import Role
@@ -29,7 +38,14 @@ class SubscriptionIn(BaseModel):
     secret: str = Field("", max_length=200, description="webhooks: the HMAC key ('' = one is made)")
 
 
+class DeliveriesQuery(BaseModel):
+    subscription: int | None = Field(None, ge=1, description="one subscription's deliveries")
+    limit: int = Field(100, ge=1, le=1000)
+
+
 @bp.get("/notifications/kinds")
+@bp.output(KindsOut)
+@bp.doc(responses=errors(401))
 def kinds() -> dict[str, Any]:
     """What one can subscribe to."""
     return {"kinds": notices.KINDS}
@@ -37,6 +53,8 @@ def kinds() -> dict[str, Any]:
 
 @bp.get("/notifications/subscriptions")
 @bp.auth_required(auth, **EVERYONE)
+@bp.output(SubscriptionListOut)
+@bp.doc(responses=errors(401, 403))
 def list_subscriptions() -> dict[str, Any]:
     """Your subscriptions (an admin sees everyone's)."""
     with session_scope(runtime().engine) as session:
@@ -50,6 +68,8 @@ def list_subscriptions() -> dict[str, Any]:
 @bp.post("/notifications/subscriptions")
 @bp.auth_required(auth, **EVERYONE)
 @bp.input(SubscriptionIn, location="json")
+@bp.output(SubscriptionOut, status_code=201, description="subscribed (a webhook secret shows here only)")
+@bp.doc(responses=errors(400, 401, 403, 413, 422))
 def subscribe(json_data: SubscriptionIn) -> tuple[dict[str, Any], int]:
     """Subscribe to events; a webhook's secret is shown in this answer only."""
     with session_scope(runtime().engine) as session:
@@ -59,7 +79,10 @@ def subscribe(json_data: SubscriptionIn) -> tuple[dict[str, Any], int]:
 
 @bp.delete("/notifications/subscriptions/<int:sub_id>")
 @bp.auth_required(auth, **EVERYONE)
+@bp.output(UnsubscribedOut, description="unsubscribed")
+@bp.doc(responses=errors(401, 403, _404="no such subscription of yours"))
 def unsubscribe(sub_id: int) -> dict[str, Any]:
+    """Delete one of your subscriptions."""
     with session_scope(runtime().engine) as session:
         subscriptions.remove(session, current_actor(), sub_id)
     return {"deleted": sub_id}
@@ -67,6 +90,8 @@ def unsubscribe(sub_id: int) -> dict[str, Any]:
 
 @bp.post("/notifications/subscriptions/<int:sub_id>/test")
 @bp.auth_required(auth, **EVERYONE)
+@bp.output(QueuedOut, status_code=202, description="a test notice is queued")
+@bp.doc(responses=errors(401, 403, _404="no such subscription of yours"))
 def test(sub_id: int) -> tuple[dict[str, Any], int]:
     """Send a test notification to one subscription (see its delivery log for the outcome)."""
     with session_scope(runtime().engine) as session:
@@ -76,10 +101,11 @@ def test(sub_id: int) -> tuple[dict[str, Any], int]:
 
 @bp.get("/notifications/deliveries")
 @bp.auth_required(auth, **EVERYONE)
-def deliveries() -> dict[str, Any]:
+@bp.input(DeliveriesQuery, location="query")
+@bp.output(DeliveryListOut)
+@bp.doc(responses=errors(401, 403, 422, _404="no such subscription of yours"))
+def deliveries(query_data: DeliveriesQuery) -> dict[str, Any]:
     """The delivery log of your subscriptions, newest first (?subscription=ID for one)."""
-    from flask import request
-
-    wanted = request.args.get("subscription", type=int)
+    actor, wanted = current_actor(), query_data.subscription
     with session_scope(runtime().engine) as session:
-        return {"deliveries": subscriptions.deliveries(session, current_actor(), wanted)}
+        return {"deliveries": subscriptions.deliveries(session, actor, wanted, query_data.limit)}

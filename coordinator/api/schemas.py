@@ -171,6 +171,7 @@ class FabricatedPartOut(_PartOut):
     thickness_mm: float | None = None
     layer_height_mm: float | None = None
     infill: float | None = None
+    colour: str = Field("", description="the colour the part must be made in; empty for any")
     file_sha256: str | None = Field(None, description="the stored file's sha256 (GET /files/{sha256})")
     mesh: MeshReportOut | None = Field(None, description="the mesh analysis, for mesh files")
 
@@ -600,11 +601,29 @@ class PurchaseLine(Out):
     total: float | None
     lead_time_days: float | None
     state: Literal["to_order", "ordered", "received"]
+    ordered_at: Timestamp | None
+    received_at: Timestamp | None
 
 
 class Purchases(Out):
     lines: list[PurchaseLine]
     totals: dict[str, float] = Field(description="per currency")
+
+
+class WaitingOut(Out):
+    part: str
+    name: str
+    state: Literal["to_order", "ordered"]
+    tasks: list[str] = Field(description="unfinished tasks that need the part")
+    since: Timestamp
+    expected_at: Timestamp | None = Field(description="ordered at plus lead time; null when unknown")
+
+
+class MaterialOut(Out):
+    used_g: float = Field(description="filament the build's ended runs used")
+    in_progress_g: float = Field(description="filament running jobs are expected to use")
+    runs: int
+    cost: dict[str, float] = Field(description="material cost per currency")
 
 
 class BuildRowOut(Out):
@@ -629,8 +648,10 @@ class BuildOut(BuildRowOut):
     lower_bound_min: int | None
     assemblies: list[AssemblyProgress]
     late: list[LateOut]
+    waiting_for_purchases: list[WaitingOut]
     tasks: list[TaskOut]
     purchases: Purchases
+    material: MaterialOut
 
 
 class PlanOut(Out):

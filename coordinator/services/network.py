@@ -16,6 +16,7 @@ from coordinator.planning.matching import MachineView
 from coordinator.planning.network import parse_opening_hours, start_calendar, transport_table
 from coordinator.planning.problem import Network
 from protocol.errors import InvalidInput, NotFound
+from protocol.topics import validate_id
 
 MACHINE_KEY_SEPARATOR = "/"
 
@@ -168,10 +169,8 @@ _EQUIPMENT_KEYS = ("process", "make", "model", "materials", "build_volume_mm", "
 def okw_record(session: Session, fablab: str) -> dict[str, Any]:
     """A fablab as an Open Know-Where facility: its profile, declared equipment and agents' machines."""
     profile = session.get(FablabProfile, fablab)
-    known = session.get(Fablab, fablab)
+    known = require_known_fablab(session, fablab)
     machines = list(session.exec(select(Machine).where(Machine.fablab == fablab)))
-    if profile is None and known is None:
-        raise NotFound(f"no fablab {fablab!r}")
     data = profile.model_dump() if profile else {"fablab": fablab, "name": known.name if known else ""}
     announced = {m.machine_id: machine_equipment(m) for m in machines}
     declared = [e for e in (profile.equipment if profile else []) if e.get("id") not in announced]
@@ -183,6 +182,14 @@ def okw_records(session: Session, limit: int | None = None, offset: int = 0) -> 
     ids = sorted(known_fablabs(session))
     page = ids[offset:] if limit is None else ids[offset : offset + limit]
     return [okw_record(session, fablab) for fablab in page]
+
+
+def require_known_fablab(session: Session, fablab: str) -> Fablab | None:
+    """The fablab's agent link row (None for one known by its profile only); NotFound for neither."""
+    known = session.get(Fablab, validate_id(fablab, "fablab id"))
+    if known is None and session.get(FablabProfile, fablab) is None:
+        raise NotFound(f"no fablab {fablab!r}")
+    return known
 
 
 def known_fablabs(session: Session) -> set[str]:

@@ -26,7 +26,8 @@ class Seeded:
     tokens: dict[str, str]
     build: dict[str, Any]
     job: dict[str, Any]
-    ids: dict[str, list[str]] = field(default_factory=dict)
+    ids: dict[str, list[Any]] = field(default_factory=dict)
+    fablab_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -51,6 +52,7 @@ def seed(rt: Runtime, client: Any) -> Seeded:
     job = client.post("/api/v1/jobs", data=upload, headers=builder, content_type="multipart/form-data")
     assert job.status_code == 201, job.json
     seeded = Seeded(tokens=tokens, build=build.json, job=job.json["jobs"][0])
+    seeded.fablab_rows = _fablab_rows(client, seeded)
     seeded.ids = {
         "slug": [ref.split("@")[0] for ref in refs],
         "version": ["latest", version, "1.0.0"],
@@ -62,5 +64,30 @@ def seed(rt: Runtime, client: Any) -> Seeded:
         "sha256": [seeded.job["file"]["sha256"]],
         "part_id": ["frame", "board", "enclosure-base"],
         "name": ["demo", "seed-designer"],
+        "spool_id": [seeded.fablab_rows["spool"]["id"]],
+        "maintenance_id": [seeded.fablab_rows["maintenance"]["id"]],
+        "sub_id": [seeded.fablab_rows["subscription"]["id"]],
     }
     return seeded
+
+
+def _fablab_rows(client: Any, seeded: Seeded) -> dict[str, dict[str, Any]]:
+    """A spool loaded on a printer, a maintenance task on it and a webhook subscription, as staff add them."""
+    operator = seeded.auth("operator")
+    made = {
+        "spool": client.post(
+            "/api/v1/fablabs/fablab-berlin/spools", headers=operator,
+            json={"material": "pla", "colour": "red", "initial_g": 1000, "machine_id": "prusa-1"},
+        ),
+        "maintenance": client.post(
+            "/api/v1/fablabs/fablab-berlin/machines/prusa-1/maintenance", headers=operator,
+            json={"name": "nozzle change", "every_hours": 500},
+        ),
+        "subscription": client.post(
+            "/api/v1/notifications/subscriptions", headers=operator,
+            json={"kinds": ["job_failed"], "channel": "webhook", "url": "http://127.0.0.1:9/hook"},
+        ),
+    }  # fmt: skip
+    for what, response in made.items():
+        assert response.status_code == 201, (what, response.json)
+    return {what: response.json for what, response in made.items()}

@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from coordinator.api import schemas
+from coordinator.api import fablab_schemas, schemas
 from tests.support.seeded import Seeded, seed
 
 SPEC = "/api/v1/openapi.json"
@@ -28,7 +28,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_operation_declares_a_body_for_every_status(spec: dict[str, Any]) -> None:
     operations = _operations(spec)
-    assert len(operations) == 37
+    assert len(operations) == 59
     for method, path, op in operations:
         where = f"{method.upper()} {path}"
         assert any(code.startswith("2") for code in op["responses"]), where
@@ -95,7 +95,8 @@ def test_components_are_the_schemas_of_the_models_that_write_the_bodies(spec: di
     components = spec["components"]["schemas"]
     models = {
         name: model
-        for name, model in vars(schemas).items()
+        for module in (schemas, fablab_schemas)
+        for name, model in vars(module).items()
         if name.endswith("Out") and hasattr(model, "model_json_schema")
     }
     checked = 0
@@ -109,7 +110,7 @@ def test_components_are_the_schemas_of_the_models_that_write_the_bodies(spec: di
             expected, {n: n.removesuffix("Out") for n in models}
         ), name
         checked += 1
-    assert checked >= 40
+    assert checked >= 60
     for name in ("Version", "Job", "Build", "Machine"):
         assert set(components[name]["required"]) == set(components[name]["properties"]), name
 
@@ -127,7 +128,8 @@ def test_real_bodies_of_every_operation_match_the_document(
         "slug": "reprap-printer", "version": "latest", "part_id": "frame", "job_id": seeded.job["id"],
         "build_id": seeded.build["id"], "task_id": seeded.build["tasks"][0]["task"],
         "fablab": "fablab-berlin", "machine_id": "bench-1", "sha256": seeded.job["file"]["sha256"],
-        "name": "seed-admin",
+        "name": "seed-admin", "spool_id": seeded.ids["spool_id"][0],
+        "maintenance_id": seeded.ids["maintenance_id"][0], "sub_id": seeded.ids["sub_id"][0],
     }  # fmt: skip
     seen: set[tuple[str, str]] = set()
     for method, template, query, role, body, expected in TOUR:
@@ -181,10 +183,53 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
     ("get", "/fablabs/{fablab}/profile", "", "", None, 200),
     ("get", "/builds", "", "", None, 200),
     ("get", "/builds/{build_id}", "", "", None, 200),
+    ("post", "/builds/{build_id}/purchases/order", "", "builder", {}, 200),
     ("post", "/builds/{build_id}/purchases/receive", "", "builder", {}, 200),
     ("post", "/builds/{build_id}/tasks/{task_id}/retry", "", "builder", None, 409),
     ("post", "/builds", "", "builder", {"design": "ceb-press", "site": "fablab-berlin"}, 201),
     ("post", "/builds/{build_id}/cancel", "", "builder", None, 200),
+    ("get", "/jobs/{job_id}/runs", "", "", None, 200),
+    ("get", "/spools", "", "", None, 200),
+    ("get", "/fablabs/{fablab}/spools", "", "", None, 200),
+    ("post", "/fablabs/{fablab}/spools", "", "operator", {"material": "petg", "remaining_g": 800}, 201),
+    ("patch", "/fablabs/{fablab}/spools/{spool_id}", "", "operator", {"remaining_g": 640.5}, 200),
+    ("put", "/fablabs/{fablab}/machines/{machine_id}/spool", "", "operator", {"spool_id": None}, 409),
+    ("get", "/fablabs/{fablab}/spool-source", "", "", None, 200),
+    ("put", "/fablabs/{fablab}/spool-source", "", "operator", {"kind": "peerfab"}, 200),
+    ("post", "/fablabs/{fablab}/spool-source/sync", "", "operator", None, 409),
+    ("get", "/maintenance", "", "", None, 200),
+    ("get", "/fablabs/{fablab}/maintenance", "", "", None, 200),
+    (
+        "post",
+        "/fablabs/{fablab}/machines/{machine_id}/maintenance",
+        "",
+        "operator",
+        {"name": "belts", "every_jobs": 50},
+        201,
+    ),
+    (
+        "post",
+        "/fablabs/{fablab}/maintenance/{maintenance_id}/sign-off",
+        "",
+        "operator",
+        {"note": "done"},
+        200,
+    ),
+    ("get", "/statistics", "?by=fablab", "", None, 200),
+    ("get", "/statistics/speed-factors", "", "", None, 200),
+    ("get", "/notifications/kinds", "", "", None, 200),
+    ("get", "/notifications/subscriptions", "", "operator", None, 200),
+    (
+        "post",
+        "/notifications/subscriptions",
+        "",
+        "builder",
+        {"kinds": ["build_done"], "channel": "webhook", "url": "http://127.0.0.1:9/b"},
+        201,
+    ),
+    ("post", "/notifications/subscriptions/{sub_id}/test", "", "operator", None, 202),
+    ("get", "/notifications/deliveries", "", "operator", None, 200),
+    ("delete", "/notifications/subscriptions/{sub_id}", "", "operator", None, 200),
 ]
 
 
