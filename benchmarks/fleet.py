@@ -9,6 +9,8 @@ process on the database given. After a warm-up (every machine printing), it meas
 - event lag: an agent publishes a progress report -> the coordinator committed it;
 - dispatch latency: a machine said it is idle (with jobs queued for it) -> the offer reached the agent;
 - push latency: a change committed -> a dashboard page received it;
+- baseline: the event lag a bare subscriber to the same topics sees in the same run (the broker's and the
+  loaded machine's share of the lag, before any coordinator work);
 
 each as p50/p99, and the coordinator's CPU (its process and its MQTT network process, in cores) and
 memory. Run: python benchmarks/fleet.py --machines 5000 --duration 120 --database URL --json
@@ -31,7 +33,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.fleet_harness import FleetPlan, run_fleet, run_viewers  # noqa: E402
+from benchmarks.fleet_harness import FleetPlan, run_fleet, run_floor, run_viewers  # noqa: E402
 from coordinator.dashboard.live import latest_event_id  # noqa: E402
 from coordinator.db import session_scope  # noqa: E402
 from coordinator.jobs.commands import COORDINATOR, SubmitJobs  # noqa: E402
@@ -84,17 +86,16 @@ def percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 
 class CpuMeter:
-    """CPU seconds and resident memory of this process and its children (the MQTT network process)."""
+    """CPU seconds and resident memory of this process and its children (the MQTT network process), but
+    not of the load's processes (fleet, viewers, baseline subscriber)."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: list[int]) -> None:
         self.me = psutil.Process()
+        self.load = set(load)
         self.peak_rss = 0
 
     def processes(self) -> list[psutil.Process]:
-        return [
-            self.me,
-            *[c for c in self.me.children(recursive=True) if "fleet" not in " ".join(c.cmdline())],
-        ]
+        return [self.me, *[c for c in self.me.children(recursive=True) if c.pid not in self.load]]
 
     def cpu_s(self) -> float:
         total = 0.0
@@ -170,9 +171,15 @@ def measure(
         args=(process.url, args.viewers, after, stop_at, str(workdir / "viewers.json")),
         name="fleet-viewers",
     )
+    floor = context.Process(
+        target=run_floor,
+        args=(broker.host, broker.port, stop_at, str(workdir / "floor.json")),
+        name="fleet-floor",
+    )
+    floor.start()
     fleet.start()
     viewers.start()
-    meter = CpuMeter()
+    meter = CpuMeter([p.pid for p in (floor, fleet, viewers) if p.pid is not None])
     while time.time() < warm_until:
         time.sleep(0.5)
     cpu_start, wall_start = meter.cpu_s(), time.time()
@@ -182,7 +189,9 @@ def measure(
     cpu_end, wall_end = meter.cpu_s(), time.time()
     fleet.join(120)
     viewers.join(120)
+    floor.join(120)
     seen = json.loads((workdir / "fleet.json").read_text())
+    seen["floor"] = json.loads((workdir / "floor.json").read_text())
     watched = json.loads((workdir / "viewers.json").read_text())
     return report(
         args,
@@ -215,6 +224,11 @@ def report(
         for key, sent in seen["progress"].items()
         if start <= sent <= stop and key in commits.progress
     ]
+    floor = [
+        seen["floor"][key] - sent
+        for key, sent in seen["progress"].items()
+        if start <= sent <= stop and key in seen["floor"]
+    ]
     sent_in_window = sum(1 for sent in seen["progress"].values() if start <= sent <= stop)
     dispatch = _dispatch_latencies(seen, start, stop)
     pushes = [
@@ -233,6 +247,7 @@ def report(
         "jobs_ended": sum(1 for t in seen["ended"].values() if start <= t <= stop),
         "event_lag_s": percentiles(lags),
         "progress_reports_committed": f"{len(lags)} of {sent_in_window}",
+        "baseline_event_lag_s": percentiles(floor),
         "dispatch_latency_s": percentiles(dispatch),
         "push_latency_s": percentiles(pushes),
         "viewer_errors": len(watched["errors"]),

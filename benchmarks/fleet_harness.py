@@ -8,6 +8,9 @@ Two process mains, started by `fleet.py`:
   when it ends. What was published when, and when each offer arrived, is written to a JSON file.
 - `run_viewers`: dashboard pages following `/dashboard/events`, each recording when it first saw each
   event-log row.
+- `run_floor`: the baseline, a bare MQTT subscriber to every agent's events that does nothing but note
+  when each progress report arrived: the lag the broker and the loaded machine add before any
+  coordinator work.
 
 Payloads are built as plain dicts (the benchmark measures the coordinator, not pydantic here), in the
 exact shape `protocol.payloads` validates.
@@ -278,6 +281,31 @@ class Fleet:
 def run_fleet(plan: dict[str, Any]) -> None:
     """Process main: simulate the fleet until `stop_at`, then write what was seen to `out`."""
     Fleet(FleetPlan(**plan)).run()
+
+
+# ---- the baseline: a subscriber that only receives ----------------------------------------------
+
+
+def run_floor(host: str, port: int, stop_at: float, out: str) -> None:
+    """Process main: note when each progress report reached a bare subscriber, until `stop_at`."""
+    arrived: dict[str, float] = {}
+
+    def on_message(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        at = time.time()
+        body = json.loads(message.payload)
+        if body.get("type") == "job:progress":
+            arrived.setdefault(f"{body['job_id']}|{body['progress']}", at)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fleet-floor-{secrets.token_hex(3)}")
+    client.on_message = on_message
+    client.connect(host, port, keepalive=60)
+    client.subscribe(f"{ROOT}/fablabs/+/agents/+/events", qos=1)
+    client.loop_start()
+    while time.time() < stop_at:
+        time.sleep(0.5)
+    client.loop_stop()
+    client.disconnect()
+    Path(out).write_text(json.dumps(arrived))
 
 
 # ---- dashboard viewers -------------------------------------------------------------------------

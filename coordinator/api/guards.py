@@ -1,8 +1,11 @@
-"""Refuse at the door what no database column can hold: a NUL character in the path, a parameter or a body.
+"""Refuse at the door what no database column can hold: a NUL character in the path, a parameter or a body,
+and a row id past the columns' integer range.
 
 PostgreSQL text and JSON columns cannot store U+0000, and a query that compares with one fails inside the
 driver; SQLite stores it. Either way it is never a slug, an id or a name, so a request carrying one is bad
-input (400, naming where), checked before any route reads the database.
+input (400, naming where), checked before any route reads the database. Integer row ids (spools,
+maintenance tasks, subscriptions) are 32-bit columns on PostgreSQL: a larger one in a path names no row
+(404), instead of failing in the driver.
 """
 
 from __future__ import annotations
@@ -10,15 +13,26 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 
 from protocol.errors import InvalidInput
 
 NUL = "\x00"
 MAX_DEPTH = 64  # deeper JSON is refused by the routes' own schemas; the walk never recurses past this
+MAX_ROW_ID = 2**31 - 1  # the largest value of an integer primary key on PostgreSQL
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a whole number from 0 to MAX_ROW_ID, else the route does not match."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def register_input_guards(app: Flask) -> None:
-    """Check every request (API and pages) for NUL characters before its route runs."""
+    """Check every request (API and pages) for NUL characters before its route runs; bound integer ids."""
+    app.url_map.converters["int"] = RowIdConverter
 
     @app.before_request
     def _refuse_nul() -> None:

@@ -16,6 +16,7 @@ from coordinator.api.fablab_schemas import (
     SubscriptionOut,
     UnsubscribedOut,
 )
+from coordinator.api.guards import MAX_ROW_ID
 from coordinator.api.schemas import errors
 from coordinator.db import session_scope
 from coordinator.fablab import notices, subscriptions
@@ -39,7 +40,7 @@ class SubscriptionIn(BaseModel):
 
 
 class DeliveriesQuery(BaseModel):
-    subscription: int | None = Field(None, ge=1, description="one subscription's deliveries")
+    subscription: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="one subscription's deliveries")
     limit: int = Field(100, ge=1, le=1000)
 
 

@@ -74,3 +74,27 @@ def test_deeply_nested_json_is_refused_not_a_500(
     headers = {**_auth(token_for("admin")), "Content-Type": "application/json"}
     response = client.open(path, method=method, data=body, headers=headers)
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:200]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/api/v1/notifications/subscriptions/9223372036854775807"),
+        ("POST", "/api/v1/notifications/subscriptions/2147483648/test"),
+        ("PATCH", "/api/v1/fablabs/fablab-berlin/spools/99999999999"),
+        ("POST", "/api/v1/fablabs/fablab-berlin/maintenance/2147483648/sign-off"),
+    ],
+)
+def test_a_row_id_past_the_integer_columns_names_no_row(client, token_for, method: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL's integer keys end at 2**31 - 1: before the bound these were 500s there
+    response = client.open(path, method=method, json={}, headers=_auth(token_for("admin")))
+    assert response.status_code == 404
+    assert response.json["error"] == "NotFound"
+
+
+def test_a_subscription_filter_past_the_integer_columns_is_refused(client, token_for) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(
+        "/api/v1/notifications/deliveries?subscription=2147483648", headers=_auth(token_for("admin"))
+    )
+    assert response.status_code == 422
+    assert "subscription" in response.json["details"]["query"]
