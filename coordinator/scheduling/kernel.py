@@ -50,14 +50,12 @@ MODE_PTR = 16
 FLEXIBLE = 17
 
 
-@njit(cache=True)
-def earliest(g, t, a, avail):  # type: ignore[no-untyped-def]
-    """Earliest start from `t` on at which mode `g` finds its resources free for its whole duration."""
-    d = a[DURATION][g]
+@njit(cache=True, inline="always")
+def earliest(t, d, lo, hi, dres, damt, avail):  # type: ignore[no-untyped-def]
+    """Earliest start from `t` on at which the demands `lo`..`hi` (of `dres`, `damt`) find their
+    resources free for `d` time units."""
     if d <= 0:
         return t
-    dptr, dres, damt = a[DEMAND_PTR], a[DEMAND_RES], a[DEMAND_AMOUNT]
-    lo, hi = dptr[g], dptr[g + 1]
     while True:
         clash = -1
         u = t + d - 1
@@ -91,11 +89,11 @@ def place(order, mode, ptr, nbr, lag, release, a, avail, start, end, choose):  #
             if end[nbr[e]] + lag[e] > ready:
                 ready = end[nbr[e]] + lag[e]
         g = mode[j]
-        t = earliest(g, ready, a, avail)
+        t = earliest(ready, duration[g], dptr[g], dptr[g + 1], dres, damt, avail)
         if choose:
             for other in range(mptr[j], mptr[j + 1]):
                 if other != g:
-                    s = earliest(other, ready, a, avail)
+                    s = earliest(ready, duration[other], dptr[other], dptr[other + 1], dres, damt, avail)
                     if s + duration[other] < t + duration[g]:
                         g, t = other, s
             mode[j] = g
