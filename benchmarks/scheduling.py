@@ -176,6 +176,7 @@ def generated_table(rows: list[Row]) -> list[str]:
 class ShopRow:
     """One flexible job-shop instance: peerfab's search beside plain CP-SAT."""
 
+    group: str
     name: str
     tasks: int
     best_known: int
@@ -209,7 +210,8 @@ def fjsp_rows(folder: Path, time_limit: float) -> list[ShopRow]:
             errors = check_schedule(problem, schedule)
             if errors:
                 raise SystemExit(f"{path.stem}: infeasible schedule: {errors[0]}")
-            row = ShopRow(path.stem, len(problem.tasks), known[path.stem], plain, bound, schedule, seconds)
+            size, best = len(problem.tasks), known[path.stem]
+            row = ShopRow(sub.name, path.stem, size, best, plain, bound, schedule, seconds)
             rows.append(row)
             print(
                 f"{row.name}: peerfab={schedule.makespan} plain={plain} best={row.best_known} "
@@ -222,26 +224,28 @@ def fjsp_rows(folder: Path, time_limit: float) -> list[ShopRow]:
 def fjsp_table(rows: list[ShopRow]) -> list[str]:
     """Markdown table of peerfab against plain CP-SAT and the best known makespans."""
     lines = [
-        "| instance | operations | best known | plain CP-SAT | peerfab | lower bound | gap plain "
+        "| set | instance | operations | best known | plain CP-SAT | peerfab | lower bound | gap plain "
         "| gap peerfab | time (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.name} | {row.tasks} | {row.best_known} | {row.plain} | {row.peerfab.makespan} "
-            f"({row.peerfab.status}) | {max(row.peerfab.lower_bound, row.plain_bound)} | "
+            f"| {row.group} | {row.name} | {row.tasks} | {row.best_known} | {row.plain} | "
+            f"{row.peerfab.makespan} ({row.peerfab.status}) | "
+            f"{max(row.peerfab.lower_bound, row.plain_bound)} | "
             f"{gap(row.plain, row.best_known):.1%} | {gap(row.peerfab.makespan, row.best_known):.1%} | "
             f"{row.seconds:.1f} |"
         )
-    if rows:
-        plain = statistics.mean(gap(row.plain, row.best_known) for row in rows)
-        ours = statistics.mean(gap(row.peerfab.makespan, row.best_known) for row in rows)
-        worse = sum(row.peerfab.makespan > row.plain for row in rows)
-        lines += [
-            "",
-            f"Mean gap to best known: plain CP-SAT {plain:.2%}, peerfab {ours:.2%}; peerfab worse than "
-            f"plain CP-SAT on {worse} of {len(rows)}.",
-        ]
+    lines.append("")
+    for group in sorted({row.group for row in rows}):
+        chosen = [row for row in rows if row.group == group]
+        plain = statistics.mean(gap(row.plain, row.best_known) for row in chosen)
+        ours = statistics.mean(gap(row.peerfab.makespan, row.best_known) for row in chosen)
+        worse = sum(row.peerfab.makespan > row.plain for row in chosen)
+        lines.append(
+            f"{group}: mean gap to best known, plain CP-SAT {plain:.2%}, peerfab {ours:.2%}; peerfab worse "
+            f"than plain CP-SAT on {worse} of {len(chosen)}."
+        )
     return lines
 
 
