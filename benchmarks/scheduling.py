@@ -1,7 +1,9 @@
-"""Scheduling benchmark: fifo, lst and cpsat on PSPLIB and generated build instances.
+"""Scheduling benchmark: fifo, lst and cpsat on PSPLIB, flexible job-shop and generated build instances.
 
-Run `python benchmarks/scheduling.py [--time-limit 10] [--out docs/benchmarks-scheduling.md]`.
-PSPLIB files are read from ../shared/realworld/psplib beside the repository when present (or --psplib DIR).
+Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,generated,speed]
+[--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from ../shared/realworld/psplib beside the
+repository when present (or --psplib DIR); flexible job-shop files from benchmarks/data/fjsp (see SOURCES.md
+there), each beside plain CP-SAT (the same model alone on every core, no warm start) at the same time limit.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coordinator.scheduling import cpsat
+from coordinator.scheduling.bounds import lower_bound
 from coordinator.scheduling.feasibility import check_schedule
+from coordinator.scheduling.fjsp import read_fjsp
 from coordinator.scheduling.generator import generate
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.model import Problem, Schedule
@@ -24,6 +29,8 @@ from coordinator.scheduling.rules import RULES, run_rule
 from coordinator.scheduling.runner import plan
 
 PSPLIB = Path(__file__).resolve().parents[1].parent / "shared" / "realworld" / "psplib"
+FJSP = Path(__file__).resolve().parent / "data" / "fjsp"
+SETS = ("psplib", "fjsp", "generated", "speed")
 # (seed, fablabs, machines, designs, builds): from a small network to the largest one
 GENERATED = (
     (1, 5, 20, 2, 4),
@@ -165,6 +172,83 @@ def generated_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+@dataclass
+class ShopRow:
+    """One flexible job-shop instance: peerfab's search beside plain CP-SAT."""
+
+    group: str
+    name: str
+    tasks: int
+    best_known: int
+    plain: int
+    plain_bound: int
+    peerfab: Schedule
+    seconds: float
+
+
+def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
+    """CP-SAT alone on the whole model, every core, no warm start: (makespan, bound)."""
+    inst = Instance(problem)
+    horizon = run_rule(inst, "fifo").makespan
+    result = cpsat.solve(cpsat.CpModel(inst, horizon, lower_bound(inst)), time_limit)
+    assert result.solution is not None  # the fifo schedule's makespan leaves room for one
+    return result.solution.makespan, result.bound
+
+
+def fjsp_rows(folder: Path, time_limit: float) -> list[ShopRow]:
+    """Every .fjs file under `folder` with a best-known value in its folder's best_known.csv."""
+    rows = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        with (sub / "best_known.csv").open(newline="") as handle:
+            known = {row["instance"]: int(row["best_known"]) for row in csv.DictReader(handle)}
+        for path in sorted(sub.glob("*.fjs")):
+            problem = read_fjsp(path)
+            plain, bound = plain_cpsat(problem, time_limit)
+            began = time.monotonic()
+            schedule = plan(problem, "cpsat", time_limit)
+            seconds = time.monotonic() - began
+            errors = check_schedule(problem, schedule)
+            if errors:
+                raise SystemExit(f"{path.stem}: infeasible schedule: {errors[0]}")
+            size, best = len(problem.tasks), known[path.stem]
+            row = ShopRow(sub.name, path.stem, size, best, plain, bound, schedule, seconds)
+            rows.append(row)
+            print(
+                f"{row.name}: peerfab={schedule.makespan} plain={plain} best={row.best_known} "
+                f"lb={schedule.lower_bound} ({seconds:.1f}s)",
+                flush=True,
+            )
+    return rows
+
+
+def fjsp_table(rows: list[ShopRow]) -> list[str]:
+    """Markdown table of peerfab against plain CP-SAT and the best known makespans."""
+    lines = [
+        "| set | instance | operations | best known | plain CP-SAT | peerfab | lower bound | gap plain "
+        "| gap peerfab | time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.group} | {row.name} | {row.tasks} | {row.best_known} | {row.plain} | "
+            f"{row.peerfab.makespan} ({row.peerfab.status}) | "
+            f"{max(row.peerfab.lower_bound, row.plain_bound)} | "
+            f"{gap(row.plain, row.best_known):.1%} | {gap(row.peerfab.makespan, row.best_known):.1%} | "
+            f"{row.seconds:.1f} |"
+        )
+    lines.append("")
+    for group in sorted({row.group for row in rows}):
+        chosen = [row for row in rows if row.group == group]
+        plain = statistics.mean(gap(row.plain, row.best_known) for row in chosen)
+        ours = statistics.mean(gap(row.peerfab.makespan, row.best_known) for row in chosen)
+        worse = sum(row.peerfab.makespan > row.plain for row in chosen)
+        lines.append(
+            f"{group}: mean gap to best known, plain CP-SAT {plain:.2%}, peerfab {ours:.2%}; peerfab worse "
+            f"than plain CP-SAT on {worse} of {len(chosen)}."
+        )
+    return lines
+
+
 def speed_lines() -> list[str]:
     """Median time of one pass of each rule on the largest instance, compilation included."""
     seed, labs, machines, designs, builds = SPEED
@@ -191,8 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--psplib", type=Path, default=PSPLIB)
+    parser.add_argument("--fjsp", type=Path, default=FJSP)
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-scheduling.md"))
     args = parser.parse_args(argv)
+    sets = set(args.sets.split(","))
+    if not sets <= set(SETS):
+        parser.error(f"unknown set in --sets; choose from {', '.join(SETS)}")
     began = time.monotonic()
     lines = [
         "## Scheduling",
@@ -204,10 +293,14 @@ def main(argv: list[str] | None = None) -> None:
         NOTE,
         "",
     ]
-    if args.psplib.is_dir():
+    if "psplib" in sets and args.psplib.is_dir():
         lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit)), ""]
-    lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
-    lines += ["### Rule speed", "", *speed_lines(), ""]
+    if "fjsp" in sets:
+        lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit)), ""]
+    if "generated" in sets:
+        lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
+    if "speed" in sets:
+        lines += ["### Rule speed", "", *speed_lines(), ""]
     lines.append(f"Whole run: {time.monotonic() - began:.0f} s.")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -10,7 +10,7 @@ import click
 from coordinator.scheduling.model import Schedule
 from protocol.errors import InvalidInput
 
-FORMATS = {".json": "json", ".sm": "psplib", ".mm": "psplib"}
+FORMATS = {".json": "json", ".sm": "psplib", ".mm": "psplib", ".fjs": "fjsp"}
 
 
 def _guess_format(path: Path) -> str:
@@ -23,7 +23,7 @@ def _guess_format(path: Path) -> str:
 
 @click.command("plan")
 @click.argument("problem", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["json", "psplib"]), help="Problem file format.")
+@click.option("--format", "fmt", type=click.Choice(["json", "psplib", "fjsp"]), help="Problem file format.")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option(
     "--policy",
@@ -33,7 +33,8 @@ def _guess_format(path: Path) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def plan_command(problem: Path, fmt: str | None, time_limit: float, policy: str, as_json: bool) -> None:
-    """Schedule PROBLEM (JSON or PSPLIB .sm/.mm) and print the plan."""
+    """Schedule PROBLEM (JSON, PSPLIB .sm/.mm or flexible job-shop .fjs) and print the plan."""
+    from coordinator.scheduling.fjsp import read_fjsp
     from coordinator.scheduling.jsonformat import read_problem
     from coordinator.scheduling.psplib import read_psplib
     from coordinator.scheduling.runner import plan
@@ -41,7 +42,8 @@ def plan_command(problem: Path, fmt: str | None, time_limit: float, policy: str,
     if not problem.is_file():
         raise InvalidInput(f"{problem}: no such file")
     fmt = fmt or _guess_format(problem)
-    loaded = read_psplib(problem) if fmt == "psplib" else read_problem(problem)
+    readers = {"psplib": read_psplib, "fjsp": read_fjsp, "json": read_problem}
+    loaded = readers[fmt](problem)
     schedule = plan(loaded, policy=policy, time_limit=time_limit)
     if as_json:
         click.echo(json.dumps(schedule.to_dict()))

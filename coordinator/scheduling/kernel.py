@@ -1,17 +1,23 @@
-"""Compiled serial schedule generation and genetic operators for single-mode problems.
+"""Compiled serial schedule generation and genetic operators for problems without calendars or budgets.
 
 The genetic search spends nearly all its time decoding activity lists into schedules, so the decoder and
 the operators around it are compiled with numba: a pass over a PSPLIB instance takes a few microseconds,
 where the same loops in Python took 40-580 µs. Everything here works on plain integer arrays; the
 `Arrays` tuple built by `genetic.Decoder` carries one problem, at the positions named below:
 
-    duration, release, rank,                 per task
+    duration,                                per mode (modes of all tasks numbered in one row)
+    release, rank,                           per task
     pred_ptr, pred_task, pred_lag,           predecessor arcs in compressed rows, lags in force
     succ_ptr, succ_task, succ_lag,           the same arcs seen from the other end
-    demand_ptr, demand_res, demand_amount,   renewable demands in compressed rows
+    demand_ptr, demand_res, demand_amount,   renewable demands per mode in compressed rows
     capacity,                                per resource
     due, weight                              weighted tardiness (due < 0: none)
     scale                                    one value: ranks are objective * scale + sum of ends
+    mode_ptr                                 per task: its modes are mode_ptr[j] .. mode_ptr[j + 1] - 1
+    flexible                                 one value: 1 when some task has more than one mode
+
+A schedule is decoded from an activity list and a mode per task (`mode`, numbers in the row of modes).
+Where every task has one mode, mode j is task j's and the search never draws a mode.
 
 Compiled code is cached next to this file (or in numba's user cache), so only the first run on a machine
 pays for compilation.
@@ -40,42 +46,61 @@ CAPACITY = 12
 DUE = 13
 WEIGHT = 14
 SCALE = 15
+MODE_PTR = 16
+FLEXIBLE = 17
+
+
+@njit(cache=True, inline="always")
+def earliest(t, d, lo, hi, dres, damt, avail):  # type: ignore[no-untyped-def]
+    """Earliest start from `t` on at which the demands `lo`..`hi` (of `dres`, `damt`) find their
+    resources free for `d` time units."""
+    if d <= 0:
+        return t
+    while True:
+        clash = -1
+        u = t + d - 1
+        while u >= t and clash < 0:
+            for e in range(lo, hi):
+                if avail[u, dres[e]] < damt[e]:
+                    clash = u
+                    break
+            u -= 1
+        if clash < 0:
+            return t
+        t = clash + 1
 
 
 @njit(cache=True)
-def place(order, ptr, nbr, lag, release, a, avail, start, end):  # type: ignore[no-untyped-def]
-    """Serial schedule generation: each task in `order` as early as its arcs (`ptr`, `nbr`, `lag`, in
-    compressed rows), its `release` and the capacity allow.
+def place(order, mode, ptr, nbr, lag, release, a, avail, start, end, choose):  # type: ignore[no-untyped-def]
+    """Serial schedule generation: each task in `order`, in its `mode`, as early as its arcs (`ptr`,
+    `nbr`, `lag`, in compressed rows), its `release` and the capacity allow.
 
-    `avail` holds capacity per time unit and resource on entry and again on return.
+    With `choose`, each task instead takes the mode that ends first (ties keep its mode), written back
+    to `mode`. `avail` holds capacity per time unit and resource on entry and again on return.
     """
     duration, capacity = a[DURATION], a[CAPACITY]
     dptr, dres, damt = a[DEMAND_PTR], a[DEMAND_RES], a[DEMAND_AMOUNT]
+    mptr = a[MODE_PTR]
     top = 0
     for k in range(order.shape[0]):
         j = order[k]
-        t = release[j]
+        ready = release[j]
         for e in range(ptr[j], ptr[j + 1]):
-            ready = end[nbr[e]] + lag[e]
-            if ready > t:
-                t = ready
-        d = duration[j]
+            if end[nbr[e]] + lag[e] > ready:
+                ready = end[nbr[e]] + lag[e]
+        g = mode[j]
+        t = earliest(ready, duration[g], dptr[g], dptr[g + 1], dres, damt, avail)
+        if choose:
+            for other in range(mptr[j], mptr[j + 1]):
+                if other != g:
+                    s = earliest(ready, duration[other], dptr[other], dptr[other + 1], dres, damt, avail)
+                    if s + duration[other] < t + duration[g]:
+                        g, t = other, s
+            mode[j] = g
+        d = duration[g]
         if d > 0:
-            lo, hi = dptr[j], dptr[j + 1]
-            while True:
-                clash = -1
-                u = t + d - 1
-                while u >= t and clash < 0:
-                    for e in range(lo, hi):
-                        if avail[u, dres[e]] < damt[e]:
-                            clash = u
-                            break
-                    u -= 1
-                if clash < 0:
-                    break
-                t = clash + 1
             for u in range(t, t + d):
-                for e in range(lo, hi):
+                for e in range(dptr[g], dptr[g + 1]):
                     avail[u, dres[e]] -= damt[e]
             if t + d > top:
                 top = t + d
@@ -107,20 +132,20 @@ def score(end, due, weight, scale):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def forward(order, a, avail, start, end):  # type: ignore[no-untyped-def]
+def forward(order, mode, a, avail, start, end, choose):  # type: ignore[no-untyped-def]
     """Left-justified schedule of a precedence-feasible list; returns its rank (see `score`)."""
-    place(order, a[PRED_PTR], a[PRED_TASK], a[PRED_LAG], a[RELEASE], a, avail, start, end)
+    place(order, mode, a[PRED_PTR], a[PRED_TASK], a[PRED_LAG], a[RELEASE], a, avail, start, end, choose)
     return score(end, a[DUE], a[WEIGHT], a[SCALE])
 
 
 @njit(cache=True)
-def backward_order(start, end, a, avail, rstart, rend):  # type: ignore[no-untyped-def]
+def backward_order(start, end, mode, a, avail, rstart, rend):  # type: ignore[no-untyped-def]
     """Right-justify a schedule and return its tasks by their new starts (the list to decode next)."""
     n = start.shape[0]
     rank = a[RANK]
     latest_first = np.argsort(-(end * n + rank))
     zero = np.zeros(n, dtype=np.int64)
-    place(latest_first, a[SUCC_PTR], a[SUCC_TASK], a[SUCC_LAG], zero, a, avail, rstart, rend)
+    place(latest_first, mode, a[SUCC_PTR], a[SUCC_TASK], a[SUCC_LAG], zero, a, avail, rstart, rend, False)
     # a late end in reverse time is an early start in forward time; ties keep the topological order
     return np.argsort(-rend * n + rank)
 
@@ -132,20 +157,21 @@ def by_start(start, rank):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def improve(order, a, avail, rounds, start, end):  # type: ignore[no-untyped-def]
-    """Decode `order`, then forward-backward improve; `start`/`end` get the best schedule.
+def improve(order, mode, a, avail, rounds, start, end, choose):  # type: ignore[no-untyped-def]
+    """Decode `order` in `mode` (or choosing modes, see `place`), then forward-backward improve in
+    those modes; `start`/`end` get the best schedule.
 
     Returns the rank (see `score`) and the best schedule's activity list.
     """
     n = order.shape[0]
-    best = forward(order, a, avail, start, end)
+    best = forward(order, mode, a, avail, start, end, choose)
     cand_start = np.empty(n, dtype=np.int64)
     cand_end = np.empty(n, dtype=np.int64)
     rstart = np.empty(n, dtype=np.int64)
     rend = np.empty(n, dtype=np.int64)
     for _ in range(rounds):
-        again = backward_order(start, end, a, avail, rstart, rend)
-        value = forward(again, a, avail, cand_start, cand_end)
+        again = backward_order(start, end, mode, a, avail, rstart, rend)
+        value = forward(again, mode, a, avail, cand_start, cand_end, False)
         if value >= best:
             break
         best = value
@@ -155,11 +181,119 @@ def improve(order, a, avail, rounds, start, end):  # type: ignore[no-untyped-def
 
 
 @njit(cache=True)
-def fingerprint(order):  # type: ignore[no-untyped-def]
-    """A hash of an activity list, to keep copies out of the population."""
+def critical(start, end, mode, a, avail, rstart, rend):  # type: ignore[no-untyped-def]
+    """Tasks without slack: those a right-justified pass leaves where they are."""
+    backward_order(start, end, mode, a, avail, rstart, rend)
+    makespan = end.max()
+    out = np.empty(start.shape[0], dtype=np.int64)
+    count = 0
+    for j in range(start.shape[0]):
+        if makespan - rend[j] <= start[j]:
+            out[count] = j
+            count += 1
+    return out[:count]
+
+
+@njit(cache=True)
+def shares(g, h, a):  # type: ignore[no-untyped-def]
+    """Whether modes `g` and `h` hold a resource in common."""
+    dptr, dres = a[DEMAND_PTR], a[DEMAND_RES]
+    for e in range(dptr[g], dptr[g + 1]):
+        for f in range(dptr[h], dptr[h + 1]):
+            if dres[e] == dres[f]:
+                return True
+    return False
+
+
+@njit(cache=True)
+def remode(j, mode, a):  # type: ignore[no-untyped-def]
+    """Give task `j` a random other of its modes; False when it has no other."""
+    mptr = a[MODE_PTR]
+    count = mptr[j + 1] - mptr[j]
+    if count < 2:
+        return False
+    other = mptr[j] + np.random.randint(0, count - 1)
+    mode[j] = other + 1 if other >= mode[j] else other
+    return True
+
+
+@njit(cache=True)
+def jump(order, j, start, end, mode, a, trial):  # type: ignore[no-untyped-def]
+    """Into `trial`, `order` with `j` moved just before a task that ends as `j` starts on a resource
+    they share (swapping a critical pair); False when there is none or a predecessor is in the way."""
+    n = order.shape[0]
+    pos_j = -1
+    for k in range(n):
+        if order[k] == j:
+            pos_j = k
+    pos_i = -1
+    for k in range(pos_j):
+        i = order[k]
+        if end[i] == start[j] and end[i] > start[i] and shares(mode[i], mode[j], a):
+            pos_i = k
+    if pos_i < 0:
+        return False
+    pred_ptr, pred_task = a[PRED_PTR], a[PRED_TASK]
+    for k in range(pos_i, pos_j):
+        for e in range(pred_ptr[j], pred_ptr[j + 1]):
+            if pred_task[e] == order[k]:
+                return False
+    trial[:pos_i] = order[:pos_i]
+    trial[pos_i] = j
+    trial[pos_i + 1 : pos_j + 1] = order[pos_i:pos_j]
+    trial[pos_j + 1 :] = order[pos_j + 1 :]
+    return True
+
+
+@njit(cache=True)
+def polish(order, mode, value, a, avail, trials, start, end):  # type: ignore[no-untyped-def]
+    """Local search on the critical tasks while it makes the schedule better.
+
+    `order`, `mode`, `value`, `start` and `end` describe a decoded schedule on entry (`order` by start).
+    Each trial takes a random critical task and either gives it another of its modes or moves it before
+    the task it waits for on a shared resource (see `jump`), decodes the list again, and keeps the change
+    when the rank (see `score`) falls. Returns the rank and the list of the schedule held in
+    `start`/`end` and `mode` on return.
+    """
+    n = order.shape[0]
+    rank = a[RANK]
+    cand_start = np.empty(n, dtype=np.int64)
+    cand_end = np.empty(n, dtype=np.int64)
+    rstart = np.empty(n, dtype=np.int64)
+    rend = np.empty(n, dtype=np.int64)
+    trial = np.empty(n, dtype=np.int64)
+    tasks = critical(start, end, mode, a, avail, rstart, rend)
+    for _ in range(trials):
+        if tasks.shape[0] == 0:
+            break
+        j = tasks[np.random.randint(0, tasks.shape[0])]
+        old = mode[j]
+        if np.random.random() < 0.5 and remode(j, mode, a):
+            trial[:] = order
+        elif not jump(order, j, start, end, mode, a, trial):
+            continue
+        found = forward(trial, mode, a, avail, cand_start, cand_end, False)
+        if found < value:
+            value = found
+            start[:] = cand_start
+            end[:] = cand_end
+            order = by_start(start, rank)
+            tasks = critical(start, end, mode, a, avail, rstart, rend)
+        else:
+            mode[j] = old
+    return value, order
+
+
+@njit(cache=True)
+def fingerprint(order, mode, flexible):  # type: ignore[no-untyped-def]
+    """A hash of an activity list (and of its modes when tasks have a choice), to keep copies out of
+    the population."""
     h = np.uint64(1469598103934665603)
     for k in range(order.shape[0]):
         h = (h ^ np.uint64(order[k] + 1)) * np.uint64(1099511628211)
+    if flexible:
+        for j in range(mode.shape[0]):
+            h = (h ^ np.uint64(mode[j] + 1)) * np.uint64(1099511628211)
     return h
 
 
@@ -250,6 +384,16 @@ def mutate(order, rate, pred_ptr, pred_task):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def mutate_modes(mode, rate, mode_ptr):  # type: ignore[no-untyped-def]
+    """Give each task with a choice another of its modes, at random, with probability `rate`."""
+    for j in range(mode.shape[0]):
+        count = mode_ptr[j + 1] - mode_ptr[j]
+        if count > 1 and np.random.random() < rate:
+            other = mode_ptr[j] + np.random.randint(0, count - 1)
+            mode[j] = other + 1 if other >= mode[j] else other
+
+
+@njit(cache=True)
 def tournament(size):  # type: ignore[no-untyped-def]
     """Index of the better of two random members of a population sorted best first."""
     first = np.random.randint(0, size)
@@ -258,17 +402,23 @@ def tournament(size):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def generation(pop, value, stamp, a, avail, rate, rounds):  # type: ignore[no-untyped-def]
+def generation(pop, modes, value, stamp, a, avail, rate, rounds, mode_rate, greedy, polished, trials):  # type: ignore[no-untyped-def]
     """Breed one child per member; keep the best distinct lists of parents and children.
 
-    `pop` (lists by row), `value` (ranks, see `score`) and `stamp` (fingerprints) are sorted best first and
-    are updated in place.
+    `pop` (lists by row), `modes` (a mode per task by row), `value` (ranks, see `score`) and `stamp`
+    (fingerprints) are sorted best first and are updated in place. Where tasks have a choice of modes,
+    a child takes the modes of the parent its tasks' positions came from, `mode_rate` of them change at
+    random, a share `greedy` of the children choose each task's mode as they are decoded (`place`) and
+    a share `polished` have their critical tasks moved to other modes in up to `trials` tries (`polish`).
     """
     size, n = pop.shape
+    flexible = a[FLEXIBLE][0] == 1
     kids = np.empty((size, n), dtype=np.int64)
+    kid_modes = np.empty((size, n), dtype=np.int64)
     kid_value = np.empty(size, dtype=np.int64)
     kid_stamp = np.empty(size, dtype=np.uint64)
     child = np.empty(n, dtype=np.int64)
+    child_mode = np.empty(n, dtype=np.int64)
     taken = np.empty(n, dtype=np.bool_)
     start = np.empty(n, dtype=np.int64)
     end = np.empty(n, dtype=np.int64)
@@ -281,18 +431,29 @@ def generation(pop, value, stamp, a, avail, rate, rounds):  # type: ignore[no-un
             mother, father = father, mother
         crossover(pop[mother], pop[father], q1, q2, child, taken)
         mutate(child, rate, a[PRED_PTR], a[PRED_TASK])
-        found, order = improve(child, a, avail, rounds, start, end)
+        child_mode[:] = modes[mother]
+        choose = False
+        if flexible:
+            for k in range(q1, q2):
+                child_mode[child[k]] = modes[father][child[k]]
+            mutate_modes(child_mode, mode_rate, a[MODE_PTR])
+            choose = np.random.random() < greedy
+        found, order = improve(child, child_mode, a, avail, rounds, start, end, choose)
+        if flexible and np.random.random() < polished:
+            found, order = polish(order, child_mode, found, a, avail, trials, start, end)
         kid_value[c] = found
         kids[c] = order
-        kid_stamp[c] = fingerprint(kids[c])
-    survive(pop, value, stamp, kids, kid_value, kid_stamp)
+        kid_modes[c] = child_mode
+        kid_stamp[c] = fingerprint(kids[c], child_mode, flexible)
+    survive(pop, modes, value, stamp, kids, kid_modes, kid_value, kid_stamp)
 
 
 @njit(cache=True)
-def survive(pop, value, stamp, kids, kid_value, kid_stamp):  # type: ignore[no-untyped-def]
+def survive(pop, modes, value, stamp, kids, kid_modes, kid_value, kid_stamp):  # type: ignore[no-untyped-def]
     """Merge parents and children into `pop`: best ranks first, no list twice, parents win ties."""
     size = pop.shape[0]
     all_pop = np.concatenate((pop, kids))
+    all_modes = np.concatenate((modes, kid_modes))
     all_value = np.concatenate((value, kid_value))
     all_stamp = np.concatenate((stamp, kid_stamp))
     ranking = np.argsort(all_value, kind="mergesort")
@@ -314,5 +475,6 @@ def survive(pop, value, stamp, kids, kid_value, kid_stamp):  # type: ignore[no-u
         chosen[k] = chosen[k - kept]
     for k in range(size):
         pop[k] = all_pop[chosen[k]]
+        modes[k] = all_modes[chosen[k]]
         value[k] = all_value[chosen[k]]
         stamp[k] = all_stamp[chosen[k]]

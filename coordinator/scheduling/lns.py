@@ -18,6 +18,8 @@ KEEP_ORDER = 3
 SUB_LIMIT = 0.3
 # share of neighbourhoods built around a critical chain of the incumbent
 CRITICAL_SHARE = 0.3
+# where tasks have a choice of modes, share of those that free critical tasks' modes (see `_reassign`)
+REASSIGN_SHARE = 0.5
 
 
 class _StopOnImprovement(cp_model.CpSolverSolutionCallback):
@@ -54,6 +56,7 @@ class Search:
         self.lock = threading.Lock()
         self.size = max(4, min(60, self.inst.n // 4))
         self.users = self._users()
+        self.flexible = any(len(allowed) > 1 for allowed in self.inst.allowed)
         self.compact = not self.inst.previous and all(due is None for due in self.inst.due)
 
     def _users(self) -> list[set[int]]:
@@ -85,7 +88,10 @@ class Search:
         size = min(size, n)
         draw = rng.random()
         if draw < CRITICAL_SHARE:
-            return self._around(rng, current, size, self._critical_chain(rng, current))
+            chain = self._critical_chain(rng, current)
+            if self.flexible and rng.random() < REASSIGN_SHARE:
+                return self._reassign(rng, current, size, chain)
+            return self._around(rng, current, size, chain)
         if draw < CRITICAL_SHARE + 0.4:
             # a time window: the tasks running around a random instant
             instant = rng.randrange(max(1, current.makespan))
@@ -123,6 +129,31 @@ class Search:
             key=lambda j: min(abs(current.starts[j] - c) for c in centres) + rng.random(),
         )
         return free | set(rest[: size - len(free)])
+
+    def _reassign(self, rng: random.Random, current: Solution, size: int, chain: list[int]) -> set[int]:
+        """Critical tasks with a choice of modes, free to move to another of their resources, and the
+        tasks holding those resources closest in time to them."""
+        inst = self.inst
+        movable = [j for j in chain if len(inst.allowed[j]) > 1]
+        if not movable:
+            return self._around(rng, current, size, chain)
+        free = set(rng.sample(movable, min(len(movable), max(1, size // 4))))
+        wanted = set().union(*(self.users[j] for j in free))
+        centres = [(current.starts[j], current.ends[j]) for j in free]
+
+        def distance(j: int) -> float:
+            gaps = (max(0, low - current.ends[j], current.starts[j] - high) for low, high in centres)
+            return min(gaps) + rng.random()
+
+        holders = sorted(
+            (
+                j
+                for j in range(inst.n)
+                if j not in free and any(r in wanted for r, _ in inst.modes[j][current.modes[j]].renewable)
+            ),
+            key=distance,
+        )
+        return free | set(holders[: size - len(free)])
 
     def _submodel(self, current: Solution, free: set[int]) -> cp_model.CpModel:
         built, inst = self.built, self.inst

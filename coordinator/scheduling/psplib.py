@@ -46,14 +46,18 @@ class _Lines:
             raise self.error(f"expected integers, got {line.strip()!r}") from None
 
 
+def read_text(path: Path) -> str:
+    """A benchmark file's text (plain ASCII in practice; latin-1 never fails to decode)."""
+    try:
+        return path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
+
+
 def read_psplib(path: str | Path) -> Problem:
     """Parse a PSPLIB .sm or .mm file into a Problem (task ids are job numbers)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="latin-1")
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
-    return parse_psplib(text, path)
+    return parse_psplib(read_text(path), path)
 
 
 def parse_psplib(text: str, path: Path) -> Problem:

@@ -92,6 +92,10 @@ class PlanHandle:
             assert self._solution is not None
             schedule = to_schedule(self._inst, self._solution, self._lower, self._status, self._policy)
             self._best = schedule
+        if schedule.status is ScheduleStatus.OPTIMAL:
+            # proved, or as short as the lower bound: nothing left to search for
+            self._stop.set()
+            self._lns_stop.set()
         if improved and self._on_schedule is not None:
             self._on_schedule(schedule)
 

@@ -44,3 +44,12 @@ def test_bad_input_is_an_error_without_traceback(tmp_path: Path) -> None:
     unknown.write_text("")
     result = CliRunner().invoke(cli, ["plan", str(unknown)])
     assert result.exit_code == 2 and "pass --format" in result.output
+
+
+def test_fjs_file_is_read_by_its_extension(tmp_path: Path) -> None:
+    path = tmp_path / "shop.fjs"
+    path.write_text("2 2\n2 2 1 3 2 5 1 2 2\n2 1 1 2 2 1 4 2 3\n")
+    result = CliRunner().invoke(cli, ["plan", str(path), "--json", "--time-limit", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["makespan"] == 7 and [t["id"] for t in data["tasks"]] == ["1.1", "1.2", "2.1", "2.2"]

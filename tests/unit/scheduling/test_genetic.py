@@ -1,21 +1,27 @@
-"""Genetic search: feasible activity lists and schedules, never worse than its start."""
+"""Genetic search: feasible activity lists, modes and schedules, never worse than its start."""
 
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from coordinator.scheduling import genetic, kernel
+from coordinator.scheduling.cpsat import CpModel
 from coordinator.scheduling.feasibility import check_schedule
+from coordinator.scheduling.fjsp import read_fjsp
 from coordinator.scheduling.generator import generate
 from coordinator.scheduling.instance import Instance
+from coordinator.scheduling.lns import Search
 from coordinator.scheduling.model import Mode, Precedence, Problem, Resource, ScheduleStatus, Task
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import run_rule
 from coordinator.scheduling.runner import to_schedule
-from tests.unit.scheduling.samples import machine_choice, opening_hours
+from tests.unit.scheduling.samples import machine_choice, opening_hours, transport
+
+FJSP = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "fjsp" / "brandimarte"
 
 
 def lagged_shop() -> Problem:
@@ -42,10 +48,25 @@ def check(problem: Problem, inst: Instance, solution: genetic.Solution) -> list[
     return check_schedule(problem, to_schedule(inst, solution, 0, ScheduleStatus.HEURISTIC, "ga"))
 
 
-def test_applies_only_to_single_mode_problems_without_calendars() -> None:
+def flexible_shop() -> Problem:
+    """Two jobs of two operations on two machines; the optimum is 7 (see test_fjsp)."""
+    m1, m2 = {"M1": 1}, {"M2": 1}
+    resources = (Resource("M1"), Resource("M2"))
+    tasks = (
+        Task("1.1", (Mode(3, m1, "M1"), Mode(5, m2, "M2"))),
+        Task("1.2", (Mode(2, m2, "M2"),)),
+        Task("2.1", (Mode(2, m1, "M1"),)),
+        Task("2.2", (Mode(4, m1, "M1"), Mode(3, m2, "M2"))),
+    )
+    return Problem(resources, tasks, (Precedence("1.1", "1.2"), Precedence("2.1", "2.2")))
+
+
+def test_applies_without_calendars_budgets_or_lags_that_depend_on_the_mode() -> None:
     assert genetic.applies(Instance(lagged_shop()))
-    assert not genetic.applies(Instance(machine_choice()))
+    assert genetic.applies(Instance(flexible_shop()))
+    assert not genetic.applies(Instance(machine_choice()))  # a single task: nothing to search
     assert not genetic.applies(Instance(opening_hours()))
+    assert not genetic.applies(Instance(transport()))  # the transport lag depends on the machine
 
 
 def test_long_horizons_are_left_to_the_other_solvers() -> None:
@@ -105,6 +126,12 @@ def test_a_generation_keeps_the_population_sorted_distinct_and_no_worse(psplib_d
     inst = Instance(problem)
     search = genetic.Genetic(inst, random.Random(8))
     search.seed(None)
+    five_generations_keep_order_and_feasibility(problem, inst, search)
+
+
+def five_generations_keep_order_and_feasibility(
+    problem: Problem, inst: Instance, search: genetic.Genetic
+) -> None:
     leader = search.best().makespan
     for _ in range(5):
         search.generation()
@@ -153,3 +180,64 @@ def test_evolve_never_returns_worse_than_its_start() -> None:
     # no time for more than a first generation, which rarely matches a searched schedule
     again = genetic.evolve(inst, 0.0, seed=3, start=start)
     assert again.makespan <= start.makespan
+
+
+def test_choosing_modes_while_decoding_takes_the_machine_that_ends_first() -> None:
+    problem = flexible_shop()
+    inst = Instance(problem)
+    decoder = genetic.Decoder(inst)
+    order = [inst.index[t] for t in ("2.1", "1.1", "2.2", "1.2")]
+    # 1.1 waits for 2.1 on M1 (ends 5) or runs on M2 at once (ends 5): a tie keeps its first mode, M1;
+    # 2.2 then ends at 9 on M1 or 5 on M2, and takes M2
+    solution, _ = decoder.improve(order, rounds=0, choose=True)
+    assert solution.modes == [0, 0, 0, 1]
+    assert check(problem, inst, solution) == []
+    assert decoder.forward(order).modes == [0, 0, 0, 0]
+
+
+def test_evolve_chooses_machines_and_reaches_the_optimum_of_a_small_shop() -> None:
+    problem = flexible_shop()
+    inst = Instance(problem)
+    best = genetic.evolve(inst, 0.5, seed=1)
+    assert best.makespan == 7
+    assert check(problem, inst, best) == []
+
+
+def test_flexible_population_and_generations_stay_feasible() -> None:
+    problem = read_fjsp(FJSP / "mk01.fjs")
+    inst = Instance(problem)
+    search = genetic.Genetic(inst, random.Random(2))
+    search.seed(run_rule(inst, "lst"))
+    five_generations_keep_order_and_feasibility(problem, inst, search)
+    assert len({tuple(row) for row in search.modes.tolist()}) > 1  # modes differ between members
+
+
+def test_polishing_critical_tasks_never_lengthens_a_schedule() -> None:
+    inst = Instance(read_fjsp(FJSP / "mk06.fjs"))
+    decoder = genetic.Decoder(inst)
+    kernel.seed_random(4)
+    for seed in range(5):
+        rng = random.Random(seed)
+        ptr = decoder.mode_ptr
+        modes = np.array([rng.randrange(ptr[j], ptr[j + 1]) for j in range(inst.n)])
+        solution, order = decoder.improve(inst.topo, modes=modes)
+        start, end = np.array(solution.starts), np.array(solution.ends)
+        value, listed = kernel.polish(
+            np.array(order), modes, decoder.key(solution), decoder.arrays, decoder.avail, 50, start, end
+        )
+        assert value <= decoder.key(solution)
+        assert decoder.key(decoder.forward(listed, modes)) <= value
+
+
+def test_reassigning_frees_critical_tasks_with_a_choice_and_those_on_their_machines() -> None:
+    inst = Instance(read_fjsp(FJSP / "mk01.fjs"))
+    warm = run_rule(inst, "lst")
+    search = Search(CpModel(inst, warm.makespan, 0), warm, 0.0, threading.Event(), None)
+    rng = random.Random(1)
+    chain = search._critical_chain(rng, warm)
+    free = search._reassign(rng, warm, 12, chain)
+    movable = {j for j in chain if len(inst.allowed[j]) > 1}
+    assert len(free) == 12 and free & movable
+    wanted = set().union(*(search.users[j] for j in free & movable))
+    for j in free - set(chain):
+        assert {r for r, _ in inst.modes[j][warm.modes[j]].renewable} & wanted
