@@ -532,6 +532,8 @@ class ProfileOut(Out):
     address: dict[str, Json]
     contact: dict[str, Json]
     equipment: list[dict[str, Json]] = Field(description="declared machines: id, process, make, model...")
+    hourly_rate: float | None = Field(description="what a machine hour costs here; null: not set")
+    currency: str = Field(description="ISO 4217 code of the hourly rate")
 
 
 class OkwFacilityOut(RootModel[dict[str, Json]]):
