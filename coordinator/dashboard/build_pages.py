@@ -19,6 +19,7 @@ from coordinator.dashboard.present import Badge, iso
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
 from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask
 from coordinator.jobs.lifecycle import ACTIVE_STATES
+from coordinator.ledger import provenance
 from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
 from coordinator.services import builds, designs, planner
@@ -273,6 +274,7 @@ def build(build_id: str) -> str:
         context = _build_context(session, record)
         jobs = queries.build_jobs(session, build_id)
         events = queries.job_events(session, list(jobs), LOG_LIMIT)
+        origin = provenance.provenance(session, build_id)
     return _page(
         "build.html",
         **context,
@@ -282,6 +284,7 @@ def build(build_id: str) -> str:
         can_receive=context["owns"] or _may(frozenset({"operator"})),
         can_cancel=context["owns"],
         log_limit=LOG_LIMIT,
+        provenance=origin,
     )
 
 

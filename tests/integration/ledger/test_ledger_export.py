@@ -107,3 +107,12 @@ def test_the_cli_exports_the_same_document(runtime, built, tmp_path: Path) -> No
     assert len(doc["@graph"]) == doc["total"] == 11 and doc["@context"]["vf"] == VF
     missing = CliRunner().invoke(cli, ["ledger", "export", "--out", str(tmp_path / "no" / "x.json")], env=env)
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_the_build_page_shows_provenance_and_cost(client, built) -> None:  # type: ignore[no-untyped-def]
+    page = client.get(f"/dashboard/builds/{built}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-provenance="fab:bracket:1"' in html and "lab-a/prusa-1" in html
+    assert 'data-testid="contributors">Test Designer, ada<' in html
+    assert "26.08 EUR" in html  # purchases received and the plate's filament: the cost so far
