@@ -703,6 +703,10 @@ class MeasureOut(Out):
     has_unit: Literal["one", "gram", "hour"] = Field(alias="hasUnit")
 
 
+class EffortOut(MeasureOut):
+    """Time spent (work, use of a machine), in hours or as a count of interventions."""
+
+
 class EconomicEventOut(Out):
     """A Valueflows economic event; IRIs compacted by the document's context (peerfab: is urn:peerfab:)."""
 
@@ -712,7 +716,8 @@ class EconomicEventOut(Out):
     provider: str
     receiver: str
     resource_quantity: MeasureOut | None = Field(None, alias="resourceQuantity")
-    effort_quantity: MeasureOut | None = Field(None, alias="effortQuantity", description="work and use")
+    # its own model: pydantic cannot describe one nested model under two fields of a serialization model
+    effort_quantity: EffortOut | None = Field(None, alias="effortQuantity", description="work and use")
     has_point_in_time: Timestamp = Field(alias="hasPointInTime")
     has_beginning: Timestamp | None = Field(None, alias="hasBeginning")
     has_end: Timestamp | None = Field(None, alias="hasEnd")
