@@ -1,10 +1,10 @@
 """Which economic events a source event is: plain facts in, drafts of ledger rows out. No I/O.
 
-A run (one attempt of a job on a machine, from its start to its end) uses the machine for its hours,
-consumes the filament it used, credits the operator who acted on it with work and, when it made the
-part, produces the part. An assembly bench's run is work at the build site. Publishing a design
-version is work by its publisher and maintainers, and cites what it derives from. A purchase received
-is a transfer from its supplier to the build site.
+An attempt (a job on one machine, from its start to its end) uses the machine for its hours, consumes
+the filament it used, credits the operators who acted on it with work and, when it made the part,
+produces the part: one produce per job, however many attempts it took. An assembly bench's attempt is
+work at the build site. Publishing a design version is work by its publisher and maintainers, and
+cites what it derives from. A purchase received is a transfer from its supplier to the build site.
 """
 
 from __future__ import annotations
@@ -72,16 +72,16 @@ class Draft:
     note: str = ""
 
 
-# ---- runs ----------------------------------------------------------------------------------------
+# ---- attempts ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RunFacts:
-    """What the ledger needs of one closed run of a job."""
+class AttemptFacts:
+    """What the ledger needs of one ended attempt of a job that a machine started (or finished)."""
 
-    run_id: int
+    attempt_id: str
     job_id: str
-    state: str  # done, failed, cancelled, expired, retried...
+    state: str  # done, failed, cancelled, expired...
     fablab: str
     machine_id: str
     process: str
@@ -106,11 +106,12 @@ def part_resource(design: str | None, version: str | None, part_id: str | None, 
     return f"file:{file_sha256}" if len(file_sha256) == 64 else file_sha256
 
 
-def run_events(run: RunFacts) -> list[Draft]:
-    """The events of a run: machine use, material, operators' work, and the part when it was made."""
+def attempt_events(run: AttemptFacts) -> list[Draft]:
+    """The events of an attempt: machine use, material, operators' work, and the part when it was made
+    (keyed by the job, so a job produces its part once)."""
     hours = max(0.0, (run.ended_at - run.started_at).total_seconds() / 3600)
-    lab, machine, key = fablab(run.fablab), f"{run.fablab}/{run.machine_id}", f"run:{run.run_id}"
-    base = Draft(key=f"{key}:use", source_kind="run", source_id=str(run.run_id), action=Action.USE,
+    lab, machine, key = fablab(run.fablab), f"{run.fablab}/{run.machine_id}", f"attempt:{run.attempt_id}"
+    base = Draft(key=f"{key}:use", source_kind="attempt", source_id=run.attempt_id, action=Action.USE,
                  provider=lab, receiver=run.beneficiary or lab, resource_kind="machine", resource=machine,
                  quantity=round(hours, 4), unit=Unit.HOUR, at=run.ended_at, begin=run.started_at,
                  end=run.ended_at, build_id=run.build_id, job_id=run.job_id, design=run.design,
@@ -124,15 +125,16 @@ def run_events(run: RunFacts) -> list[Draft]:
     drafts += _work(run, base, hours)
     if run.state == "done":
         made = float(run.copies)
-        drafts.append(replace(base, key=f"{key}:produce", action=Action.PRODUCE, resource_kind="part",
-                              resource=run.part, quantity=made, unit=Unit.EACH, note=""))  # fmt: skip
+        drafts.append(replace(base, key=f"job:{run.job_id}:produce", action=Action.PRODUCE,
+                              resource_kind="part", resource=run.part, quantity=made, unit=Unit.EACH,
+                              note=""))  # fmt: skip
     return drafts
 
 
-def _work(run: RunFacts, base: Draft, hours: float) -> list[Draft]:
+def _work(run: AttemptFacts, base: Draft, hours: float) -> list[Draft]:
     """Assembly is work for the bench's hours (by its operators, else by the fablab); at a machine, each
     operator who acted on the attempt is credited once."""
-    key = f"run:{run.run_id}:work"
+    key = f"attempt:{run.attempt_id}:work"
     if run.process == ASSEMBLY:
         workers = [person(name) for name in run.operators] or [fablab(run.fablab)]
         share = round(hours / len(workers), 4)

@@ -2,27 +2,34 @@
 
 Rows are only ever added. Each has a key naming its source event, and a key already written is left
 alone, so a source seen again (a replayed message, a second reaction to the same job) adds nothing.
-Runs are recorded when they close: at the job's end, or at its next start for an attempt that went
-back to the queue (the run reactions close it there).
+Attempts are recorded once they ended: at the job's end, or at its next start for an attempt that
+went back to the queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from coordinator.jobs.bus import UnitOfWork
-from coordinator.jobs.rows import JobEnded, JobStarted
+from coordinator.jobs.lifecycle import AttemptState
+from coordinator.jobs.rows import AttemptSnap, EventRow, JobEnded, JobStarted
 from coordinator.ledger import mapping
 from coordinator.models.base import aware
 from coordinator.models.builds import Build, PurchaseItem
 from coordinator.models.designs import Design, DesignMaintainer, DesignVersion
 from coordinator.models.fablab import JobRun, Spool
-from coordinator.models.jobs import Job, JobEvent
+from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.models.ledger import LedgerEvent
+
+# job states in which the machine has started on the part
+STARTED = frozenset({"accepted", "running", "paused", "waiting_operator"})
+# attempts that end before their machine starts: no machine time, no material
+NOT_STARTED = frozenset({AttemptState.REJECTED, AttemptState.OFFERED, AttemptState.NEEDS_PREPARATION})
 
 
 def record(session: Session, drafts: Sequence[mapping.Draft]) -> int:
@@ -40,51 +47,95 @@ def record(session: Session, drafts: Sequence[mapping.Draft]) -> int:
     return added
 
 
-# ---- job runs ------------------------------------------------------------------------------------
+# ---- job attempts --------------------------------------------------------------------------------
 
 
 def on_job_started(uow: UnitOfWork, event: JobStarted) -> None:
-    """Runs of earlier attempts were closed as this attempt started: record them."""
-    record_runs(uow, event.job_id)
+    """Earlier attempts of the job ended before this one started: record them."""
+    record_attempts(uow, event.job_id)
 
 
 def on_job_ended(uow: UnitOfWork, event: JobEnded) -> None:
-    """The job ended: record its runs (the last one closed just now)."""
-    record_runs(uow, event.job_id)
+    """The job ended: record its attempts (the last one ended just now)."""
+    record_attempts(uow, event.job_id)
 
 
-def record_runs(uow: UnitOfWork, job_id: str) -> int:
-    """Record every closed run of a job; return the events added."""
+def record_attempts(uow: UnitOfWork, job_id: str) -> int:
+    """Record every ended attempt of a job that its machine started or finished; return the events added.
+
+    Attempts are read through the unit of work's store, as this unit of work left them (not yet
+    written); their runs for the spool and filament, the job's events for when the machine started.
+    """
     session = uow.session
-    closed = select(JobRun).where(JobRun.job_id == job_id, col(JobRun.ended_at).is_not(None))
-    runs = session.exec(closed.order_by(col(JobRun.id))).all()
-    job = session.get(Job, job_id) if runs else None
+    ids = session.exec(select(JobAttempt.id).where(JobAttempt.job_id == job_id)).all()
+    job = session.get(Job, job_id) if ids else None
     if job is None:
         return 0
-    operators = _operators(session, uow, job_id)
+    runs = {r.attempt_id: r for r in session.exec(select(JobRun).where(JobRun.job_id == job_id))}
+    events = _attempt_events(session, uow, job_id)
     beneficiary = _beneficiary(session, job)
-    drafts = [
-        draft
-        for run in runs
-        for draft in mapping.run_events(_facts(session, job, run, beneficiary, operators.get(run.attempt_id)))
-    ]
+    drafts: list[mapping.Draft] = []
+    for attempt in sorted(uow.store.attempts(ids).values(), key=lambda a: a.created_at):
+        facts = _facts(session, job, attempt, runs.get(attempt.id), events.get(attempt.id, []), beneficiary)
+        if facts is not None:
+            drafts += mapping.attempt_events(facts)
     return record(session, drafts)
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """A job event row of an attempt: written already, or queued by this unit of work."""
+
+    type: str
+    to_state: str | None
+    payload: dict[str, Any]
+    at: datetime
+
+
+def _attempt_events(session: Session, uow: UnitOfWork, job_id: str) -> dict[str, list[_Logged]]:
+    """Per attempt, its job events in order: those written, then those this unit of work queued."""
+    written = session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))).all()
+    rows: list[JobEvent | EventRow] = [*written, *uow.store.pending_events(job_id)]
+    found: dict[str, list[_Logged]] = {}
+    for row in rows:
+        if row.attempt_id:
+            logged = _Logged(row.type, row.to_state, dict(row.payload or {}), aware(row.at))
+            found.setdefault(row.attempt_id, []).append(logged)
+    return found
+
+
 def _facts(
-    session: Session, job: Job, run: JobRun, beneficiary: str, operators: Iterable[str] | None
-) -> mapping.RunFacts:
-    spool = session.get(Spool, run.spool_id) if run.spool_id is not None else None
-    assert run.id is not None and run.ended_at is not None
-    return mapping.RunFacts(
-        run_id=run.id, job_id=job.id, state=run.state, fablab=run.fablab, machine_id=run.machine_id,
-        process=run.process, started_at=aware(run.started_at), ended_at=aware(run.ended_at),
+    session: Session, job: Job, attempt: AttemptSnap, run: JobRun | None, events: list[_Logged],
+    beneficiary: str,
+) -> mapping.AttemptFacts | None:  # fmt: skip
+    """An attempt as the ledger sees it; None while it runs, or when its machine never started it."""
+    ended = attempt.ended_at or (run.ended_at if run is not None else None)
+    started = [e.at for e in events if e.to_state in STARTED]
+    if ended is None or attempt.state in NOT_STARTED:
+        return None
+    if run is None and not started and attempt.state != AttemptState.DONE:
+        return None
+    begin = aware(run.started_at) if run is not None else min(started, default=aware(attempt.created_at))
+    spool = session.get(Spool, run.spool_id) if run is not None and run.spool_id is not None else None
+    operators = [
+        str(e.payload["by"]) for e in events if e.type.startswith("operator:") and e.payload.get("by")
+    ]
+    return mapping.AttemptFacts(
+        attempt_id=attempt.id, job_id=job.id, state=attempt.state, fablab=attempt.fablab,
+        machine_id=attempt.machine_id, process=job.process, started_at=begin, ended_at=aware(ended),
         part=mapping.part_resource(job.design, job.design_version, job.part_id, job.file_sha256),
-        copies=_copies(job), design=job.design, design_version=job.design_version, build_id=run.build_id,
-        beneficiary=beneficiary, operators=tuple(operators or ()),
-        material=spool.material if spool is not None else job.material, grams=run.filament_used_g,
-        spool_id=run.spool_id,
+        copies=_copies(job), design=job.design, design_version=job.design_version,
+        build_id=_build_id(job), beneficiary=beneficiary, operators=tuple(dict.fromkeys(operators)),
+        material=spool.material if spool is not None else job.material, grams=_grams(run),
+        spool_id=run.spool_id if run is not None else None,
     )  # fmt: skip
+
+
+def _grams(run: JobRun | None) -> float | None:
+    """What the attempt used: as its run closed it, else what was taken off the spool at its start."""
+    if run is None:
+        return None
+    return run.filament_used_g if run.ended_at is not None else run.filament_estimate_g
 
 
 def _copies(job: Job) -> int:
@@ -92,29 +143,17 @@ def _copies(job: Job) -> int:
     return copies if isinstance(copies, int) and copies > 0 else 1
 
 
+def _build_id(job: Job) -> str | None:
+    build_id = (job.params or {}).get("build")
+    return build_id if isinstance(build_id, str) else None
+
+
 def _beneficiary(session: Session, job: Job) -> str:
     """Whom the part is made for: the person who started its build, or who submitted the job."""
-    build_id = (job.params or {}).get("build")
-    build = session.get(Build, build_id) if isinstance(build_id, str) else None
+    build_id = _build_id(job)
+    build = session.get(Build, build_id) if build_id else None
     name = build.started_by if build is not None else job.submitted_by
     return mapping.person(name) if name else ""
-
-
-def _operators(session: Session, uow: UnitOfWork, job_id: str) -> dict[str, tuple[str, ...]]:
-    """Per attempt, the people who acted on it (their requests are logged with the job, naming them)."""
-    written = session.exec(
-        select(JobEvent.attempt_id, JobEvent.payload).where(
-            JobEvent.job_id == job_id, col(JobEvent.type).startswith("operator:")
-        )
-    ).all()
-    pending = [(e.attempt_id, e.payload) for e in uow.store.pending_events(job_id)
-               if e.type.startswith("operator:")]  # fmt: skip
-    found: dict[str, list[str]] = {}
-    for attempt_id, payload in [*written, *pending]:
-        name = (payload or {}).get("by")
-        if attempt_id and isinstance(name, str) and name and name not in found.get(attempt_id, []):
-            found.setdefault(attempt_id, []).append(name)
-    return {attempt: tuple(names) for attempt, names in found.items()}
 
 
 # ---- designs and purchases -----------------------------------------------------------------------

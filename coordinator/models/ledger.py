@@ -18,8 +18,9 @@ def _when(nullable: bool = True) -> Any:
 class LedgerEvent(SQLModel, table=True):
     """Who gave what to whom, when: written with the event it records, never changed afterwards.
 
-    `key` names the source event and what of it this row records ("run:12:produce"), so each is
-    written exactly once however often its source is replayed.
+    `key` names the source event and what of it this row records ("attempt:ID:use"), so each is
+    written exactly once however often its source is replayed; a job's part is keyed by the job
+    ("job:ID:produce"), so it is produced once however many attempts it took.
     """
 
     __tablename__ = "ledger_event"
@@ -30,7 +31,7 @@ class LedgerEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300)
-    source_kind: str = Field(max_length=16)  # run, publish, purchase
+    source_kind: str = Field(max_length=16)  # attempt, publish, purchase
     source_id: str = Field(max_length=130)
     action: str = Field(max_length=16)  # produce, consume, use, work, transfer, cite
     provider: str = Field(max_length=200)  # "person:alice", "fablab:fablab-berlin"

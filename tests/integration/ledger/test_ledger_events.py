@@ -35,9 +35,10 @@ def test_a_failed_attempt_counts_as_use_and_the_part_is_produced_once(network, p
     build_id = start_build(network)
     job_id = tasks(network, build_id)["fab:bracket:1"].job_id
     printer = Machine(network, "prusa-1")
-    printer.fail(printer.start(job_id), "spaghetti")
-    assert Counter(e.action for e in ledger(network, job_id=job_id)) == {}  # recorded when it closes
-    printer.make(job_id)
+    printer.fail(printer.start(job_id), "spaghetti")  # the job goes back to the queue
+    again = printer.start(job_id)  # the failed attempt is recorded as the next one starts
+    assert Counter(e.action for e in ledger(network, job_id=job_id)) == {"use": 1, "consume": 1}
+    printer.finish(again)
 
     events = ledger(network, job_id=job_id)
     assert Counter(e.action for e in events) == {"use": 2, "consume": 2, "produce": 1}

@@ -1,4 +1,4 @@
-"""Which economic events a run, a publication and a purchase become."""
+"""Which economic events an attempt, a publication and a purchase become."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from coordinator.ledger import mapping
-from coordinator.ledger.mapping import Action, PublishFacts, PurchaseFacts, RunFacts, Unit
+from coordinator.ledger.mapping import Action, AttemptFacts, PublishFacts, PurchaseFacts, Unit
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-RUN = RunFacts(
-    run_id=7, job_id="j1", state="done", fablab="lab-a", machine_id="prusa-1", process="fdm_print",
+RUN = AttemptFacts(
+    attempt_id="a7", job_id="j1", state="done", fablab="lab-a", machine_id="prusa-1", process="fdm_print",
     started_at=START, ended_at=START + timedelta(minutes=90), part="press@1.0.0#lever", copies=2,
     design="press", design_version="1.0.0", build_id="b1", beneficiary="person:bea", material="PLA",
     grams=31.256, spool_id=3,
@@ -23,7 +23,7 @@ def _by_action(drafts: list[mapping.Draft]) -> dict[Action, mapping.Draft]:
 
 
 def test_a_done_run_uses_the_machine_consumes_material_and_produces_its_copies() -> None:
-    events = _by_action(mapping.run_events(RUN))
+    events = _by_action(mapping.attempt_events(RUN))
     assert set(events) == {Action.USE, Action.CONSUME, Action.PRODUCE}
     assert (events[Action.USE].quantity, events[Action.USE].unit) == (1.5, Unit.HOUR)
     assert events[Action.USE].resource == "lab-a/prusa-1"
@@ -35,27 +35,28 @@ def test_a_done_run_uses_the_machine_consumes_material_and_produces_its_copies()
 
 
 def test_a_failed_run_is_use_and_consumption_without_a_part() -> None:
-    actions = Counter(d.action for d in mapping.run_events(replace(RUN, state="failed")))
+    actions = Counter(d.action for d in mapping.attempt_events(replace(RUN, state="failed")))
     assert actions == {Action.USE: 1, Action.CONSUME: 1}
 
 
-def test_a_run_without_known_filament_consumes_nothing_and_keys_are_unique_per_run() -> None:
-    first = mapping.run_events(replace(RUN, grams=None))
+def test_an_attempt_without_known_filament_consumes_nothing_and_a_job_produces_once() -> None:
+    first = mapping.attempt_events(replace(RUN, grams=None))
     assert Action.CONSUME not in {d.action for d in first}
-    second = mapping.run_events(replace(RUN, run_id=8, grams=None))
-    assert not {d.key for d in first} & {d.key for d in second}
-    assert mapping.run_events(RUN) == mapping.run_events(RUN)  # the same source, the same keys
+    second = mapping.attempt_events(replace(RUN, attempt_id="a8", grams=None))
+    assert {d.key for d in first} & {d.key for d in second} == {"job:j1:produce"}  # one part per job
+    assert mapping.attempt_events(RUN) == mapping.attempt_events(RUN)  # the same source, the same keys
 
 
 def test_operators_are_credited_and_assembly_hours_are_shared_among_them() -> None:
-    at_printer = [d for d in mapping.run_events(replace(RUN, operators=("olga",))) if d.action == Action.WORK]
+    operated = mapping.attempt_events(replace(RUN, operators=("olga",)))
+    at_printer = [d for d in operated if d.action == Action.WORK]
     assert [(d.provider, d.quantity, d.unit) for d in at_printer] == [("person:olga", 1.0, Unit.EACH)]
     bench = replace(RUN, process="assembly", operators=("olga", "ivan"), grams=None)
-    work = [d for d in mapping.run_events(bench) if d.action == Action.WORK]
+    work = [d for d in mapping.attempt_events(bench) if d.action == Action.WORK]
     assert [(d.provider, d.quantity, d.unit) for d in work] == [
         ("person:olga", 0.75, Unit.HOUR), ("person:ivan", 0.75, Unit.HOUR),
     ]  # fmt: skip
-    alone = [d for d in mapping.run_events(replace(bench, operators=())) if d.action == Action.WORK]
+    alone = [d for d in mapping.attempt_events(replace(bench, operators=())) if d.action == Action.WORK]
     assert [(d.provider, d.quantity) for d in alone] == [("fablab:lab-a", 1.5)]
 
 
