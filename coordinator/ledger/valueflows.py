@@ -8,6 +8,7 @@ making or checking an export never fetches anything from the network.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -114,7 +115,7 @@ def document(rows: Iterable[LedgerEvent]) -> dict[str, Any]:
     source = {"@context": CONTEXT_URL, "@graph": [event_node(row) for row in rows]}
     options = {"documentLoader": load_document}
     expanded = jsonld.expand(source, options)
-    return dict(jsonld.compact(expanded, context()["@context"], {**options, "graph": True}))
+    return dict(jsonld.compact(expanded, copy.deepcopy(context()["@context"]), {**options, "graph": True}))
 
 
 def expand(doc: dict[str, Any]) -> list[dict[str, Any]]:
