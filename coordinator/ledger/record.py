@@ -52,30 +52,32 @@ def record(session: Session, drafts: Sequence[mapping.Draft]) -> int:
 
 def on_job_started(uow: UnitOfWork, event: JobStarted) -> None:
     """Earlier attempts of the job ended before this one started: record them."""
-    record_attempts(uow, event.job_id)
+    record_attempts(uow, event.job_id, ended=False)
 
 
 def on_job_ended(uow: UnitOfWork, event: JobEnded) -> None:
     """The job ended: record its attempts (the last one ended just now)."""
-    record_attempts(uow, event.job_id)
+    record_attempts(uow, event.job_id, ended=True)
 
 
-def record_attempts(uow: UnitOfWork, job_id: str) -> int:
+def record_attempts(uow: UnitOfWork, job_id: str, *, ended: bool) -> int:
     """Record every ended attempt of a job that its machine started or finished; return the events added.
 
     Attempts are read through the unit of work's store, as this unit of work left them (not yet
     written); their runs for the spool and filament, the job's events for when the machine started.
+    A job that starts with no attempt ended before (its first start) costs one query.
     """
     session = uow.session
     ids = session.exec(select(JobAttempt.id).where(JobAttempt.job_id == job_id)).all()
-    job = session.get(Job, job_id) if ids else None
+    attempts = sorted(uow.store.attempts(ids).values(), key=lambda a: a.created_at)
+    job = session.get(Job, job_id) if ended or any(a.ended_at for a in attempts) else None
     if job is None:
         return 0
     runs = {r.attempt_id: r for r in session.exec(select(JobRun).where(JobRun.job_id == job_id))}
     events = _attempt_events(session, uow, job_id)
     beneficiary = _beneficiary(session, job)
     drafts: list[mapping.Draft] = []
-    for attempt in sorted(uow.store.attempts(ids).values(), key=lambda a: a.created_at):
+    for attempt in attempts:
         facts = _facts(session, job, attempt, runs.get(attempt.id), events.get(attempt.id, []), beneficiary)
         if facts is not None:
             drafts += mapping.attempt_events(facts)
