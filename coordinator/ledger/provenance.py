@@ -20,7 +20,8 @@ from coordinator.models.base import aware
 from coordinator.models.builds import Build, BuildTask, FablabProfile, PurchaseItem, PurchaseState
 from coordinator.models.designs import Design, DesignMaintainer, DesignVersion
 from coordinator.models.fablab import JobRun, Spool
-from coordinator.models.jobs import Job, JobEvent
+from coordinator.models.jobs import Job, JobAttempt, JobEvent
+from coordinator.models.ledger import LedgerEvent
 from coordinator.services import builds
 
 Money = dict[str, float]  # currency -> amount
@@ -76,13 +77,18 @@ def provenance(session: Session, build_id: str) -> dict[str, Any]:
     prices = load_prices(session)
     rows = builds.build_tasks(session, build.id)
     runs = session.exec(select(JobRun).where(JobRun.build_id == build.id).order_by(col(JobRun.id))).all()
-    jobs = _jobs(session, {r.job_id for r in runs} | {j.id for _, j in rows if j is not None})
+    unrun = _attempts_without_runs(session, build.id, {r.attempt_id for r in runs})
+    jobs = _jobs(session, {r.job_id for r in runs} | {u.job_id or "" for u, _ in unrun}
+                 | {j.id for _, j in rows if j is not None})  # fmt: skip
     events = _operator_events(session, list(jobs))
-    by_task: dict[str, list[JobRun]] = defaultdict(list)
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         job = jobs.get(run.job_id)
-        by_task[str((job.params or {}).get("task", "")) if job else ""].append(run)
-    parts = [_part(task, job, by_task[task.task_id], jobs, events, prices) for task, job in rows]
+        by_task[_task_id(job)].append(_attempt(run, job, events.get(run.attempt_id, []), prices))
+    for use, attempt in unrun:
+        by_task[_task_id(jobs.get(use.job_id or ""))].append(_recorded_attempt(use, attempt, prices))
+    parts = [_part(task, job, sorted(by_task[task.task_id], key=lambda a: a["started_at"]))
+             for task, job in rows]  # fmt: skip
     purchases = builds.purchases(session, build.id)
     return {
         "build": build.id, "design": build.design, "version": build.design_version, "units": build.units,
@@ -110,6 +116,30 @@ def contributors(session: Session, build: Build) -> list[str]:
     return [name for name in dict.fromkeys(people) if name]
 
 
+def _task_id(job: Job | None) -> str:
+    return str((job.params or {}).get("task", "")) if job else ""
+
+
+def _attempts_without_runs(
+    session: Session, build_id: str, with_runs: set[str]
+) -> list[tuple[LedgerEvent, JobAttempt | None]]:
+    """Attempts the ledger recorded that have no run (their machine's reports came in one batch, or out
+    of order): their machine use, and the attempt."""
+    uses = session.exec(
+        select(LedgerEvent).where(
+            LedgerEvent.build_id == build_id,
+            LedgerEvent.action == "use",
+            LedgerEvent.source_kind == "attempt",
+        )
+    ).all()
+    missing = [use for use in uses if use.source_id not in with_runs]
+    if not missing:
+        return []
+    found = session.exec(select(JobAttempt).where(col(JobAttempt.id).in_([u.source_id for u in missing])))
+    attempts = {a.id: a for a in found}
+    return [(use, attempts.get(use.source_id)) for use in missing]
+
+
 def _jobs(session: Session, ids: set[str]) -> dict[str, Job]:
     if not ids:
         return {}
@@ -132,15 +162,7 @@ def _operator_events(session: Session, job_ids: list[str]) -> dict[str, list[Job
     return found
 
 
-def _part(
-    task: BuildTask,
-    job: Job | None,
-    runs: list[JobRun],
-    jobs: dict[str, Job],
-    events: dict[str, list[JobEvent]],
-    prices: Prices,
-) -> dict[str, Any]:
-    attempts = [_attempt(run, jobs.get(run.job_id), events.get(run.attempt_id, []), prices) for run in runs]
+def _part(task: BuildTask, job: Job | None, attempts: list[dict[str, Any]]) -> dict[str, Any]:
     made = next((a for a in reversed(attempts) if a["state"] == "done"), attempts[-1] if attempts else None)
     cost: Money = {}
     for attempt in attempts:
@@ -155,6 +177,18 @@ def _part(
         "started_at": made["started_at"] if made else None, "ended_at": made["ended_at"] if made else None,
         "file_sha256": made["file_sha256"] if made else (job.file_sha256 if job else None),
         "attempts": attempts, "cost": cost,
+    }  # fmt: skip
+
+
+def _recorded_attempt(use: LedgerEvent, attempt: JobAttempt | None, prices: Prices) -> dict[str, Any]:
+    """An attempt known from its machine use in the ledger (no run: no spool, no filament figure)."""
+    begin, end = aware(use.begin or use.at), aware(use.end or use.at)
+    return {
+        "job": use.job_id or "", "attempt": use.source_id, "state": attempt.state if attempt else "ended",
+        "fablab": use.fablab or "", "machine": use.machine_id or "", "operators": [], "material": None,
+        "spool": None, "material_g": None, "started_at": begin.isoformat(), "ended_at": end.isoformat(),
+        "hours": round(use.quantity, 4), "file_sha256": None,
+        "cost": add({}, prices.machine(use.fablab or "", use.quantity)),
     }  # fmt: skip
 
 

@@ -75,18 +75,23 @@ class Machine:
 
     def finish(self, offer: p.JobOffer, **fields: Any) -> p.JobDone:
         """Report the job done; return the message (to hand it again)."""
-        self.agent.seq += 1
-        done = p.JobDone(boot_seq=self.agent.boot_seq, seq=self.agent.seq, job_id=offer.job_id,
-                         attempt_id=offer.attempt_id, machine_id=offer.machine_id, **fields)  # fmt: skip
+        done = p.JobDone(**self.ids(offer), **fields)
         self.hand(done)
         return done
 
     def fail(self, offer: p.JobOffer, reason: str) -> None:
         self.agent.job_event(p.JobFailed, offer, reason=reason)
 
-    def hand(self, message: Any) -> None:
-        """A message as the dispatcher hands it to the bus (again, when it is a replay)."""
-        self.runtime.bus.handle(AgentMessages((AgentMessage("lab-a", "agent-1", "events", message),)))
+    def ids(self, offer: p.JobOffer) -> dict[str, Any]:
+        """The next event's numbers and the offer's ids, for a report built by hand."""
+        self.agent.seq += 1
+        return {"boot_seq": self.agent.boot_seq, "seq": self.agent.seq, "job_id": offer.job_id,
+                "attempt_id": offer.attempt_id, "machine_id": offer.machine_id}  # fmt: skip
+
+    def hand(self, *messages: Any) -> None:
+        """Messages as the dispatcher hands them to the bus: together, in one unit of work."""
+        batch = tuple(AgentMessage("lab-a", "agent-1", "events", m) for m in messages)
+        self.runtime.bus.handle(AgentMessages(batch))
 
     def make(self, job_id: str, **fields: Any) -> p.JobDone:
         return self.finish(self.start(job_id), **fields)

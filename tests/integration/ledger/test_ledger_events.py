@@ -8,7 +8,9 @@ from coordinator.db import session_scope
 from coordinator.jobs.commands import Actor, ReceivePurchases
 from coordinator.models.auth import Role
 from coordinator.services import designs
+from protocol import payloads as p
 from tests.integration.ledger.conftest import Machine, ledger, start_build, tasks
+from tests.support.agents import offer_to
 from tests.support.packages import write_package
 
 
@@ -99,3 +101,17 @@ def test_publishing_is_work_by_its_people_and_cites_what_it_derives_from(
         "better-machine",
     )
     assert [e.provider for e in ledger(runtime, action="work", design="better-machine")] == ["person:bo"]
+
+
+def test_reports_handled_in_one_batch_still_count_the_attempt(client, network, published) -> None:  # type: ignore[no-untyped-def]
+    build_id = start_build(network)
+    job_id = tasks(network, build_id)["fab:bracket:1"].job_id
+    printer = Machine(network, "prusa-1")
+    offer = offer_to(network, job_id, "lab-a", "agent-1", "prusa-1")
+    reports = [p.JobAccepted(**printer.ids(offer)), p.JobFailed(**printer.ids(offer), reason="warped")]
+    printer.hand(*reports)  # accepted and failed together: the attempt ends in the unit of work it starts
+    printer.make(job_id)
+
+    assert Counter(e.action for e in ledger(network, job_id=job_id)) == {"use": 2, "consume": 1, "produce": 1}
+    plate = {p["task"]: p for p in client.get(f"/api/v1/builds/{build_id}/provenance").json["parts"]}
+    assert [a["state"] for a in plate["fab:bracket:1"]["attempts"]] == ["failed", "done"]
