@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.jobs.bus import UnitOfWork
-from coordinator.jobs.lifecycle import AttemptState
+from coordinator.jobs.lifecycle import AttemptState, JobState
 from coordinator.jobs.rows import AttemptSnap, EventRow, JobEnded, JobStarted
 from coordinator.ledger import mapping
 from coordinator.models.base import aware
@@ -27,7 +27,7 @@ from coordinator.models.jobs import Job, JobAttempt, JobEvent
 from coordinator.models.ledger import LedgerEvent
 
 # job states in which the machine has started on the part
-STARTED = frozenset({"accepted", "running", "paused", "waiting_operator"})
+STARTED = frozenset({JobState.ACCEPTED, JobState.RUNNING, JobState.PAUSED, JobState.WAITING_OPERATOR})
 # attempts that end before their machine starts: no machine time, no material
 NOT_STARTED = frozenset({AttemptState.REJECTED, AttemptState.OFFERED, AttemptState.NEEDS_PREPARATION})
 
@@ -122,8 +122,10 @@ def _facts(
     operators = [
         str(e.payload["by"]) for e in events if e.type.startswith("operator:") and e.payload.get("by")
     ]
+    # a job cancelled on the coordinator closes its run before its machine confirms the attempt stopped
+    state = attempt.state if attempt.ended_at or run is None else run.state
     return mapping.AttemptFacts(
-        attempt_id=attempt.id, job_id=job.id, state=attempt.state, fablab=attempt.fablab,
+        attempt_id=attempt.id, job_id=job.id, state=state, fablab=attempt.fablab,
         machine_id=attempt.machine_id, process=job.process, started_at=begin, ended_at=aware(ended),
         part=mapping.part_resource(job.design, job.design_version, job.part_id, job.file_sha256),
         copies=_copies(job), design=job.design, design_version=job.design_version,

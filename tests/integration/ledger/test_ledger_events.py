@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, ReceivePurchases
+from coordinator.jobs.commands import Actor, CancelJob, ReceivePurchases
 from coordinator.models.auth import Role
 from coordinator.services import designs
 from protocol import payloads as p
@@ -115,3 +115,16 @@ def test_reports_handled_in_one_batch_still_count_the_attempt(client, network, p
     assert Counter(e.action for e in ledger(network, job_id=job_id)) == {"use": 2, "consume": 1, "produce": 1}
     plate = {p["task"]: p for p in client.get(f"/api/v1/builds/{build_id}/provenance").json["parts"]}
     assert [a["state"] for a in plate["fab:bracket:1"]["attempts"]] == ["failed", "done"]
+
+
+def test_a_job_cancelled_mid_print_counts_its_machine_time_and_makes_nothing(network, published) -> None:  # type: ignore[no-untyped-def]
+    job_id = tasks(network, start_build(network))["fab:bracket:1"].job_id
+    printer = Machine(network, "prusa-1")
+    offer = printer.start(job_id)
+    network.bus.handle(CancelJob(job_id, Actor("bea", Role.BUILDER)))
+    assert Counter(e.action for e in ledger(network, job_id=job_id)) == {"use": 1, "consume": 1}
+    printer.hand(p.JobCancelled(**printer.ids(offer)))  # the machine confirms it stopped: nothing new
+
+    events = ledger(network, job_id=job_id)
+    assert Counter(e.action for e in events) == {"use": 1, "consume": 1}
+    assert "cancelled" in events[0].note
