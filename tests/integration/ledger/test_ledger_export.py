@@ -116,3 +116,5 @@ def test_the_build_page_shows_provenance_and_cost(client, built) -> None:  # typ
     assert 'data-provenance="fab:bracket:1"' in html and "lab-a/prusa-1" in html
     assert 'data-testid="contributors">Test Designer, ada<' in html
     assert "26.08 EUR" in html  # purchases received and the plate's filament: the cost so far
+    charts = html[html.index('data-testid="contributions"') :]
+    assert '<g data-row="lab-a">' in charts and "Parts made, by fablab" in charts and "6 made" in charts
