@@ -32,6 +32,7 @@ API_BLUEPRINTS = [
     "coordinator.api.maintenance:bp",
     "coordinator.api.notifications:bp",
     "coordinator.api.statistics:bp",
+    "coordinator.api.ledger:bp",
     "coordinator.api.docs:bp",
 ]
 # "module:attribute" of the HTML pages (the dashboards), mounted at the site root

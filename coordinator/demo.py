@@ -64,6 +64,7 @@ class DemoFablab:
     name: str
     place: tuple[float, float]
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hourly_rate: float | None = None  # what a machine hour costs there (EUR): the ledger's cost of a job
 
 
 FABLABS = (
@@ -76,7 +77,7 @@ FABLABS = (
                     "build_volume_mm": [1000, 610, 25],
                     "materials": ["plywood", "acrylic", "steel", "aluminium"]},
         "bench-1": BENCH, "bench-2": BENCH,
-    }),
+    }, hourly_rate=8.0),
     DemoFablab("fablab-leipzig", "Makerspace Leipzig", (51.3397, 12.3731), {
         "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "L-PLA-01")),
         "prusa-2": printer(PRINTER, spool("petg", "orange", 1000, "L-PETG-01")),
@@ -85,7 +86,7 @@ FABLABS = (
         "mill-1": {"process": "cnc_mill", "make": "Tormach", "model": "PCNC 440",
                    "build_volume_mm": [254, 160, 254], "materials": ["aluminium", "pom"]},
         "bench-1": BENCH,
-    }),
+    }, hourly_rate=6.0),
     DemoFablab("fablab-dresden", "Offene Werkstatt Dresden", (51.0504, 13.7373), {
         "prusa-1": printer(PRINTER, spool("pla", "galaxy black", 1000, "D-PLA-01")),
         "voron-1": printer(BIG_PRINTER, spool("asa", "black", 1000, "D-ASA-01")),
@@ -94,7 +95,7 @@ FABLABS = (
         "pnp-1": {"process": "pcb_assembly", "make": "Neoden", "model": "YY1",
                   "build_volume_mm": [355, 355, 10], "materials": ["fr4"]},
         "bench-1": BENCH,
-    }),
+    }, hourly_rate=5.0),
 )  # fmt: skip
 
 
@@ -199,8 +200,9 @@ class Demo:
         assert rt is not None
         with session_scope(rt.engine) as session:
             for lab in FABLABS:
-                network.set_profile(session, lab.id, {"name": lab.name, "latitude": lab.place[0],
-                                                      "longitude": lab.place[1]}, register=True)  # fmt: skip
+                profile = {"name": lab.name, "latitude": lab.place[0], "longitude": lab.place[1],
+                           "hourly_rate": lab.hourly_rate}  # fmt: skip
+                network.set_profile(session, lab.id, profile, register=True)
 
     def _make_tokens(self) -> dict[str, str]:
         """A token for each person of the demo (shown once), so anyone can sign in and act."""

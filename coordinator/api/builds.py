@@ -63,6 +63,8 @@ class ProfileIn(BaseModel):
     opening_hours: dict[str, list[str]] = Field(default_factory=dict, description='{"mon": ["09:00-18:00"]}')
     timezone_offset_min: int = Field(0, ge=-720, le=840)
     accepts: str = Field("all", pattern="^(all|none)$")
+    hourly_rate: float | None = Field(None, ge=0, le=100_000, description="what a machine hour costs here")
+    currency: str = Field("EUR", pattern="^[A-Z]{3}$", description="ISO 4217 code of the hourly rate")
 
 
 @bp.post("/builds")

@@ -532,6 +532,8 @@ class ProfileOut(Out):
     address: dict[str, Json]
     contact: dict[str, Json]
     equipment: list[dict[str, Json]] = Field(description="declared machines: id, process, make, model...")
+    hourly_rate: float | None = Field(description="what a machine hour costs here; null: not set")
+    currency: str = Field(description="ISO 4217 code of the hourly rate")
 
 
 class OkwFacilityOut(RootModel[dict[str, Json]]):
@@ -686,3 +688,111 @@ class RetriedOut(Out):
     build: str
     task: str
     job: str
+
+
+# ---- ledger and provenance -----------------------------------------------------------------------
+
+Money = dict[str, float]
+
+
+class MeasureOut(Out):
+    """A quantity in OM 2 terms: a number and its unit (one, gram, hour)."""
+
+    type: Literal["Measure"]
+    has_numerical_value: float = Field(alias="hasNumericalValue")
+    has_unit: Literal["one", "gram", "hour"] = Field(alias="hasUnit")
+
+
+class EffortOut(MeasureOut):
+    """Time spent (work, use of a machine), in hours or as a count of interventions."""
+
+
+class EconomicEventOut(Out):
+    """A Valueflows economic event; IRIs compacted by the document's context (peerfab: is urn:peerfab:)."""
+
+    id: str
+    type: Literal["EconomicEvent"]
+    action: Literal["produce", "consume", "use", "work", "transfer", "cite"]
+    provider: str
+    receiver: str
+    resource_quantity: MeasureOut | None = Field(None, alias="resourceQuantity")
+    # its own model: pydantic cannot describe one nested model under two fields of a serialization model
+    effort_quantity: EffortOut | None = Field(None, alias="effortQuantity", description="work and use")
+    has_point_in_time: Timestamp = Field(alias="hasPointInTime")
+    has_beginning: Timestamp | None = Field(None, alias="hasBeginning")
+    has_end: Timestamp | None = Field(None, alias="hasEnd")
+    resource_conforms_to: str | None = Field(None, alias="resourceConformsTo")
+    resource_inventoried_as: str | None = Field(None, alias="resourceInventoriedAs")
+    input_of: str | None = Field(None, alias="inputOf", description="the job (or publication) it went into")
+    output_of: str | None = Field(None, alias="outputOf", description="the job that made it")
+    note: str | None = None
+
+
+class LedgerOut(Out):
+    """A page of the commons ledger as Valueflows JSON-LD, its context inline (docs/commons.md)."""
+
+    context: dict[str, Json] = Field(alias="@context", description="the JSON-LD context (Valueflows, OM 2)")
+    graph: list[EconomicEventOut] = Field(alias="@graph")
+    total: int = Field(description="events matching the filters, over all pages")
+    limit: int
+    offset: int
+
+
+class AttemptCostOut(Out):
+    job: str
+    attempt: str
+    state: str
+    fablab: str
+    machine: str
+    operators: list[str]
+    material: str | None
+    spool: int | None
+    material_g: float | None
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    hours: float | None
+    file_sha256: str | None = Field(description="the file run: one an operator prepared, or the job's")
+    cost: Money = Field(description="material and machine time, per currency")
+
+
+class ProvenancePartOut(Out):
+    task: str
+    kind: str
+    part: str
+    copies: int
+    job: str | None
+    state: str | None
+    design_version: str | None
+    fablab: str | None = Field(description="where it was made (its done attempt, else its last)")
+    machine: str | None
+    operators: list[str]
+    material: str | None
+    spool: int | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    file_sha256: str | None
+    attempts: list[AttemptCostOut]
+    cost: Money = Field(description="all its attempts, per currency")
+
+
+class BuildCostOut(Out):
+    estimated: Money = Field(description="from the estimates made at the start, with purchases")
+    actual: Money = Field(description="the runs so far, with purchases received")
+    machine_hours_estimated: float
+    machine_hours_used: float
+    material_g_estimated: float
+    material_g_used: float
+
+
+class ProvenanceOut(Out):
+    """Where each part of a build came from, who made it and what it cost."""
+
+    build: str
+    design: str
+    version: str
+    units: int
+    site: str
+    state: str
+    contributors: list[str] = Field(description="the design version's authors, publisher and maintainers")
+    parts: list[ProvenancePartOut]
+    cost: BuildCostOut

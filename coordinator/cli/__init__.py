@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "token": "coordinator.cli.token:token_group",
     "db": "coordinator.cli.server:db_group",
     "plan": "coordinator.cli.plan:plan_command",
+    "ledger": "coordinator.cli.ledger:ledger_group",
     "bridge": "firmware_bridge.cli:bridge_group",
     "agent": "fablab_agents.cli:agent_group",
 }

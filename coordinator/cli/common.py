@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from coordinator.settings import Settings, load_settings
+from protocol.errors import InvalidInput
 
 config_option = click.option(
     "--config",
@@ -21,6 +23,24 @@ config_option = click.option(
 
 def settings_from(config_path: str | None) -> Settings:
     return load_settings(config_path)
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="The coordinator's data folder (its database): the folder `peerfab demo` prints.",
+)
+
+
+def local_settings(config_path: str | None, data_dir: str | None) -> Settings:
+    """Settings of a config file, with the database of a data folder (the demo's) when one is named."""
+    settings = settings_from(config_path)
+    if data_dir is not None:
+        folder = Path(data_dir)
+        if not (folder / "peerfab.db").exists() and settings.database.url is None:
+            raise InvalidInput(f"{folder} holds no peerfab database (peerfab.db); is it the demo's folder?")
+        settings.storage.data_dir = folder
+    return settings
 
 
 def echo_json(data: Any) -> None:

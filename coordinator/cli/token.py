@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 from sqlmodel import select
 
-from coordinator.cli.common import config_option, settings_from
+from coordinator.cli.common import config_option, data_dir_option, local_settings
 from coordinator.db import session_scope
 from coordinator.models.auth import ApiToken, Role
 from coordinator.runtime import Runtime
 from coordinator.services.auth import create_token, is_live, parse_duration, revoke_token
-from coordinator.settings import Settings
-from protocol.errors import InvalidInput
-
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    help="The coordinator's data folder (its database): the folder `peerfab demo` prints.",
-)
-
-
-def _settings(config_path: str | None, data_dir: str | None) -> Settings:
-    settings = settings_from(config_path)
-    if data_dir is not None:
-        folder = Path(data_dir)
-        if not (folder / "peerfab.db").exists() and settings.database.url is None:
-            raise InvalidInput(f"{folder} holds no peerfab database (peerfab.db); is it the demo's folder?")
-        settings.storage.data_dir = folder
-    return settings
 
 
 @click.group("token")
@@ -60,7 +41,7 @@ def create_command(
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
     lifetime = parse_duration(expires_in) if expires_in else None
-    rt = Runtime.open(_settings(config_path, data_dir))
+    rt = Runtime.open(local_settings(config_path, data_dir))
     with session_scope(rt.engine) as session:
         record, plain = create_token(session, role, name, fablabs=fablabs, expires_in=lifetime)
         summary = _describe(record)
@@ -79,7 +60,7 @@ def _describe(record: ApiToken) -> str:
 @data_dir_option
 def list_command(config_path: str | None, data_dir: str | None) -> None:
     """List tokens (never their values)."""
-    rt = Runtime.open(_settings(config_path, data_dir))
+    rt = Runtime.open(local_settings(config_path, data_dir))
     now = datetime.now(UTC)
     with session_scope(rt.engine) as session:
         for record in session.exec(select(ApiToken).order_by(ApiToken.id)):  # type: ignore[arg-type]
@@ -95,7 +76,7 @@ def list_command(config_path: str | None, data_dir: str | None) -> None:
 @data_dir_option
 def revoke_command(token_id: int, config_path: str | None, data_dir: str | None) -> None:
     """Revoke a token by id."""
-    rt = Runtime.open(_settings(config_path, data_dir))
+    rt = Runtime.open(local_settings(config_path, data_dir))
     with session_scope(rt.engine) as session:
         revoke_token(session, token_id)
     click.echo(f"token {token_id} revoked")

@@ -16,9 +16,11 @@ from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
 from coordinator.dashboard.paging import offset_arg
 from coordinator.dashboard.present import Badge, iso
+from coordinator.dashboard.svg_bars import Row, render_bars
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
 from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask
 from coordinator.jobs.lifecycle import ACTIVE_STATES
+from coordinator.ledger import export, provenance
 from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
 from coordinator.services import builds, designs, planner
@@ -248,6 +250,28 @@ def _owns(build: Build) -> bool:
     return person.role == "admin" or (person.role == "builder" and person.name == build.started_by)
 
 
+# (action, unit) of the ledger -> the chart of who gave it, and how a bar's figure reads
+CONTRIBUTION_CHARTS: tuple[tuple[tuple[str, str], str, str], ...] = (
+    (("produce", "each"), "Parts made, by fablab", "{:g} made"),
+    (("use", "hour"), "Machine hours, by fablab", "{:.2f} h"),
+    (("consume", "g"), "Filament used, by fablab", "{:.0f} g"),
+    (("work", "hour"), "Assembly hours, by who gave them", "{:.2f} h"),
+)
+
+
+def contribution_charts(session: Session, build_id: str) -> list[tuple[str, str]]:
+    """(title, SVG bar chart) of who contributed what to a build, from its ledger; none without figures."""
+    found = export.contributions(session, export.LedgerQuery(build=build_id))
+    charts = []
+    for key, title, figure in CONTRIBUTION_CHARTS:
+        totals = found.get(key, [])
+        if totals:
+            rows = [Row(provider.partition(":")[2] or provider, total, figure.format(total), tone="ok")
+                    for provider, total in totals]  # fmt: skip
+            charts.append((title, render_bars(rows, title=title)))
+    return charts
+
+
 def _page(template: str, **context: Any) -> str:
     return page(template, **context, **_helpers())
 
@@ -273,6 +297,8 @@ def build(build_id: str) -> str:
         context = _build_context(session, record)
         jobs = queries.build_jobs(session, build_id)
         events = queries.job_events(session, list(jobs), LOG_LIMIT)
+        origin = provenance.provenance(session, build_id)
+        charts = contribution_charts(session, build_id)
     return _page(
         "build.html",
         **context,
@@ -282,6 +308,8 @@ def build(build_id: str) -> str:
         can_receive=context["owns"] or _may(frozenset({"operator"})),
         can_cancel=context["owns"],
         log_limit=LOG_LIMIT,
+        provenance=origin,
+        contribution_charts=charts,
     )
 
 

@@ -39,6 +39,7 @@ from coordinator.jobs.lifecycle import FINAL_STATES
 from coordinator.jobs.outbox import Outbox
 from coordinator.jobs.rows import AttemptSnap, Decision, JobEnded, JobSnap, JobStarted, MachineSnap, Outgoing
 from coordinator.jobs.submission import queue_jobs, store_upload
+from coordinator.ledger import record as ledger
 from coordinator.services import builds
 from firmware_bridge import gcode_check
 from protocol import payloads as p
@@ -258,6 +259,7 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any], Any]] = {
 }
 
 REACTIONS: dict[type, list[Callable[[UnitOfWork, Any], None]]] = {
-    JobStarted: [builds.on_job_started, runs.on_job_started],
-    JobEnded: [builds.on_job_ended, runs.on_job_ended],
+    # the ledger comes after the runs: it records the runs they closed
+    JobStarted: [builds.on_job_started, runs.on_job_started, ledger.on_job_started],
+    JobEnded: [builds.on_job_ended, runs.on_job_ended, ledger.on_job_ended],
 }

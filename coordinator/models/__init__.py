@@ -23,6 +23,7 @@ from coordinator.models.fablab import (
     Subscription,
 )
 from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
+from coordinator.models.ledger import LedgerEvent
 
 __all__ = [
     "Delivery",
@@ -49,6 +50,7 @@ __all__ = [
     "Job",
     "JobAttempt",
     "JobEvent",
+    "LedgerEvent",
     "Machine",
     "MeshAnalysis",
     "Part",

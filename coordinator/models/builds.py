@@ -57,6 +57,9 @@ class FablabProfile(SQLModel, table=True):
     # Machines the lab declares (read from Open Know-Where): id, process, make, model, quantity,
     # materials, build_volume_mm, nozzle_mm. Machines its agents announce are listed as well.
     equipment: list[dict[str, Any]] = json_field(list)
+    # what an hour of a machine costs here (the ledger's cost of a job), in `currency`; None: not set
+    hourly_rate: float | None = None
+    currency: str = Field(default="EUR", max_length=3)
 
 
 class Build(SQLModel, table=True):

@@ -21,6 +21,7 @@ from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurcha
 from coordinator.jobs.lifecycle import FINAL_STATES, JobState
 from coordinator.jobs.rows import JobEnded, JobStarted
 from coordinator.jobs.submission import JobSpec, queue_jobs, spec_for_part, store_upload
+from coordinator.ledger import record as ledger
 from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import (
     Build,
@@ -240,11 +241,12 @@ def purchases(session: Session, build_id: str) -> list[PurchaseItem]:
 def receive_purchases(uow: UnitOfWork, command: ReceivePurchases) -> int:
     """Mark purchased parts as received at the build site (all when no part is named)."""
     items = _purchase_lines(uow, command.build_id, command.part_ids, command.by, "receive purchases for")
-    count = 0
+    build, now, count = get_build(uow.session, command.build_id), utcnow(), 0
     for item in items:
         if item.state != PurchaseState.RECEIVED:
-            item.state, item.received_at = PurchaseState.RECEIVED, utcnow()
+            item.state, item.received_at = PurchaseState.RECEIVED, now
             item.ordered_at = item.ordered_at or item.received_at
+            ledger.record_purchase(uow.session, build, item, now)
             count += 1
     uow.effects.wake = uow.effects.wake or count > 0
     uow.effects.replan = uow.effects.replan or count > 0

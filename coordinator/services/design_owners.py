@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from coordinator.bom.manifest import SLUG_RE, DesignInfo
 from coordinator.bom.text import check_name
 from coordinator.filestore import FileStore
+from coordinator.ledger import record as ledger
 from coordinator.models.designs import (
     BomEdge,
     Design,
@@ -185,6 +186,7 @@ def _copy_version(
     session.flush()
     _copy_rows(session, source, version, files)
     session.flush()
+    ledger.record_publish(session, design, version)
     return version
 
 

@@ -17,6 +17,7 @@ from coordinator.bom.manifest import SEMVER_RE, AnyPart, DesignInfo, FabricatedP
 from coordinator.bom.package import DesignPackage, open_package
 from coordinator.filestore import SHA256_RE, FileStore
 from coordinator.importers.okh_export import ExportSource
+from coordinator.ledger import record as ledger
 from coordinator.models.auth import Role
 from coordinator.models.base import aware
 from coordinator.models.designs import (
@@ -140,6 +141,7 @@ def _insert_version(
     _insert_parts(session, version.id, package, stored)
     for rel, sha in stored.items():
         session.add(VersionFile(version_id=version.id, path=rel, sha256=sha))
+    ledger.record_publish(session, design, version, homepage=info.homepage)
     return version
 
 

@@ -1,8 +1,9 @@
 """The demo's build as a fablab sees it: spools used, a nearly empty spool refused (and why), the
-purchases it waited for, the plan on the demo's clock, and the statistics it leaves behind."""
+purchases it waited for, the plan on the demo's clock, the statistics and the ledger it leaves behind."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import requests
 from sqlmodel import Session, col, select
 
 from coordinator.demo import FABLABS, Demo
-from coordinator.models.builds import Build
+from coordinator.ledger.valueflows import VF, expand
+from coordinator.models.builds import Build, BuildTask
 from coordinator.models.fablab import JobRun, Spool
 from coordinator.models.jobs import Job
 from tests.support.waiting import wait_until
@@ -98,3 +100,25 @@ def test_the_demo_build_uses_spools_and_leaves_statistics(demo: Demo) -> None:
     with Session(engine) as session:
         finished = session.exec(select(Build.ended_at).where(col(Build.id) == demo.build_id)).one()
     assert isinstance(finished, datetime)
+
+
+def test_the_demo_builds_ledger_counts_match_its_jobs(demo: Demo) -> None:
+    assert demo.wait_until_done(180, say=lambda _line: None)
+    rt = demo.process.runtime
+    assert rt is not None
+    with Session(rt.engine) as session:
+        tasks = session.exec(select(BuildTask).where(BuildTask.build_id == demo.build_id)).all()
+        runs = session.exec(select(JobRun).where(JobRun.build_id == demo.build_id)).all()
+    url = demo.process.url
+    doc = requests.get(f"{url}/api/v1/ledger?build={demo.build_id}&limit=1000", timeout=10).json()
+    assert doc["total"] == len(doc["@graph"])
+    actions = Counter(event["action"] for event in doc["@graph"])
+    assert actions["produce"] == len(tasks)  # every task's part, once
+    assert actions["use"] == len(runs)  # every attempt, done or not
+    assert actions["consume"] == len([r for r in runs if (r.filament_used_g or 0) > 0])
+    expanded = expand(doc)
+    assert all(node["@type"] == [f"{VF}EconomicEvent"] for node in expanded)
+
+    origin = requests.get(f"{url}/api/v1/builds/{demo.build_id}/provenance", timeout=10).json()
+    assert all(part["machine"] and part["state"] == "done" for part in origin["parts"])
+    assert origin["cost"]["actual"].get("EUR", 0) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from coordinator.jobs.commands import COORDINATOR, SubmitJobs
 from coordinator.jobs.lifecycle import FINAL_STATES
 from coordinator.jobs.submission import JobSpec
 from coordinator.models.jobs import Job, JobAttempt, JobEvent
+from coordinator.models.ledger import LedgerEvent
 from coordinator.mqtt.service import DispatchService
 
 from .fake_agent import FakeAgent
@@ -61,6 +63,12 @@ def final_events(runtime: Any, job_id: str) -> list[JobEvent]:
             JobEvent.job_id == job_id, col(JobEvent.to_state).in_(list(FINAL_STATES))
         )
         return list(session.exec(query).all())
+
+
+def ledger_actions(runtime: Any, job_id: str) -> Counter[str]:
+    """The commons ledger's events of a job, by action (produce, use, consume...)."""
+    with Session(runtime.engine) as session:
+        return Counter(session.exec(select(LedgerEvent.action).where(LedgerEvent.job_id == job_id)).all())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from coordinator.jobs.commands import COORDINATOR, CancelJob
 from coordinator.models.jobs import AgentLink
 from protocol import payloads as p
 
-from .conftest import attempts, final_events, job, job_state, submit, wait_until
+from .conftest import attempts, final_events, job, job_state, ledger_actions, submit, wait_until
 from .fake_agent import machine
 
 
@@ -40,6 +40,7 @@ def test_duplicate_done_ends_the_job_once(runtime, make_agent):
     wait_until(lambda: runtime_link_seq(runtime) >= probe.seq, what="probe processed")
     assert len(final_events(runtime, job_id)) == 1
     assert job(runtime, job_id).progress == 1.0
+    assert ledger_actions(runtime, job_id) == {"use": 1, "produce": 1}  # the part, made once
 
 
 def runtime_link_seq(runtime) -> int:
@@ -60,6 +61,7 @@ def test_reordered_events_still_end_done_and_ask_for_a_reannounce(runtime, make_
     wait_until(lambda: job_state(runtime, job_id) == "done", what="done")
     agent.wait_command(lambda c: isinstance(c, p.Reannounce))
     assert len(final_events(runtime, job_id)) == 1
+    assert ledger_actions(runtime, job_id)["produce"] == 1
 
 
 def test_events_of_a_stale_attempt_are_ignored_and_cancelled(runtime, make_agent):
@@ -140,6 +142,7 @@ def test_failures_use_up_the_attempts_then_the_job_fails(runtime, make_agent):
     assert job(runtime, job_id).reason == "spaghetti"
     assert [a.state for a in attempts(runtime, job_id)] == ["failed", "failed"]
     assert len(final_events(runtime, job_id)) == 1
+    assert ledger_actions(runtime, job_id) == {"use": 2}  # both attempts' machine time, no part
 
 
 def test_silent_agent_loses_the_lease_and_the_job_requeues(runtime, make_agent):

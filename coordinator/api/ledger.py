@@ -1,0 +1,51 @@
+"""The commons ledger as Valueflows JSON-LD, and a build's provenance and cost (docs/commons.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from apiflask import APIBlueprint
+from pydantic import BaseModel, Field
+
+from coordinator.api.schemas import LedgerOut, ProvenanceOut, errors
+from coordinator.db import session_scope
+from coordinator.jobs.queries import MAX_OFFSET
+from coordinator.ledger import export, provenance
+from coordinator.runtime import runtime
+
+bp = APIBlueprint("ledger", __name__, tag="Ledger")
+
+
+class LedgerQueryIn(BaseModel):
+    build: str | None = Field(None, max_length=32, description="a build's id")
+    design: str | None = Field(None, max_length=64, description="a design's slug")
+    fablab: str | None = Field(None, max_length=63)
+    person: str | None = Field(
+        None, max_length=128, description="a person (a token's name), as provider or receiver"
+    )
+    since: datetime | None = Field(None, description="events at or after this time")
+    until: datetime | None = Field(None, description="events at or before this time")
+    limit: int = Field(100, ge=1, le=export.MAX_PAGE, description="events per page (oldest first)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="events to skip")
+
+
+@bp.get("/ledger")
+@bp.input(LedgerQueryIn, location="query")
+@bp.output(LedgerOut)
+@bp.doc(responses=errors(401, 422, _400="since is after until"))
+def ledger(query_data: LedgerQueryIn) -> dict[str, Any]:
+    """Economic events (produce, consume, use, work, transfer, cite) as Valueflows JSON-LD, a page at
+    a time, oldest first."""
+    with session_scope(runtime().engine) as session:
+        return export.export(session, export.LedgerQuery(**query_data.model_dump()))
+
+
+@bp.get("/builds/<build_id>/provenance")
+@bp.output(ProvenanceOut)
+@bp.doc(responses=errors(401, 404))
+def build_provenance(build_id: str) -> dict[str, Any]:
+    """Every part of a build: design version and contributors, fablab, machine, operators, material and
+    spool, start and end, the file run, attempts; the cost per part and for the build."""
+    with session_scope(runtime().engine) as session:
+        return provenance.provenance(session, build_id)
