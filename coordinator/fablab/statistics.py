@@ -173,7 +173,9 @@ def measured_speed_factors(
         planned[key] += run.planned_s
         actual[key] += took
         count[key] += 1
-    declared = _declared(session)
+    if not planned:
+        return {}
+    declared = _declared(session, machine_ids)
     result = {}
     for key in planned:
         if count[key] >= min_runs and actual[key] > 0:
@@ -187,8 +189,11 @@ def measured_speeds(session: Session, machine_ids: Collection[str] | None = None
     return {key: m.measured for key, m in measured_speed_factors(session, machine_ids=machine_ids).items()}
 
 
-def _declared(session: Session) -> dict[str, float]:
-    rows = session.exec(select(Machine.fablab, Machine.machine_id, Machine.capabilities)).all()
+def _declared(session: Session, machine_ids: Collection[str] | None = None) -> dict[str, float]:
+    query = select(Machine.fablab, Machine.machine_id, Machine.capabilities)
+    if machine_ids is not None:
+        query = query.where(col(Machine.machine_id).in_(machine_ids))
+    rows = session.exec(query).all()
     return {f"{lab}/{mid}": float((caps or {}).get("speed_factor") or 1.0) for lab, mid, caps in rows}
 
 
