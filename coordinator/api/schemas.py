@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from coordinator.jobs.lifecycle import JobState
+from coordinator.planning.durations import Source
 from protocol.payloads import Capabilities, LoadedSpool
 
 # An ISO 8601 timestamp as the coordinator writes it (UTC).
@@ -571,6 +572,9 @@ class AssemblyProgress(Out):
 class LateOut(Out):
     task: str | None = Field(description="the late task; null for the build as a whole")
     why: str
+    estimate_source: Source | None = Field(
+        description="which figure the late task's planned duration came from; null for the build as a whole"
+    )
 
 
 class TaskOut(Out):
@@ -587,6 +591,11 @@ class TaskOut(Out):
     planned_machine: str | None
     planned_start: Timestamp | None
     planned_end: Timestamp | None
+    estimate_source: Source = Field(
+        description="which figure the planned duration came from: the machine's own (slicer) estimate, "
+        "the breakdown's estimate at the machine's measured or declared speed factor, or the breakdown's "
+        "estimate as it is (docs/builds.md, Durations)"
+    )
     actual_start: Timestamp | None
     actual_end: Timestamp | None
 

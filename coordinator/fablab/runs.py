@@ -94,6 +94,8 @@ def _scaled(seconds: float | None, scale: float) -> float | None:
 
 
 def _planned_s(params: dict[str, Any], speed_factor: float) -> float | None:
+    """The breakdown's estimate at the declared speed, not the planner's figure: measured speed factors
+    compare real times with this one, so they never feed on themselves."""
     minutes = params.get("estimated_min")
     if not isinstance(minutes, int | float) or minutes <= 0:
         return None

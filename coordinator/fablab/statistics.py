@@ -4,14 +4,15 @@ Everything comes from the runs (`job_run`): one per attempt of a job that a mach
 that ended `done` is a success; `failed`, `expired` (its machine went silent) and an attempt that
 went back to the queue count against the machine; a job cancelled by a person counts for neither.
 
-`measured_speed_factors` is what the planner can use instead of the speed factors agents declare.
+`measured_speed_factors` is what the planner and the dispatcher use instead of the speed factors agents
+declare (coordinator/planning/durations.py).
 """
 
 from __future__ import annotations
 
 import statistics as stats
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,8 +149,11 @@ class MeasuredSpeed:
     runs: int
 
 
-def measured_speed_factors(session: Session, min_runs: int = MIN_RUNS_FOR_SPEED) -> dict[str, MeasuredSpeed]:
-    """Per machine with at least `min_runs` done runs that had an estimate: its measured speed factor.
+def measured_speed_factors(
+    session: Session, min_runs: int = MIN_RUNS_FOR_SPEED, machine_ids: Collection[str] | None = None
+) -> dict[str, MeasuredSpeed]:
+    """Per machine with at least `min_runs` done runs that had an estimate: its measured speed factor
+    (of the machines with one of `machine_ids` only, when given).
 
     The estimate of a run is the build breakdown's minutes at speed 1 divided by the machine's declared
     speed factor, so a machine whose runs take as long as estimated measures its declared factor; one
@@ -159,6 +163,8 @@ def measured_speed_factors(session: Session, min_runs: int = MIN_RUNS_FOR_SPEED)
     actual: dict[str, float] = defaultdict(float)
     count: dict[str, int] = defaultdict(int)
     query = select(JobRun).where(JobRun.state == "done", col(JobRun.planned_s).is_not(None))
+    if machine_ids is not None:
+        query = query.where(col(JobRun.machine_id).in_(machine_ids))
     for run in session.exec(query):
         took = duration_s(run)
         if not took or not run.planned_s:
@@ -167,7 +173,9 @@ def measured_speed_factors(session: Session, min_runs: int = MIN_RUNS_FOR_SPEED)
         planned[key] += run.planned_s
         actual[key] += took
         count[key] += 1
-    declared = _declared(session)
+    if not planned:
+        return {}
+    declared = _declared(session, machine_ids)
     result = {}
     for key in planned:
         if count[key] >= min_runs and actual[key] > 0:
@@ -176,8 +184,16 @@ def measured_speed_factors(session: Session, min_runs: int = MIN_RUNS_FOR_SPEED)
     return result
 
 
-def _declared(session: Session) -> dict[str, float]:
-    rows = session.exec(select(Machine.fablab, Machine.machine_id, Machine.capabilities)).all()
+def measured_speeds(session: Session, machine_ids: Collection[str] | None = None) -> dict[str, float]:
+    """Measured speed factor by machine key, for the machines with enough done runs (the planner's)."""
+    return {key: m.measured for key, m in measured_speed_factors(session, machine_ids=machine_ids).items()}
+
+
+def _declared(session: Session, machine_ids: Collection[str] | None = None) -> dict[str, float]:
+    query = select(Machine.fablab, Machine.machine_id, Machine.capabilities)
+    if machine_ids is not None:
+        query = query.where(col(Machine.machine_id).in_(machine_ids))
+    rows = session.exec(query).all()
     return {f"{lab}/{mid}": float((caps or {}).get("speed_factor") or 1.0) for lab, mid, caps in rows}
 
 

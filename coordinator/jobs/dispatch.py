@@ -6,7 +6,7 @@ pair them, and offers each pair through the lifecycle, all in one unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,14 +16,17 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from coordinator.fablab.conditions import Condition, machine_conditions, with_condition
+from coordinator.fablab.statistics import measured_speeds
 from coordinator.jobs import lifecycle
 from coordinator.jobs.bus import UnitOfWork
 from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, JobState
+from coordinator.jobs.queries import machine_estimates
 from coordinator.jobs.submission import new_id
 from coordinator.models.builds import Build, BuildState, BuildTask, PurchaseItem, PurchaseState
 from coordinator.models.jobs import AgentLink, Job, JobAttempt, Machine
+from coordinator.planning.durations import NO_MEASURES, MachineEstimate, duration
 from coordinator.planning.matching import MachineView, Requirement, shortcomings
-from coordinator.services.network import online_machine_keys, view_from_capabilities
+from coordinator.services.network import machine_key, online_machine_keys, view_from_capabilities
 from protocol import payloads as p
 from protocol.payloads import MachineStatus
 
@@ -218,6 +221,7 @@ def dispatch_round(uow: UnitOfWork, policy: DispatchPolicy, settings: OfferSetti
     if not pairs:
         return 0
     details = _offer_details(uow.session, [job.id for job, _ in pairs])
+    speeds = measured_speeds(uow.session, {machine.machine_id for _, machine in pairs})
     jobs = uow.store.jobs(details)
     snaps = uow.store.machines([machine.key for _, machine in pairs])
     now, offered = uow.now(), 0
@@ -226,7 +230,7 @@ def dispatch_round(uow: UnitOfWork, policy: DispatchPolicy, settings: OfferSetti
         if job is None or snap is None:
             continue
         attempt_id = new_id()
-        command = offer_command(job.id, details[job.id], attempt_id, machine, settings)
+        command = offer_command(job.id, details[job.id], attempt_id, machine, settings, speeds)
         decision = lifecycle.offer(job, snap, attempt_id=attempt_id, lease_s=settings.lease_s, now=now,
                                    command=command)  # fmt: skip
         if decision.outcome == "applied":
@@ -391,10 +395,12 @@ class _Details:
     file_name: str
     file_size: int
     params: dict[str, Any]
+    own: MachineEstimate | None = None  # the estimate of the machine that prepared its file last
 
 
 def _offer_details(session: Session, job_ids: list[str]) -> dict[str, _Details]:
     rows = session.exec(select(Job).where(col(Job.id).in_(job_ids))).all()
+    own = machine_estimates(session, job_ids)
     return {
         job.id: _Details(
             job.process,
@@ -405,18 +411,19 @@ def _offer_details(session: Session, job_ids: list[str]) -> dict[str, _Details]:
             job.file_name,
             job.file_size,
             dict(job.params or {}),
+            own.get(job.id),
         )  # fmt: skip
         for job in rows
     }
 
 
 def offer_command(
-    job_id: str, job: _Details, attempt_id: str, machine: IdleMachine, settings: OfferSettings
-) -> p.JobOffer:
-    """The job:offer command for a job's new attempt on `machine`."""
+    job_id: str, job: _Details, attempt_id: str, machine: IdleMachine, settings: OfferSettings,
+    measured: Mapping[str, float] = NO_MEASURES,
+) -> p.JobOffer:  # fmt: skip
+    """The job:offer command for a job's new attempt on `machine` (`measured`: speed factors by key)."""
     requirements = {"process": job.process, "material": job.material, "min_box_mm": job.min_box_mm,
                     "nozzle_mm": job.nozzle_mm}  # fmt: skip
-    speed = float(machine.capabilities.get("speed_factor") or 1.0)
     return p.JobOffer(
         job_id=job_id,
         attempt_id=attempt_id,
@@ -429,14 +436,16 @@ def offer_command(
             name=job.file_name,
         ),  # fmt: skip
         requirements={k: v for k, v in requirements.items() if v is not None},
-        estimated_s=_estimated_s(job.params, speed),
+        estimated_s=_estimated_s(job, machine, measured),
         params=dict(job.params),
     )
 
 
-def _estimated_s(params: dict[str, Any], speed_factor: float) -> float | None:
-    """The job's estimate (minutes at speed 1, from the build breakdown) at this machine's speed."""
-    minutes = params.get("estimated_min")
-    if not isinstance(minutes, int | float) or minutes <= 0:
-        return None
-    return float(minutes) * 60.0 / max(speed_factor, 1e-6)
+def _estimated_s(job: _Details, machine: IdleMachine, measured: Mapping[str, float]) -> float | None:
+    """How long the job takes on this machine, by the planner's rule (coordinator/planning/durations.py);
+    None for a job with neither a breakdown estimate nor this machine's own."""
+    minutes = job.params.get("estimated_min")
+    minutes = float(minutes) if isinstance(minutes, int | float) and minutes > 0 else 0.0
+    speed = float(machine.capabilities.get("speed_factor") or 1.0)
+    took = duration(minutes, machine_key(*machine.key), speed, measured, job.own)
+    return took.minutes * 60.0 if took.minutes > 0 else None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from coordinator.jobs.lifecycle import JobState
+from coordinator.jobs.lifecycle import JobState, Trigger
 from coordinator.models.builds import Build, BuildTask
 from coordinator.models.jobs import AgentLink, Fablab, Job, JobAttempt, JobEvent, Machine
+from coordinator.planning.durations import MachineEstimate
+from coordinator.services.network import machine_key
 from protocol.errors import InvalidInput, NotFound
 
 MAX_OFFSET = 1_000_000
@@ -122,3 +125,25 @@ def list_fablabs(session: Session, limit: int | None = None, offset: int = 0) ->
 
 def count_fablabs(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(Fablab)).one())
+
+
+def machine_estimates(session: Session, job_ids: Collection[str]) -> dict[str, MachineEstimate]:
+    """Each job's own estimate from the machine that prepared it (the last `job:accepted` that brought
+    estimates), for the jobs of `job_ids` that have one."""
+    with_estimate = set(
+        session.exec(select(Job.id).where(col(Job.id).in_(job_ids), col(Job.estimate_s).is_not(None))).all()
+    )
+    if not with_estimate:
+        return {}
+    rows = session.exec(
+        select(JobEvent.job_id, JobEvent.payload, JobAttempt.fablab, JobAttempt.machine_id)
+        .join(JobAttempt, col(JobAttempt.id) == col(JobEvent.attempt_id))
+        .where(col(JobEvent.job_id).in_(with_estimate), JobEvent.type == Trigger.ACCEPTED)
+        .order_by(col(JobEvent.id))
+    ).all()
+    found: dict[str, MachineEstimate] = {}
+    for job_id, payload, fablab, machine_id in rows:
+        seconds = ((payload or {}).get("estimates") or {}).get("duration_s")
+        if isinstance(seconds, int | float) and seconds > 0:
+            found[job_id] = MachineEstimate(machine_key(fablab, machine_id), float(seconds))
+    return found

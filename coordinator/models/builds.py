@@ -96,6 +96,7 @@ class BuildTask(SQLModel, table=True):
     planned_machine: str | None = Field(default=None, max_length=130)  # "fablab/machine"
     planned_start: datetime | None = _when()
     planned_end: datetime | None = _when()
+    planned_source: str = Field(default="", max_length=32)  # the figure its duration came from
     actual_start: datetime | None = _when()
     actual_end: datetime | None = _when()
 

@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from coordinator.planning.breakdown import Breakdown, FabTask
+from coordinator.planning.breakdown import Breakdown
+from coordinator.planning.durations import MachineEstimate, duration
 from coordinator.planning.matching import MachineView, Requirement, Unmatched, closest_machine, eligible
 from coordinator.scheduling.model import (
     Calendar,
@@ -40,6 +41,7 @@ class BuildInput:
     due_minutes: int | None = None
     done: frozenset[str] = frozenset()  # task ids already finished
     running: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # task id -> (machine key, start)
+    estimates: Mapping[str, MachineEstimate] = field(default_factory=dict)  # task id -> a machine's own
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Network:
     machines: Sequence[MachineView]
     transport_minutes: Mapping[tuple[str, str], int]  # (from fablab, to fablab) -> minutes
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # fablab -> start windows
+    measured_speeds: Mapping[str, float] = field(default_factory=dict)  # machine key -> measured factor
 
     def transport(self, source: str, target: str) -> int:
         if source == target:
@@ -63,6 +66,7 @@ class PlanningProblem:
     problem: Problem
     unmatched: list[Unmatched]
     task_build: dict[str, str]  # scheduling task id -> build id
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> source per mode
 
 
 def task_key(build_id: str, task_id: str) -> str:
@@ -83,9 +87,11 @@ def build_problem(builds: Sequence[BuildInput], network: Network) -> PlanningPro
     fixed: list[FixedTask] = []
     unmatched: list[Unmatched] = []
     task_build: dict[str, str] = {}
+    sources: dict[str, tuple[str, ...]] = {}
     for build in builds:
-        modes_of = _add_fab_tasks(build, online, network, tasks, fixed, unmatched, task_build)
-        _add_assemblies(build, online, network, modes_of, tasks, fixed, unmatched, precedences, task_build)
+        modes_of = _add_fab_tasks(build, online, network, tasks, fixed, unmatched, task_build, sources)
+        _add_assemblies(build, online, network, modes_of, tasks, fixed, unmatched, precedences, task_build,
+                        sources)  # fmt: skip
     known = {t.id for t in tasks}
     return PlanningProblem(
         problem=Problem(
@@ -97,14 +103,20 @@ def build_problem(builds: Sequence[BuildInput], network: Network) -> PlanningPro
         ),
         unmatched=unmatched,
         task_build=task_build,
+        sources=sources,
     )
 
 
-def _fab_modes(task: FabTask, machines: Sequence[MachineView]) -> list[tuple[MachineView, Mode]]:
-    return [
-        (m, Mode(max(1, math.ceil(task.minutes / m.speed_factor)), {m.key: 1}, name=m.key))
-        for m in eligible(task.requirement, machines)
-    ]
+def _modes(
+    build: BuildInput, task_id: str, minutes: float, machines: Sequence[MachineView], network: Network
+) -> list[tuple[Mode, str]]:
+    """A mode per machine, its duration by the rule of coordinator/planning/durations.py, and its source."""
+    own = build.estimates.get(task_id)
+    modes = []
+    for m in machines:
+        took = duration(minutes, m.key, m.speed_factor, network.measured_speeds, own)
+        modes.append((Mode(max(1, math.ceil(took.minutes)), {m.key: 1}, name=m.key), str(took.source)))
+    return modes
 
 
 def _add_fab_tasks(
@@ -115,6 +127,7 @@ def _add_fab_tasks(
     fixed: list[FixedTask],
     unmatched: list[Unmatched],
     task_build: dict[str, str],
+    sources: dict[str, tuple[str, ...]],
 ) -> dict[str, list[MachineView]]:
     """Add a task per unfinished fabrication task; return the machine of each mode by task id."""
     modes_of: dict[str, list[MachineView]] = {}
@@ -122,15 +135,17 @@ def _add_fab_tasks(
     for fab in build.breakdown.fab_tasks:
         if fab.id in build.done:
             continue
-        options = _fab_modes(fab, machines)
+        options = eligible(fab.requirement, machines)
         if not options:
             if fab.part_id not in reported:
                 unmatched.append(closest_machine(fab.part_id, fab.requirement, network.machines))
                 reported.add(fab.part_id)
             continue
         key = task_key(build.build_id, fab.id)
-        modes_of[fab.id] = [m for m, _ in options]
-        tasks.append(Task(key, tuple(mode for _, mode in options), weight=build.weight))
+        modes_of[fab.id] = options
+        modes = _modes(build, fab.id, fab.minutes, options, network)
+        tasks.append(Task(key, tuple(mode for mode, _ in modes), weight=build.weight))
+        sources[key] = tuple(source for _, source in modes)
         task_build[key] = build.build_id
         _pin_running(build, fab.id, key, [m.key for m in modes_of[fab.id]], fixed)
     return modes_of
@@ -146,6 +161,7 @@ def _add_assemblies(
     unmatched: list[Unmatched],
     precedences: list[Precedence],
     task_build: dict[str, str],
+    sources: dict[str, tuple[str, ...]],
 ) -> None:
     """Assemblies run on the assembly benches of the build site (machines with process 'assembly')."""
     benches = [m for m in machines if m.process == ASSEMBLY_PROCESS and m.fablab == build.site]
@@ -158,10 +174,10 @@ def _add_assemblies(
     for asm in pending:
         key = task_key(build.build_id, asm.id)
         due = build.due_minutes if asm.part_id == build.breakdown.root else None
-        modes = tuple(
-            Mode(max(1, math.ceil(asm.minutes / b.speed_factor)), {b.key: 1}, name=b.key) for b in benches
-        )
-        tasks.append(Task(key, modes, release=math.ceil(asm.release_minutes), due=due, weight=build.weight))
+        modes = _modes(build, asm.id, asm.minutes, benches, network)
+        tasks.append(Task(key, tuple(mode for mode, _ in modes), release=math.ceil(asm.release_minutes),
+                          due=due, weight=build.weight))  # fmt: skip
+        sources[key] = tuple(source for _, source in modes)
         task_build[key] = build.build_id
         _pin_running(build, asm.id, key, [b.key for b in benches], fixed)
         for child in asm.children:

@@ -34,6 +34,7 @@ from coordinator.models.builds import (
 )
 from coordinator.models.jobs import Fablab, Job
 from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask, PurchaseLine, break_down
+from coordinator.planning.durations import Source
 from coordinator.planning.matching import closest_machine, eligible
 from coordinator.planning.problem import ASSEMBLY_PROCESS
 from coordinator.services import designs
@@ -534,14 +535,17 @@ def _late(
     needed = {p for task, _ in rows if task.task_id not in done for p in task.needs_purchases}
     to_order = sorted(needed & not_ordered)
     if to_order:
-        late.append({"task": None, "why": f"purchased parts not ordered yet: {', '.join(to_order)}"})
+        late.append({"task": None, "why": f"purchased parts not ordered yet: {', '.join(to_order)}",
+                     "estimate_source": None})  # fmt: skip
     if build.due_at and build.planned_finish_at and aware(build.planned_finish_at) > aware(build.due_at):
         hours = (aware(build.planned_finish_at) - aware(build.due_at)).total_seconds() / 3600
-        late.append({"task": None, "why": f"expected to finish {hours:.1f} h after the due date"})
+        late.append({"task": None, "why": f"expected to finish {hours:.1f} h after the due date",
+                     "estimate_source": None})  # fmt: skip
     for task, job in rows:
         if task.task_id in done or task.planned_end is None or aware(task.planned_end) >= now:
             continue
-        late.append({"task": task.task_id, "why": _why_waiting(task, job, done, received)})
+        late.append({"task": task.task_id, "why": _why_waiting(task, job, done, received),
+                     "estimate_source": estimate_source(task)})  # fmt: skip
     return late
 
 
@@ -566,6 +570,11 @@ def _iso(moment: datetime | None) -> str | None:
     return aware(moment).isoformat() if moment else None
 
 
+def estimate_source(task: BuildTask) -> str:
+    """Which figure the task's planned duration came from; a task not planned has the breakdown's."""
+    return task.planned_source if task.planned_machine and task.planned_source else Source.MESH
+
+
 def _task_row(task: BuildTask, job: Job | None) -> dict[str, Any]:
     return {
         "task": task.task_id,
@@ -581,6 +590,7 @@ def _task_row(task: BuildTask, job: Job | None) -> dict[str, Any]:
         "planned_machine": task.planned_machine,
         "planned_start": _iso(task.planned_start),
         "planned_end": _iso(task.planned_end),
+        "estimate_source": estimate_source(task),
         "actual_start": _iso(task.actual_start),
         "actual_end": _iso(task.actual_end),
     }

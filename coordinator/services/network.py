@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coordinator.bom.text import check_name
+from coordinator.fablab.statistics import measured_speeds
 from coordinator.importers import okw
 from coordinator.models.builds import FablabProfile
 from coordinator.models.jobs import AgentLink, Fablab, Machine
@@ -106,7 +107,8 @@ def _refusing_fablabs(session: Session) -> set[str]:
 
 
 def network(session: Session, origin: datetime, sites: Sequence[str]) -> Network:
-    """Machines, start calendars, transport times and bench capacities for a plan made at `origin`."""
+    """Machines (with their measured speed factors), start calendars and transport times for a plan made
+    at `origin`."""
     profiles = {p.fablab: p for p in session.exec(select(FablabProfile))}
     fablabs = {f.id for f in session.exec(select(Fablab))} | set(profiles) | set(sites)
     places = {f: _place(profiles.get(f)) for f in fablabs}
@@ -119,6 +121,7 @@ def network(session: Session, origin: datetime, sites: Sequence[str]) -> Network
         machines=machine_views(session),
         transport_minutes=transport_table(places, list(sites)),
         calendars=calendars,
+        measured_speeds=measured_speeds(session),
     )
 
 

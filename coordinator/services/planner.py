@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from coordinator.jobs.lifecycle import ACTIVE_STATES, JobState
+from coordinator.jobs.queries import machine_estimates
 from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import Build, BuildState, BuildTask, Plan, PurchaseItem, PurchaseState
 from coordinator.models.jobs import JobAttempt
@@ -152,6 +153,7 @@ def build_inputs(session: Session, origin: datetime, scale: float = 1.0) -> list
         select(Build).where(col(Build.state).in_(LIVE_BUILD_STATES)).order_by(col(Build.created_at))
     ):
         rows = builds.build_tasks(session, build.id)
+        own = machine_estimates(session, [j.id for _, j in rows if j is not None])
         received = {p.part_id for p in _purchases(session, build.id) if p.state == PurchaseState.RECEIVED}
         inputs.append(
             BuildInput(
@@ -166,6 +168,7 @@ def build_inputs(session: Session, origin: datetime, scale: float = 1.0) -> list
                     for t, j in rows
                     if j is not None and j.state in ACTIVE_STATES and j.fablab and j.machine_id
                 },
+                estimates={t.task_id: own[j.id] for t, j in rows if j is not None and j.id in own},
             )
         )
     return inputs
@@ -281,6 +284,7 @@ def store_plan(
         machine = names[entry.id][entry.mode]
         changed += int(task.planned_machine not in (None, machine))
         task.planned_machine = machine
+        task.planned_source = planning.sources[entry.id][entry.mode]
         task.planned_start = origin + timedelta(minutes=entry.start / scale)
         task.planned_end = origin + timedelta(minutes=entry.end / scale)
         finish[build_id] = max(finish.get(build_id, task.planned_end), task.planned_end)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from coordinator.db import session_scope
-from coordinator.jobs.dispatch import PlanPolicy, idle_machines, queued_jobs
+from coordinator.jobs.dispatch import OfferSettings, PlanPolicy, dispatch_round, idle_machines, queued_jobs
 from coordinator.jobs.lifecycle import JobState
 from coordinator.models.builds import Build, BuildTask, Plan
-from coordinator.models.jobs import Job
+from coordinator.models.fablab import JobRun
+from coordinator.models.jobs import AgentLink, Job
 from coordinator.services import designs
 from coordinator.services.planner import Planner
 from protocol import payloads as p
@@ -213,3 +216,66 @@ def test_cancel_build_cancels_its_jobs(client, token_for, network, published) ->
         assert len(session.exec(select(Job)).all()) == 5  # and no part queued again
     again = client.post(f"/api/v1/builds/{build_id}/cancel", headers={"Authorization": f"Bearer {token}"})
     assert again.status_code == 409
+
+
+def _plan_again(runtime) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(runtime.engine) as session:
+        Planner(time_limit_s=0.5).replan(session, "test")
+
+
+def _planned_plate(client, build_id: str) -> tuple[str, str, float]:  # type: ignore[no-untyped-def]
+    """The plate's planned machine, the source of its duration and its planned minutes, as reported."""
+    (row,) = [
+        t for t in client.get(f"/api/v1/builds/{build_id}").json["tasks"] if t["task"] == "fab:bracket:1"
+    ]
+    span = datetime.fromisoformat(row["planned_end"]) - datetime.fromisoformat(row["planned_start"])
+    return row["planned_machine"], row["estimate_source"], span.total_seconds() / 60
+
+
+def _done_runs(runtime, machine: tuple[str, str], planned_s: float, took_s: float, count: int) -> None:  # type: ignore[no-untyped-def]
+    end = datetime.now(UTC) - timedelta(days=1)
+    with session_scope(runtime.engine) as session:
+        for n in range(count):
+            began = end - timedelta(seconds=took_s)
+            session.add(JobRun(job_id=f"old-{n}", attempt_id=f"old-attempt-{n}", fablab=machine[0],
+                               machine_id=machine[1], process="fdm_print", state="done", started_at=began,
+                               ended_at=end, planned_s=planned_s))  # fmt: skip
+
+
+def test_plans_learn_from_measured_runs_and_the_machines_own_estimate(
+    client,
+    token_for,
+    network,
+    published,  # type: ignore[no-untyped-def]
+) -> None:
+    transport = attach_transport(network)
+    with session_scope(network.engine) as session:
+        session.get(AgentLink, ("lab-b", "agent-b")).online = False  # type: ignore[union-attr]
+    build_id = start(client, token_for("builder")).json["id"]
+    minutes = _plate(network).minutes
+    _plan_again(network)
+    assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "mesh estimate", math.ceil(minutes))
+
+    # three runs on prusa-1 that took twice as long as planned: it measures half its declared speed
+    _done_runs(network, ("lab-a", "prusa-1"), planned_s=1800, took_s=3600, count=3)
+    speeds = client.get("/api/v1/statistics/speed-factors").json["machines"]
+    assert [(s["machine"], s["declared"], s["measured"]) for s in speeds] == [("lab-a/prusa-1", 1.0, 0.5)]
+    _plan_again(network)
+    assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "measured speed", math.ceil(minutes * 2))
+
+    # the dispatcher's offer gives the machine the same figure
+    network.bus.run(lambda uow: dispatch_round(uow, PlanPolicy(), OfferSettings()))
+    (offer,) = [o.command for o in transport.sent if isinstance(o.command, p.JobOffer)]
+    assert offer.job_id == _plate(network).job_id and offer.estimated_s == pytest.approx(minutes * 2 * 60)
+
+    # prusa-1 sliced the plate: 90 minutes, by its own estimate
+    BusAgent(network, "lab-a", "agent-1").job_event(p.JobAccepted, offer, estimates={"duration_s": 5400.0})
+    _plan_again(network)
+    assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "slicer", 90)
+
+    with session_scope(network.engine) as session:
+        plate = session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
+        plate.planned_end = datetime.now(UTC) - timedelta(minutes=1)  # it should have been done by now
+    late = client.get(f"/api/v1/builds/{build_id}").json["late"]
+    why = "accepted on lab-a/prusa-1, 0% done"
+    assert {"task": "fab:bracket:1", "why": why, "estimate_source": "slicer"} in late

@@ -132,6 +132,18 @@ def test_build_page_shows_header_progress_tree_fablabs_purchases_and_late(
     assert "The whole build : expected to finish" in words and "h after the due date" in words
 
 
+def test_build_page_says_which_figure_each_planned_duration_came_from(
+    client: FlaskClient, runtime: Any, made: Made
+) -> None:
+    html = client.get(f"/dashboard/builds/{made.build_id}").get_data(as_text=True)
+    with Session(runtime.engine) as session:
+        plate = session.exec(select(BuildTask).where(BuildTask.task_id == "fab:bracket:1")).one()
+    sources = {"lab-a/prusa-1": "mesh estimate", "lab-b/prusa-2": "declared speed"}  # speeds 1 and 2
+    rows = dict(re.findall(r'<tr data-task="([^"]+)"(.*?)</tr>', html, re.S))
+    assert f'data-source="{sources[plate.planned_machine or ""]}"' in rows["fab:bracket:1"]
+    assert 'data-source="mesh estimate"' in rows["asm:root:1"]  # the bench works at speed 1
+
+
 def test_build_page_after_work_shows_done_parts_and_actual_bars(
     client: FlaskClient, runtime: Any, made: Made
 ) -> None:
