@@ -19,6 +19,7 @@ memory. Run: python benchmarks/fleet.py --machines 5000 --duration 120 --databas
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import multiprocessing as mp
 import statistics
@@ -72,6 +73,25 @@ def hook(process: CoordinatorProcess, commits: Commits) -> None:
         deliver(effects)
 
     outbox.deliver = recording  # type: ignore[method-assign]
+
+
+def profile_worker(process: CoordinatorProcess, profiler: cProfile.Profile, after: float) -> None:
+    """Profile the dispatcher worker's steps (bursts, rounds, housekeeping) once `after` has passed."""
+    dispatcher = process.dispatcher
+    assert dispatcher is not None
+    guarded = dispatcher._guarded
+
+    def profiled(name: str, step: Any, *args: Any) -> None:
+        if time.time() < after:
+            guarded(name, step, *args)
+            return
+        profiler.enable()
+        try:
+            guarded(name, step, *args)
+        finally:
+            profiler.disable()
+
+    dispatcher._guarded = profiled  # type: ignore[method-assign]
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -154,6 +174,9 @@ def measure(
         after = latest_event_id(session)
     warm_until = time.time() + args.warmup
     stop_at = warm_until + args.duration
+    profiler = cProfile.Profile()
+    if args.profile:
+        profile_worker(process, profiler, warm_until)
     plan = FleetPlan(
         broker.host,
         broker.port,
@@ -187,6 +210,8 @@ def measure(
         meter.sample_rss()
         time.sleep(1.0)
     cpu_end, wall_end = meter.cpu_s(), time.time()
+    if args.profile:
+        profiler.dump_stats(args.profile)
     fleet.join(120)
     viewers.join(120)
     floor.join(120)
@@ -290,6 +315,7 @@ def main() -> None:
     parser.add_argument("--end-rate", type=float, default=3.0, help="jobs ending per second")
     parser.add_argument("--viewers", type=int, default=100, help="dashboard pages following the live stream")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--profile", type=Path, help="cProfile the worker's window into FILE")
     add_database_option(parser)
     args = parser.parse_args()
     args.agents = max(1, args.machines // args.machines_per_agent)
