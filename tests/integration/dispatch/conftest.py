@@ -77,10 +77,14 @@ def broker_url(mosquitto: Any) -> str:
 
 
 @pytest.fixture
-def dispatcher(runtime: Any, broker_url: str) -> Iterator[DispatchService]:
-    """A running dispatcher with short leases and fast ticks."""
+def dispatcher(runtime: Any, broker_url: str, request: pytest.FixtureRequest) -> Iterator[DispatchService]:
+    """A running dispatcher with short leases (1 s, or a test's `lease_s` mark) and fast ticks."""
     runtime.settings.mqtt.url = broker_url
-    service = DispatchService(runtime, lease_s=1.0, tick_s=0.1, reannounce_every_s=0.3, cancel_resend_s=0.5)
+    mark = request.node.get_closest_marker("lease_s")
+    lease_s = float(mark.args[0]) if mark else 1.0
+    service = DispatchService(
+        runtime, lease_s=lease_s, tick_s=0.1, reannounce_every_s=0.3, cancel_resend_s=0.5
+    )
     service.start()
     yield service
     service.stop()
