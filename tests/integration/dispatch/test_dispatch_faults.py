@@ -128,7 +128,7 @@ def test_rejection_moves_the_job_to_another_machine(runtime, make_agent):
     assert job(runtime, job_id).attempts == 2
 
 
-@pytest.mark.lease_s(10.0)  # a loaded machine may handle the accept after a 1 s lease; leases are not tested here
+@pytest.mark.lease_s(10.0)  # a loaded machine may handle an accept after a 1 s lease (not tested here)
 def test_failures_use_up_the_attempts_then_the_job_fails(runtime, make_agent):
     agent = make_agent()
     agent.birth(machine("prusa-1"))
