@@ -106,3 +106,11 @@ def test_a_takers_job_queued_past_the_bound_goes_first(
         assert taker is not None
         taker.created_at = datetime.now(UTC) - timedelta(minutes=30)
     assert _offered(runtime, _with(settings, max_wait_s=max_wait_s)) == [jobs[first]]
+
+
+def test_a_contributors_job_deep_in_the_queue_is_weighed_too(runtime: Any, settings: Settings) -> None:
+    builds = _network(runtime)
+    taker = dataclasses.replace(SPEC, params={"build": builds["lab-taker"]})
+    runtime.bus.handle(SubmitJobs(taker, 40, COORDINATOR))  # ahead: more than one page for one printer
+    (giver,) = _queue(runtime, builds, ("lab-giver",)).values()
+    assert _offered(runtime, _with(settings)) == [giver]
