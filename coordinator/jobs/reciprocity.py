@@ -172,7 +172,7 @@ def party_scores(session: Session, now: datetime, weights: ReciprocitySettings) 
 
 def ledger_flows(session: Session, since: datetime, now: datetime) -> list[Flow]:
     """The ledger's use, consume, produce and work since `since`, summed per slice of time, provider,
-    receiver and build party; each sum dated at its slice's middle (a few hours off at most)."""
+    receiver and build parties; each sum dated at its slice's middle (half a slice off at most)."""
     step = (now - since) / SLICES
     flows = []
     for n in range(SLICES):
@@ -181,7 +181,7 @@ def ledger_flows(session: Session, since: datetime, now: datetime) -> list[Flow]
         for action, unit, quantity, provider, receiver, site, started_by in session.execute(
             _slice_query(start, end)
         ).all():
-            parties = (fablab(site), *((person(started_by),) if started_by else ())) if site else (receiver,)
+            parties = build_parties(site, started_by, "both") if site else (receiver,)
             flows.append(Flow(action, unit, float(quantity), provider, frozenset(parties), start + step / 2))
     return flows
 
@@ -220,12 +220,12 @@ def _build_parties(session: Session, build_ids: set[str], which: str) -> dict[st
     if not build_ids:
         return {}
     rows = session.exec(select(Build.id, Build.site, Build.started_by).where(col(Build.id).in_(build_ids)))
-    result: dict[str, tuple[str, ...]] = {}
-    for build_id, site, started_by in rows:
-        parties = []
-        if which in ("fablab", "both"):
-            parties.append(fablab(site))
-        if which in ("person", "both") and started_by:
-            parties.append(person(started_by))
-        result[build_id] = tuple(parties)
-    return result
+    return {build_id: build_parties(site, started_by, which) for build_id, site, started_by in rows}
+
+
+def build_parties(site: str, started_by: str | None, which: str) -> tuple[str, ...]:
+    """A build's parties: its site's fablab and the person who started it, or the one `which` names."""
+    parties = [fablab(site)] if which in ("fablab", "both") else []
+    if which in ("person", "both") and started_by:
+        parties.append(person(started_by))
+    return tuple(parties)

@@ -14,6 +14,7 @@ from coordinator.jobs.reciprocity import (
     Balance,
     Flow,
     balances,
+    build_parties,
     decay,
     party_score,
     reorder,
@@ -85,6 +86,13 @@ def test_a_score_stays_between_a_pure_taker_and_a_pure_giver() -> None:
 def test_a_job_scores_the_mean_of_its_parties() -> None:
     assert party_score([A, "person:ada"], {A: 0.9, "person:ada": 0.5}) == pytest.approx(0.7)
     assert party_score([], {A: 0.9}) == NEUTRAL
+
+
+def test_parties_counts_the_site_the_starter_or_both() -> None:
+    assert build_parties("lab-a", "ada", "both") == ("fablab:lab-a", "person:ada")
+    assert build_parties("lab-a", "ada", "fablab") == ("fablab:lab-a",)
+    assert build_parties("lab-a", "ada", "person") == ("person:ada",)
+    assert build_parties("lab-a", "", "both") == ("fablab:lab-a",)
 
 
 # ---- the order ------------------------------------------------------------------------------------
