@@ -9,7 +9,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -69,6 +69,35 @@ class DispatchSettings(_Section):
         10.0, gt=0, le=600, description="CP-SAT time per plan, in the background"
     )
     replan_every_s: float = Field(600.0, gt=0, description="plan again this often even when nothing changed")
+    policy: Literal["plan", "fifo"] = Field(
+        "plan", description="plan: machines follow the build plan; fifo: priority, then queue order"
+    )
+
+
+class ReciprocitySettings(_Section):
+    """The reciprocity order of the dispatch round (docs/commons.md, Reciprocity); off by default."""
+
+    enabled: bool = Field(False, description="order contended jobs by what their builds' parties gave")
+    parties: Literal["fablab", "person", "both"] = Field(
+        "both", description="whose record counts: the build site's fablab, the person who started it, or both"
+    )
+    window_days: float = Field(90.0, gt=0, le=3650, description="ledger events older than this count nothing")
+    half_life_days: float = Field(30.0, gt=0, le=3650, description="an event counts half as much after this")
+    hour_weight: float = Field(1.0, ge=0, le=1000, description="value of a machine or bench hour (w_h)")
+    gram_weight: float = Field(0.01, ge=0, le=1000, description="value of a gram of material (w_g)")
+    part_weight: float = Field(0.1, ge=0, le=1000, description="value of a part produced (w_p)")
+    work_weight: float = Field(
+        0.5, ge=0, le=1000, description="value of a design published, an operator intervention (w_d)"
+    )
+    prior: float = Field(1.0, gt=0, le=1e6, description="value a party is assumed to have given and received")
+    advance_s: float = Field(
+        3600.0, ge=0, le=7 * 86400, description="how far a job moves ahead of (or behind) its queue time"
+    )
+    max_wait_s: float = Field(
+        14400.0, gt=0, le=30 * 86400, description="a job queued this long goes first, whatever the scores"
+    )
+    refresh_s: float = Field(60.0, ge=0, le=86400, description="read the scores from the ledger this often")
+    lookahead: int = Field(200, ge=0, le=2000, description="queued jobs the round weighs at least")
 
 
 class AuthSettings(_Section):
@@ -89,6 +118,7 @@ class Settings(_Section):
     limits: LimitsSettings = LimitsSettings()
     mqtt: MqttSettings = MqttSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    reciprocity: ReciprocitySettings = ReciprocitySettings()
     auth: AuthSettings = AuthSettings()
 
     @property

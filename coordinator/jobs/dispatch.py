@@ -1,7 +1,9 @@
 """Which queued job goes to which idle machine: the policies (FIFO, plan-following) and a round.
 
 A round reads the idle machines and the queue (in pages, see `choose_in_pages`), lets the policy
-pair them, and offers each pair through the lifecycle, all in one unit of work.
+pair them, and offers each pair through the lifecycle, all in one unit of work. The jobs a policy
+matches first-in first-out are taken in queue order, or, with reciprocity on, in the order of
+`coordinator/jobs/reciprocity.py`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from coordinator.jobs import lifecycle
 from coordinator.jobs.bus import UnitOfWork
 from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, JobState
 from coordinator.jobs.queries import machine_estimates
+from coordinator.jobs.reciprocity import ReciprocityOrder
 from coordinator.jobs.submission import new_id
 from coordinator.models.builds import Build, BuildState, BuildTask, PurchaseItem, PurchaseState
 from coordinator.models.jobs import AgentLink, Job, JobAttempt, Machine
 from coordinator.planning.durations import NO_MEASURES, MachineEstimate, duration
 from coordinator.planning.matching import MachineView, Requirement, shortcomings
 from coordinator.services.network import machine_key, online_machine_keys, view_from_capabilities
+from coordinator.settings import Settings
 from protocol import payloads as p
 from protocol.payloads import MachineStatus
 
@@ -64,7 +68,12 @@ class IdleMachine:
 
 
 class DispatchPolicy(Protocol):
-    """Pairs queued jobs with idle machines; each machine and each job at most once."""
+    """Pairs queued jobs with idle machines; each machine and each job at most once.
+
+    `lookahead`: how many queued jobs a round shows it at least (its order may reach past the first).
+    """
+
+    lookahead: int
 
     def choose(
         self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
@@ -103,14 +112,21 @@ def eligible(job: QueuedJob, machine: IdleMachine) -> bool:
 
 
 class FifoPolicy:
-    """Highest priority, then oldest job first, each to the first eligible idle machine."""
+    """Highest priority, then oldest job first (or in `order`), each to the first eligible idle machine."""
+
+    order: ReciprocityOrder | None = None
+    lookahead: int = 0
+
+    def __init__(self, order: ReciprocityOrder | None = None) -> None:
+        self.order = order
+        self.lookahead = order.lookahead if order is not None else 0
 
     def choose(
         self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
     ) -> list[tuple[QueuedJob, IdleMachine]]:
         free = list(idle_machines)
         pairs: list[tuple[QueuedJob, IdleMachine]] = []
-        for job in sorted(queued_jobs, key=lambda j: (-j.priority, j.created_at, j.id)):
+        for job in self.ordered(session, queued_jobs):
             if not free:
                 break
             match = next((m for m in free if eligible(job, m)), None)
@@ -118,6 +134,12 @@ class FifoPolicy:
                 free.remove(match)
                 pairs.append((job, match))
         return pairs
+
+    def ordered(self, session: Session, queued_jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
+        """The jobs in the order they get machines: the queue's, or the configured order's."""
+        if self.order is not None and len(queued_jobs) > 1:
+            return self.order(session, queued_jobs)
+        return sorted(queued_jobs, key=lambda j: (-j.priority, j.created_at, j.id))
 
 
 @dataclass(frozen=True)
@@ -131,11 +153,12 @@ class PlanPolicy:
     """Follow the plan: a free machine gets its next planned job whose inputs are ready.
 
     A job goes to another machine only when its planned machine is gone (offline, removed); jobs
-    that are not part of a build, or not planned yet, are matched first-in first-out.
+    that are not part of a build, or not planned yet, are matched first-in first-out (or in `order`).
     """
 
-    def __init__(self) -> None:
-        self.fallback = FifoPolicy()
+    def __init__(self, order: ReciprocityOrder | None = None) -> None:
+        self.fallback = FifoPolicy(order)
+        self.lookahead = self.fallback.lookahead
 
     def choose(
         self, session: Session, queued_jobs: Sequence[QueuedJob], idle_machines: Sequence[IdleMachine]
@@ -209,6 +232,13 @@ def _ready_tasks(session: Session, tasks: Sequence[BuildTask]) -> set[int | None
     }
 
 
+def dispatch_policy(settings: Settings) -> DispatchPolicy:
+    """The policy the settings ask for; with reciprocity on, what it matches first-in first-out is
+    taken in reciprocity order (with `plan`, the jobs the plan does not place)."""
+    order = ReciprocityOrder(settings.reciprocity) if settings.reciprocity.enabled else None
+    return PlanPolicy(order) if settings.dispatch.policy == "plan" else FifoPolicy(order)
+
+
 # ---- one round ---------------------------------------------------------------------------------
 
 
@@ -248,6 +278,8 @@ def choose_in_pages(
 ) -> list[tuple[QueuedJob, IdleMachine]]:
     """The policy's pairs, reading the queue in its order a page at a time, up to `max_jobs` jobs.
 
+    The first page holds at least the policy's `lookahead` jobs (an order that may move a job ahead
+    needs to see it).
     The next page is read only while machines are left over and the queue goes on: jobs that no
     free machine could take (another process, a planned machine that is busy) are passed over, and
     the jobs behind them still reach the free machines. Pages grow twice as long each time, so a
@@ -256,7 +288,7 @@ def choose_in_pages(
     pairs: list[tuple[QueuedJob, IdleMachine]] = []
     free = list(machines)
     last: QueuedJob | None = None
-    size, read = len(free) + PAGE_SLACK, 0
+    size, read = max(len(free) + PAGE_SLACK, policy.lookahead), 0
     while free and read < max_jobs:
         wanted = min(size, max_jobs - read)
         page = queued_jobs(session, wanted, after=last)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coordinator.jobs.commands import AgentMessage, AgentMessages, DispatchRound, Housekeeping, RestartLeases
-from coordinator.jobs.dispatch import DispatchPolicy, OfferSettings, PlanPolicy
+from coordinator.jobs.dispatch import DispatchPolicy, OfferSettings, dispatch_policy
 from coordinator.jobs.lifecycle import cancel_command
 from coordinator.jobs.rows import AttemptSnap, Outgoing
 from coordinator.mqtt.embedded import EmbeddedBroker
@@ -58,7 +58,7 @@ class DispatchService:
         config = runtime.settings.dispatch
         self.lease_s = config.lease_s if lease_s is None else lease_s
         self.tick_s = config.tick_s if tick_s is None else tick_s
-        self.policy: DispatchPolicy = policy or PlanPolicy()
+        self.policy: DispatchPolicy = policy or dispatch_policy(runtime.settings)
         self.planner: Planner | None = (
             planner
             if planner is not None
