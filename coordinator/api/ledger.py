@@ -8,10 +8,11 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
+from coordinator.api.ledger_schemas import ContributionsOut
 from coordinator.api.schemas import LedgerOut, ProvenanceOut, errors
 from coordinator.db import session_scope
 from coordinator.jobs.queries import MAX_OFFSET
-from coordinator.ledger import export, provenance
+from coordinator.ledger import contributions, export, provenance
 from coordinator.runtime import runtime
 
 bp = APIBlueprint("ledger", __name__, tag="Ledger")
@@ -49,3 +50,21 @@ def build_provenance(build_id: str) -> dict[str, Any]:
     spool, start and end, the file run, attempts; the cost per part and for the build."""
     with session_scope(runtime().engine) as session:
         return provenance.provenance(session, build_id)
+
+
+class ContributionsQueryIn(BaseModel):
+    by: str = Field("fablab", pattern="^(fablab|person)$", description="sum per fablab or per person")
+    since: datetime | None = Field(None, description="events at or after this time")
+    until: datetime | None = Field(None, description="events at or before this time")
+    build: str | None = Field(None, max_length=32, description="only this build's events")
+
+
+@bp.get("/contributions")
+@bp.input(ContributionsQueryIn, location="query")
+@bp.output(ContributionsOut)
+@bp.doc(responses=errors(401, 422, _400="since is after until", _404="no such build"))
+def contributions_view(query_data: ContributionsQueryIn) -> dict[str, Any]:
+    """What each fablab or person gave over a time window: designs and versions published, parts made
+    (and for others' builds), machine hours, grams of material, work; overall and per build, with shares."""
+    with session_scope(runtime().engine) as session:
+        return contributions.contributions(session, **query_data.model_dump())

@@ -122,3 +122,26 @@ def test_the_demo_builds_ledger_counts_match_its_jobs(demo: Demo) -> None:
     origin = requests.get(f"{url}/api/v1/builds/{demo.build_id}/provenance", timeout=10).json()
     assert all(part["machine"] and part["state"] == "done" for part in origin["parts"])
     assert origin["cost"]["actual"].get("EUR", 0) > 0
+    _contributions_add_up_to_the_ledger(url)
+
+
+def _contributions_add_up_to_the_ledger(url: str) -> None:
+    """Each demo fablab gave machine hours, and the fablabs' shares add up to the whole ledger's totals."""
+    shares = requests.get(f"{url}/api/v1/contributions", params={"by": "fablab"}, timeout=10).json()
+    labs = {row["name"]: row for row in shares["agents"]}
+    assert set(labs) == {lab.id for lab in FABLABS}
+    assert all(row["machine_hours"] > 0 and row["hours_share"] > 0 for row in labs.values())
+    graph = requests.get(f"{url}/api/v1/ledger", params={"limit": 1000}, timeout=10).json()["@graph"]
+
+    def ledger_total(action: str, quantity: str) -> float:
+        return sum(e[quantity]["hasNumericalValue"] for e in graph if e["action"] == action)
+
+    for figure, action, quantity in (("machine_hours", "use", "effortQuantity"),
+                                     ("material_g", "consume", "resourceQuantity"),
+                                     ("parts", "produce", "resourceQuantity")):  # fmt: skip
+        given = sum(row[figure] for row in labs.values())
+        assert given == pytest.approx(ledger_total(action, quantity), abs=1e-2), figure
+        assert given == pytest.approx(shares["total"][figure], abs=1e-2), figure
+    assert sum(row["hours_share"] for row in labs.values()) == pytest.approx(1.0, abs=1e-3)
+    page = requests.get(f"{url}/dashboard/contributions", timeout=10).text
+    assert all(f'<tr data-agent="fablab:{lab.id}">' in page for lab in FABLABS)
