@@ -8,11 +8,12 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
-from coordinator.api.ledger_schemas import ContributionsOut
+from coordinator.api.ledger_schemas import ContributionsOut, PassportKeyOut, PassportOut
 from coordinator.api.schemas import LedgerOut, ProvenanceOut, errors
 from coordinator.db import session_scope
 from coordinator.jobs.queries import MAX_OFFSET
-from coordinator.ledger import contributions, export, provenance
+from coordinator.ledger import contributions, export, passport, provenance
+from coordinator.models.base import utcnow
 from coordinator.runtime import runtime
 
 bp = APIBlueprint("ledger", __name__, tag="Ledger")
@@ -68,3 +69,22 @@ def contributions_view(query_data: ContributionsQueryIn) -> dict[str, Any]:
     (and for others' builds), machine hours, grams of material, work; overall and per build, with shares."""
     with session_scope(runtime().engine) as session:
         return contributions.contributions(session, **query_data.model_dump())
+
+
+@bp.get("/builds/<build_id>/passport")
+@bp.output(PassportOut)
+@bp.doc(responses=errors(401, 404))
+def build_passport(build_id: str) -> dict[str, Any]:
+    """A build's provenance and ledger events, canonicalised and signed with the coordinator's Ed25519 key:
+    a product passport anyone can verify offline with the key at /passport-key (docs/commons.md)."""
+    key = passport.load_key(runtime().settings.storage.data_dir)
+    with session_scope(runtime().engine) as session:
+        return passport.passport(session, build_id, key, utcnow())
+
+
+@bp.get("/passport-key")
+@bp.output(PassportKeyOut)
+@bp.doc(responses=errors(401))
+def passport_key() -> dict[str, Any]:
+    """The public key passports are signed with, as PEM and as a JWK."""
+    return passport.public_key(passport.load_key(runtime().settings.storage.data_dir))

@@ -6,9 +6,11 @@ Each model is the exact shape its service writes (`contributions.Share.row`, `pa
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
-from coordinator.api.schemas import Out, Timestamp
+from coordinator.api.schemas import EconomicEventOut, Json, Out, ProvenanceOut, Timestamp
 
 # ---- contributions -------------------------------------------------------------------------------
 
@@ -52,3 +54,49 @@ class ContributionsOut(Out):
     agents: list[ContributionOut] = Field(description="largest machine hours first")
     total: ContributionTotalOut = Field(description="every agent in the window (of any kind)")
     builds: list[BuildContributionsOut] = Field(description="per build, in id order")
+
+
+# ---- passports -----------------------------------------------------------------------------------
+
+
+class JwkOut(Out):
+    """An Ed25519 public key as a JSON Web Key (RFC 8037)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="the raw public key, base64url")
+    kid: str
+
+
+class PassportKeyOut(Out):
+    """The key the coordinator signs passports with: its public half."""
+
+    algorithm: Literal["Ed25519"]
+    key_id: str = Field(description="ed25519: and the first 32 hex digits of the raw key's SHA-256")
+    pem: str = Field(description="SubjectPublicKeyInfo, PEM")
+    jwk: JwkOut
+
+
+class SignatureOut(Out):
+    algorithm: Literal["Ed25519"]
+    key_id: str
+    canonicalization: str = Field(description="how the signed bytes are made (docs/commons.md)")
+    value: str = Field(description="the signature, base64")
+
+
+class PassportLedgerOut(Out):
+    """The build's ledger events as Valueflows JSON-LD."""
+
+    context: dict[str, Json] = Field(alias="@context")
+    graph: list[EconomicEventOut] = Field(alias="@graph")
+
+
+class PassportOut(Out):
+    """A build's provenance and ledger events, signed by the coordinator (docs/commons.md)."""
+
+    passport: Literal["peerfab-passport/1"]
+    build: str
+    issued_at: Timestamp
+    provenance: ProvenanceOut
+    ledger: PassportLedgerOut
+    signature: SignatureOut
