@@ -81,22 +81,6 @@ def export(session: Session, query: LedgerQuery) -> dict[str, Any]:
     return doc
 
 
-def contributions(session: Session, query: LedgerQuery) -> dict[tuple[str, str], list[tuple[str, float]]]:
-    """Per (action, unit), each provider's total over the events the query names, largest first."""
-    table = LedgerEvent
-    grouped = (
-        select(table.action, table.unit, table.provider, func.sum(table.quantity))
-        .where(*where(query.check()))
-        .group_by(col(table.action), col(table.unit), col(table.provider))
-    )
-    found: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for action, unit, provider, total in session.exec(grouped).all():
-        found.setdefault((action, unit), []).append((provider, float(total or 0.0)))
-    for totals in found.values():
-        totals.sort(key=lambda item: (-item[1], item[0]))
-    return found
-
-
 def export_all(session: Session, query: LedgerQuery) -> dict[str, Any]:
     """Every event the query names, as one document: `export` page after page."""
     page = replace(query, limit=MAX_PAGE, offset=0)
