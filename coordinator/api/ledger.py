@@ -8,10 +8,12 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
+from coordinator.api.ledger_schemas import ContributionsOut, PassportKeyOut, PassportOut
 from coordinator.api.schemas import LedgerOut, ProvenanceOut, errors
 from coordinator.db import session_scope
 from coordinator.jobs.queries import MAX_OFFSET
-from coordinator.ledger import export, provenance
+from coordinator.ledger import contributions, export, passport, provenance
+from coordinator.models.base import utcnow
 from coordinator.runtime import runtime
 
 bp = APIBlueprint("ledger", __name__, tag="Ledger")
@@ -49,3 +51,40 @@ def build_provenance(build_id: str) -> dict[str, Any]:
     spool, start and end, the file run, attempts; the cost per part and for the build."""
     with session_scope(runtime().engine) as session:
         return provenance.provenance(session, build_id)
+
+
+class ContributionsQueryIn(BaseModel):
+    by: str = Field("fablab", pattern="^(fablab|person)$", description="sum per fablab or per person")
+    since: datetime | None = Field(None, description="events at or after this time")
+    until: datetime | None = Field(None, description="events at or before this time")
+    build: str | None = Field(None, max_length=32, description="only this build's events")
+
+
+@bp.get("/contributions")
+@bp.input(ContributionsQueryIn, location="query")
+@bp.output(ContributionsOut)
+@bp.doc(responses=errors(401, 422, _400="since is after until", _404="no such build"))
+def contributions_view(query_data: ContributionsQueryIn) -> dict[str, Any]:
+    """What each fablab or person gave over a time window: designs and versions published, parts made
+    (and for others' builds), machine hours, grams of material, work; overall and per build, with shares."""
+    with session_scope(runtime().engine) as session:
+        return contributions.contributions(session, **query_data.model_dump())
+
+
+@bp.get("/builds/<build_id>/passport")
+@bp.output(PassportOut)
+@bp.doc(responses=errors(401, 404))
+def build_passport(build_id: str) -> dict[str, Any]:
+    """A build's provenance and ledger events, canonicalised and signed with the coordinator's Ed25519 key:
+    a product passport anyone can verify offline with the key at /passport-key (docs/commons.md)."""
+    key = passport.load_key(runtime().settings.storage.data_dir)
+    with session_scope(runtime().engine) as session:
+        return passport.passport(session, build_id, key, utcnow())
+
+
+@bp.get("/passport-key")
+@bp.output(PassportKeyOut)
+@bp.doc(responses=errors(401))
+def passport_key() -> dict[str, Any]:
+    """The public key passports are signed with, as PEM and as a JWK."""
+    return passport.public_key(passport.load_key(runtime().settings.storage.data_dir))

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "db": "coordinator.cli.server:db_group",
     "plan": "coordinator.cli.plan:plan_command",
     "ledger": "coordinator.cli.ledger:ledger_group",
+    "passport": "coordinator.cli.passport:passport_group",
     "bridge": "firmware_bridge.cli:bridge_group",
     "agent": "fablab_agents.cli:agent_group",
 }

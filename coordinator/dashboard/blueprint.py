@@ -74,6 +74,7 @@ NAV_LINKS = [
     ("dashboard.spools_page", "Spools", "/dashboard/spools"),
     ("dashboard.maintenance", "Maintenance", "/dashboard/maintenance"),
     ("dashboard.statistics_page", "Statistics", "/dashboard/statistics"),
+    ("dashboard.contributions_page", "Contributions", "/dashboard/contributions"),
     ("dashboard.notifications", "Notify me", "/dashboard/notifications"),
 ]
 

@@ -14,13 +14,13 @@ from coordinator.bom import graph
 from coordinator.dashboard import access, queries
 from coordinator.dashboard.actions import carry_out
 from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.dashboard.contribution_pages import charts_of
 from coordinator.dashboard.paging import offset_arg
 from coordinator.dashboard.present import Badge, iso
-from coordinator.dashboard.svg_bars import Row, render_bars
 from coordinator.dashboard.svg_gantt import Bar, critical_tasks, render_gantt_svg
 from coordinator.jobs.commands import CancelBuild, OrderPurchases, ReceivePurchases, RetryTask
 from coordinator.jobs.lifecycle import ACTIVE_STATES
-from coordinator.ledger import export, provenance
+from coordinator.ledger import contributions, provenance
 from coordinator.models.base import utcnow
 from coordinator.models.builds import Build
 from coordinator.services import builds, designs, planner
@@ -250,26 +250,22 @@ def _owns(build: Build) -> bool:
     return person.role == "admin" or (person.role == "builder" and person.name == build.started_by)
 
 
-# (action, unit) of the ledger -> the chart of who gave it, and how a bar's figure reads
-CONTRIBUTION_CHARTS: tuple[tuple[tuple[str, str], str, str], ...] = (
-    (("produce", "each"), "Parts made, by fablab", "{:g} made"),
-    (("use", "hour"), "Machine hours, by fablab", "{:.2f} h"),
-    (("consume", "g"), "Filament used, by fablab", "{:.0f} g"),
-    (("work", "hour"), "Assembly hours, by who gave them", "{:.2f} h"),
+# the charts of who gave what to a build: (figure, title, how a bar's figure reads)
+FABLAB_CHARTS = (
+    ("parts", "Parts made, by fablab", "{:g} made"),
+    ("machine_hours", "Machine hours, by fablab", "{:.2f} h"),
+    ("material_g", "Filament used, by fablab", "{:.0f} g"),
 )
+ASSEMBLY_CHART = (("work_hours", "Assembly hours, by who gave them", "{:.2f} h"),)
 
 
 def contribution_charts(session: Session, build_id: str) -> list[tuple[str, str]]:
     """(title, SVG bar chart) of who contributed what to a build, from its ledger; none without figures."""
-    found = export.contributions(session, export.LedgerQuery(build=build_id))
-    charts = []
-    for key, title, figure in CONTRIBUTION_CHARTS:
-        totals = found.get(key, [])
-        if totals:
-            rows = [Row(provider.partition(":")[2] or provider, total, figure.format(total), tone="ok")
-                    for provider, total in totals]  # fmt: skip
-            charts.append((title, render_bars(rows, title=title)))
-    return charts
+    labs = contributions.contributions(session, "fablab", build=build_id)["agents"]
+    people = contributions.contributions(session, "person", build=build_id)["agents"]
+    workers = sorted([*labs, *people], key=lambda a: (-a["work_hours"], a["name"]))
+    charts = [*charts_of(labs, FABLAB_CHARTS, "fablab"), *charts_of(workers, ASSEMBLY_CHART, "work")]
+    return [(title, svg) for _kind, title, svg in charts]
 
 
 def _page(template: str, **context: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 # importing the page modules registers their routes on the blueprint
 from coordinator.dashboard import (  # noqa: F401
     build_pages,
+    contribution_pages,
     design_pages,
     fablab_pages,
     home_pages,

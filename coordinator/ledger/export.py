@@ -43,7 +43,8 @@ class LedgerQuery:
         return self
 
 
-def _where(query: LedgerQuery) -> list[Any]:
+def where(query: LedgerQuery) -> list[Any]:
+    """The SQL conditions of the query's filters."""
     table = LedgerEvent
     clauses: list[Any] = []
     for column, value in ((table.build_id, query.build), (table.design, query.design),
@@ -62,14 +63,13 @@ def _where(query: LedgerQuery) -> list[Any]:
 
 def events(session: Session, query: LedgerQuery) -> list[LedgerEvent]:
     """A page of the events the query names, oldest first."""
-    where = _where(query.check())
-    page = select(LedgerEvent).where(*where).order_by(col(LedgerEvent.at), col(LedgerEvent.id))
+    page = select(LedgerEvent).where(*where(query.check())).order_by(col(LedgerEvent.at), col(LedgerEvent.id))
     return list(session.exec(page.offset(query.offset).limit(query.limit)))
 
 
 def count(session: Session, query: LedgerQuery) -> int:
     """How many events the query names, over all pages."""
-    return int(session.exec(select(func.count()).select_from(LedgerEvent).where(*_where(query))).one())
+    return int(session.exec(select(func.count()).select_from(LedgerEvent).where(*where(query))).one())
 
 
 def export(session: Session, query: LedgerQuery) -> dict[str, Any]:
@@ -79,22 +79,6 @@ def export(session: Session, query: LedgerQuery) -> dict[str, Any]:
     doc.setdefault("@graph", [])
     doc.update(total=count(session, query), limit=query.limit, offset=query.offset)
     return doc
-
-
-def contributions(session: Session, query: LedgerQuery) -> dict[tuple[str, str], list[tuple[str, float]]]:
-    """Per (action, unit), each provider's total over the events the query names, largest first."""
-    table = LedgerEvent
-    grouped = (
-        select(table.action, table.unit, table.provider, func.sum(table.quantity))
-        .where(*_where(query.check()))
-        .group_by(col(table.action), col(table.unit), col(table.provider))
-    )
-    found: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for action, unit, provider, total in session.exec(grouped).all():
-        found.setdefault((action, unit), []).append((provider, float(total or 0.0)))
-    for totals in found.values():
-        totals.sort(key=lambda item: (-item[1], item[0]))
-    return found
 
 
 def export_all(session: Session, query: LedgerQuery) -> dict[str, Any]:

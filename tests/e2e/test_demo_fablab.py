@@ -1,5 +1,6 @@
 """The demo's build as a fablab sees it: spools used, a nearly empty spool refused (and why), the
-purchases it waited for, the plan on the demo's clock, the statistics and the ledger it leaves behind."""
+purchases it waited for, the plan on the demo's clock, and the statistics, ledger, contributions and
+signed passport it leaves behind."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import requests
 from sqlmodel import Session, col, select
 
 from coordinator.demo import FABLABS, Demo
+from coordinator.ledger import passport
 from coordinator.ledger.valueflows import VF, expand
 from coordinator.models.builds import Build, BuildTask
 from coordinator.models.fablab import JobRun, Spool
 from coordinator.models.jobs import Job
+from protocol.errors import InvalidInput
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -122,3 +125,40 @@ def test_the_demo_builds_ledger_counts_match_its_jobs(demo: Demo) -> None:
     origin = requests.get(f"{url}/api/v1/builds/{demo.build_id}/provenance", timeout=10).json()
     assert all(part["machine"] and part["state"] == "done" for part in origin["parts"])
     assert origin["cost"]["actual"].get("EUR", 0) > 0
+    _contributions_add_up_to_the_ledger(url)
+    _the_passport_verifies(url, demo.build_id, len(doc["@graph"]))
+
+
+def _contributions_add_up_to_the_ledger(url: str) -> None:
+    """Each demo fablab gave machine hours, and the fablabs' shares add up to the whole ledger's totals."""
+    shares = requests.get(f"{url}/api/v1/contributions", params={"by": "fablab"}, timeout=10).json()
+    labs = {row["name"]: row for row in shares["agents"]}
+    assert set(labs) == {lab.id for lab in FABLABS}
+    assert all(row["machine_hours"] > 0 and row["hours_share"] > 0 for row in labs.values())
+    graph = requests.get(f"{url}/api/v1/ledger", params={"limit": 1000}, timeout=10).json()["@graph"]
+
+    def ledger_total(action: str, quantity: str) -> float:
+        return sum(e[quantity]["hasNumericalValue"] for e in graph if e["action"] == action)
+
+    for figure, action, quantity in (("machine_hours", "use", "effortQuantity"),
+                                     ("material_g", "consume", "resourceQuantity"),
+                                     ("parts", "produce", "resourceQuantity")):  # fmt: skip
+        given = sum(row[figure] for row in labs.values())
+        assert given == pytest.approx(ledger_total(action, quantity), abs=1e-2), figure
+        assert given == pytest.approx(shares["total"][figure], abs=1e-2), figure
+    assert sum(row["hours_share"] for row in labs.values()) == pytest.approx(1.0, abs=1e-3)
+    page = requests.get(f"{url}/dashboard/contributions", timeout=10).text
+    assert all(f'<tr data-agent="fablab:{lab.id}">' in page for lab in FABLABS)
+
+
+def _the_passport_verifies(url: str, build_id: str, events: int) -> None:
+    """The build's passport holds its ledger, verifies with the served key, and not once changed."""
+    signed = requests.get(f"{url}/api/v1/builds/{build_id}/passport", timeout=30).json()
+    pem = requests.get(f"{url}/api/v1/passport-key", timeout=10).json()["pem"]
+    key = passport.read_public_key(pem.encode(), url)
+    assert len(signed["ledger"]["@graph"]) == events
+    passport.verify(signed, key)
+    used = next(e for e in signed["ledger"]["@graph"] if e["action"] == "consume")
+    used["resourceQuantity"]["hasNumericalValue"] -= 1.0
+    with pytest.raises(InvalidInput, match="changed after it was signed"):
+        passport.verify(signed, key)

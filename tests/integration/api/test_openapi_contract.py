@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from coordinator.api import fablab_schemas, schemas
+from coordinator.api import fablab_schemas, ledger_schemas, schemas
 from tests.support.seeded import Seeded, seed
 
 SPEC = "/api/v1/openapi.json"
@@ -28,7 +28,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_operation_declares_a_body_for_every_status(spec: dict[str, Any]) -> None:
     operations = _operations(spec)
-    assert len(operations) == 61
+    assert len(operations) == 64
     for method, path, op in operations:
         where = f"{method.upper()} {path}"
         assert any(code.startswith("2") for code in op["responses"]), where
@@ -95,7 +95,7 @@ def test_components_are_the_schemas_of_the_models_that_write_the_bodies(spec: di
     components = spec["components"]["schemas"]
     models = {
         name: model
-        for module in (schemas, fablab_schemas)
+        for module in (schemas, fablab_schemas, ledger_schemas)
         for name, model in vars(module).items()
         if name.endswith("Out") and hasattr(model, "model_json_schema")
     }
@@ -186,6 +186,9 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
     ("post", "/builds/{build_id}/purchases/order", "", "builder", {}, 200),
     ("get", "/builds/{build_id}/provenance", "", "", None, 200),
     ("get", "/ledger", "", "", None, 200),
+    ("get", "/contributions", "?by=fablab", "", None, 200),
+    ("get", "/builds/{build_id}/passport", "", "", None, 200),
+    ("get", "/passport-key", "", "", None, 200),
     ("post", "/builds/{build_id}/purchases/receive", "", "builder", {}, 200),
     ("post", "/builds/{build_id}/tasks/{task_id}/retry", "", "builder", None, 409),
     ("post", "/builds", "", "builder", {"design": "ceb-press", "site": "fablab-berlin"}, 201),

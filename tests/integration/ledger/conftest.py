@@ -9,12 +9,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, AgentMessage, AgentMessages, StartBuild
+from coordinator.jobs.commands import Actor, AgentMessage, AgentMessages, ReceivePurchases, StartBuild
 from coordinator.models.auth import Role
 from coordinator.models.builds import BuildTask
 from coordinator.models.fablab import Spool
 from coordinator.models.ledger import LedgerEvent
 from coordinator.services import designs
+from coordinator.services import network as fablabs
 from protocol import payloads as p
 from tests.support.agents import BusAgent, attach_transport, offer_to
 from tests.support.network import add_machine
@@ -38,6 +39,20 @@ def published(runtime, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
             session, runtime.store, write_package(tmp_path / "pkg"), runtime.settings.limits, by="ada"
         )
     return "test-machine"
+
+
+@pytest.fixture
+def built(network, published) -> str:  # type: ignore[no-untyped-def]
+    """A build of one machine, every part made, its purchases received; lab-a charges 6 EUR an hour."""
+    with session_scope(network.engine) as session:
+        fablabs.set_profile(session, "lab-a", {"name": "Lab A", "hourly_rate": 6.0})
+    build_id = start_build(network)
+    network.bus.handle(ReceivePurchases(build_id, None, Actor("bea", Role.BUILDER)))
+    rows = tasks(network, build_id)
+    Machine(network, "prusa-1").make(rows["fab:bracket:1"].job_id, filament_used_g=24.0)
+    for task in ("asm:frame:1", "asm:root:1"):
+        Machine(network, "bench").make(rows[task].job_id)
+    return build_id
 
 
 def start_build(runtime: Any, by: str = "bea", units: int = 1) -> str:

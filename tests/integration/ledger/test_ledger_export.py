@@ -10,11 +10,6 @@ from click.testing import CliRunner
 from pyld import jsonld
 
 from coordinator.cli import cli
-from coordinator.db import session_scope
-from coordinator.jobs.commands import Actor, ReceivePurchases
-from coordinator.models.auth import Role
-from coordinator.services import network as fablabs
-from tests.integration.ledger.conftest import Machine, start_build, tasks
 
 VF = "https://w3id.org/valueflows/ont/vf#"
 ACTIONS = {f"{VF}{name}" for name in ("produce", "consume", "use", "work", "transfer", "cite")}
@@ -22,20 +17,6 @@ ACTIONS = {f"{VF}{name}" for name in ("produce", "consume", "use", "work", "tran
 
 def _offline(url: str, options: object = None) -> dict:
     raise AssertionError(f"the export made a JSON-LD processor fetch {url}")
-
-
-@pytest.fixture
-def built(network, published) -> str:  # type: ignore[no-untyped-def]
-    """A build of one machine, every part made, its purchases received; lab-a charges 6 EUR an hour."""
-    with session_scope(network.engine) as session:
-        fablabs.set_profile(session, "lab-a", {"name": "Lab A", "hourly_rate": 6.0})
-    build_id = start_build(network)
-    network.bus.handle(ReceivePurchases(build_id, None, Actor("bea", Role.BUILDER)))
-    rows = tasks(network, build_id)
-    Machine(network, "prusa-1").make(rows["fab:bracket:1"].job_id, filament_used_g=24.0)
-    for task in ("asm:frame:1", "asm:root:1"):
-        Machine(network, "bench").make(rows[task].job_id)
-    return build_id
 
 
 def test_the_export_is_valueflows_any_json_ld_processor_reads_offline(client, built) -> None:  # type: ignore[no-untyped-def]
