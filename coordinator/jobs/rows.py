@@ -123,7 +123,7 @@ class JobStarted:
 
 @dataclass(frozen=True)
 class JobEnded:
-    """The job reached a final state (exactly once), or went back to the queue after an attempt."""
+    """The job reached a final state (done, failed or cancelled), exactly once; a requeue is no ending."""
 
     job_id: str
     state: str
