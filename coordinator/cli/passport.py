@@ -22,7 +22,9 @@ def passport_group() -> None:
 @click.option("--key", "key_file", type=click.Path(path_type=Path, dir_okay=False), metavar="PEM",
               help="The coordinator's public key, a PEM file (from GET /api/v1/passport-key).")  # fmt: skip
 @click.option("--url", metavar="URL", help="The coordinator to ask for its key, e.g. http://127.0.0.1:8400.")
-def verify_command(file: Path, key_file: Path | None, url: str | None) -> None:
+@click.option("--token", envvar="PEERFAB_TOKEN",
+              help="An API token for --url, when the coordinator's reads are private.")  # fmt: skip
+def verify_command(file: Path, key_file: Path | None, url: str | None, token: str | None) -> None:
     """Check that FILE is a passport signed by the key, unchanged since; exit 2 when it is not."""
     from coordinator.ledger import passport
 
@@ -34,7 +36,7 @@ def verify_command(file: Path, key_file: Path | None, url: str | None) -> None:
             raise InvalidInput(f"--key {key_file}: no such file")
         key = passport.read_public_key(key_file.read_bytes(), f"--key {key_file}")
     else:
-        key = passport.read_public_key(_fetch_key(str(url)), f"--url {url}")
+        key = passport.read_public_key(_fetch_key(str(url), token), f"--url {url}")
     passport.verify(doc, key)
     events = len((doc.get("ledger") or {}).get("@graph") or [])
     parts = len((doc.get("provenance") or {}).get("parts") or [])
@@ -51,13 +53,14 @@ def _read_json(file: Path) -> Any:
         raise InvalidInput(f"{file}: not JSON ({exc})") from exc
 
 
-def _fetch_key(url: str) -> bytes:
+def _fetch_key(url: str, token: str | None) -> bytes:
     """The PEM key a coordinator serves at /api/v1/passport-key."""
     address = url.rstrip("/")
     if not address.endswith("/passport-key"):
         address += "/api/v1/passport-key"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = requests.get(address, timeout=10)
+        response = requests.get(address, headers=headers, timeout=10)
         response.raise_for_status()
         return str(response.json()["pem"]).encode()
     except (requests.RequestException, ValueError, KeyError) as exc:

@@ -12,6 +12,7 @@ from coordinator.app import create_app
 from coordinator.cli import cli
 from coordinator.ledger import passport
 from coordinator.runtime import Runtime
+from tests.support.live import serve
 
 
 def _save(client, build_id: str, folder: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
@@ -81,3 +82,17 @@ def test_the_key_is_kept_private_and_survives_a_restart(runtime, client, built) 
         passport.verify(signed, passport.read_public_key(before["pem"].encode(), "the key served before"))
     finally:
         again.engine.dispose()
+
+
+def test_verify_asks_a_coordinator_with_private_reads_for_its_key_with_a_token(
+    runtime, client, built, token_for, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    saved, _ = _save(client, built, tmp_path)
+    runtime.settings.auth.public_reads = False
+    token = token_for("builder")
+    with serve(client.application) as url:
+        refused = _verify(str(saved), "--url", url)
+        verified = _verify(str(saved), "--url", url, "--token", token)
+    assert refused.exit_code == 2 and "401" in refused.output
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.startswith(f"valid: passport of build {built}")
