@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import select
-import threading
 import time
-import tty
 from dataclasses import dataclass, field
+
+from tests.support.pty_firmware import PtyFirmware
 
 BANNER = "Grbl 1.1h ['$' for help]"
 _UNSUPPORTED = re.compile(r"\bG4[12]\b")  # cutter radius compensation is not in Grbl
@@ -24,17 +22,16 @@ class GrblFaults:
     reject: dict[int, int] = field(default_factory=dict)
 
 
-class FakeGrbl(threading.Thread):
+class FakeGrbl(PtyFirmware):
     """Runs until stopped; `executed` lists the lines Grbl accepted, in order."""
 
+    EOL = "\r\n"
+
     def __init__(self, faults: GrblFaults | None = None, rx_size: int = 128, exec_time: float = 0.0):
-        super().__init__(daemon=True)
+        super().__init__()
         self.faults = faults or GrblFaults()
         self.capacity = rx_size - 1
         self.exec_time = exec_time
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.port = os.ttyname(self.slave)
         self.executed: list[str] = []
         self.received: list[str] = []
         self.settings: dict[str, str] = {}
@@ -43,34 +40,11 @@ class FakeGrbl(threading.Thread):
         self.state = "Idle"
         self._rx = bytearray()
         self._busy_until = 0.0
-        self._silent = False
-        self._halt = threading.Event()
 
-    def stop(self) -> None:
-        """Stop the thread and close the pty."""
-        self._halt.set()
-        self.join(timeout=5)
-        os.close(self.master)
-        os.close(self.slave)
-
-    def run(self) -> None:
+    def _boot(self) -> None:
         self._say(BANNER)
-        while not self._halt.is_set():
-            readable, _, _ = select.select([self.master], [], [], 0.002)
-            if readable:
-                self._read()
-            while self._process():
-                pass
 
-    def _say(self, *lines: str) -> None:
-        if not self._silent:
-            os.write(self.master, "".join(f"{line}\r\n" for line in lines).encode())
-
-    def _read(self) -> None:
-        try:
-            data = os.read(self.master, 4096)
-        except OSError:
-            return
+    def _take(self, data: bytes) -> None:
         for byte in data:
             self._on_byte(bytes([byte]))
         if len(self._rx) > self.capacity:
@@ -94,7 +68,7 @@ class FakeGrbl(threading.Thread):
         else:
             self._rx += byte
 
-    def _process(self) -> bool:
+    def _step(self) -> bool:
         if self.state != "Idle" or time.monotonic() < self._busy_until:
             return False
         end = self._rx.find(b"\n")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import select
-import threading
 import time
-import tty
 from collections import deque
 from dataclasses import dataclass, field
+
+from tests.support.pty_firmware import PtyFirmware
 
 _NUMBERED = re.compile(r"N(-?\d+) (.*)\*(\d+)")
 
@@ -37,7 +35,7 @@ def _xor(payload: str) -> int:
     return value
 
 
-class FakeMarlin(threading.Thread):
+class FakeMarlin(PtyFirmware):
     """Runs until stopped; `executed` lists the commands it ran, in order."""
 
     def __init__(
@@ -47,14 +45,11 @@ class FakeMarlin(threading.Thread):
         bufsize: int = 4,
         exec_time: float = 0.0,
     ) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.faults = faults or MarlinFaults()
         self.rx_size = rx_size
         self.bufsize = bufsize
         self.exec_time = exec_time
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        self.port = os.ttyname(self.slave)
         self.executed: list[str] = []
         self.errors: list[str] = []
         self.overflows = 0
@@ -64,35 +59,15 @@ class FakeMarlin(threading.Thread):
         self._head_done_at: float | None = None
         self._last_n = 0
         self._seen_faults: set[tuple[str, int]] = set()
-        self._silent = False
-        self._halt = threading.Event()
 
-    def stop(self) -> None:
-        """Stop the thread and close the pty."""
-        self._halt.set()
-        self.join(timeout=5)
-        os.close(self.master)
-        os.close(self.slave)
-
-    def run(self) -> None:
+    def _boot(self) -> None:
         if self.faults.boot_banner:
             self._say("start", "echo:Marlin 2.1.2 (fake)", "echo: Last Updated: 2023-01-01")
-        while not self._halt.is_set():
-            readable, _, _ = select.select([self.master], [], [], 0.002)
-            if readable:
-                self._read()
-            while self._parse_lines() | self._execute():
-                pass
 
-    def _say(self, *lines: str) -> None:
-        if not self._silent:
-            os.write(self.master, "".join(f"{line}\n" for line in lines).encode())
+    def _step(self) -> bool:
+        return self._parse_lines() | self._execute()
 
-    def _read(self) -> None:
-        try:
-            data = os.read(self.master, 4096)
-        except OSError:
-            return
+    def _take(self, data: bytes) -> None:
         self._rx += data
         self.max_rx = max(self.max_rx, len(self._rx))
         if len(self._rx) > self.rx_size:
