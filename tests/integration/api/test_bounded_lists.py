@@ -14,12 +14,9 @@ from coordinator.db import session_scope
 from coordinator.models.jobs import Job
 from coordinator.services import designs
 from protocol.processes import MACHINE_PROCESSES
+from tests.support.auth import bearer
 from tests.support.network import add_machine
 from tests.support.packages import write_package
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -60,7 +57,7 @@ def test_network_lists_refuse_pages_out_of_bounds(client, path: str, query: str)
 
 def _upload(client, token: str, process: str):  # type: ignore[no-untyped-def]
     data = {"file": (io.BytesIO(b"G28\n"), "part.gcode"), "process": process}
-    return client.post("/api/v1/jobs", data=data, headers=_auth(token), content_type="multipart/form-data")
+    return client.post("/api/v1/jobs", data=data, headers=bearer(token), content_type="multipart/form-data")
 
 
 def test_a_file_job_no_machine_can_run_is_refused_naming_the_known_processes(
@@ -111,7 +108,7 @@ def test_the_dashboard_builds_list_is_paged(client, token_for, runtime, tmp_path
 
 def _start_build(client, token: str) -> str:  # type: ignore[no-untyped-def]
     response = client.post(
-        "/api/v1/builds", json={"design": "test-machine", "site": "lab-a"}, headers=_auth(token)
+        "/api/v1/builds", json={"design": "test-machine", "site": "lab-a"}, headers=bearer(token)
     )
     assert response.status_code == 201, response.json
     return str(response.json["id"])

@@ -7,11 +7,8 @@ import time
 import pytest
 from sqlmodel import Session
 
+from tests.support.auth import bearer
 from tests.support.network import add_machine
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ import io
 
 import pytest
 
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.auth import bearer
 
 
 @pytest.mark.parametrize(
@@ -27,7 +25,7 @@ def test_a_nul_in_the_path_or_a_parameter_is_refused_before_the_database(
     client, token_for, method: str, path: str, where: str
 ) -> None:  # type: ignore[no-untyped-def]
     # PostgreSQL cannot compare text with U+0000: before this check these were 500s there
-    response = client.open(path, method=method, headers=_auth(token_for("admin")))
+    response = client.open(path, method=method, headers=bearer(token_for("admin")))
     assert response.status_code == 400
     assert f"{where} holds a NUL character" in response.get_data(as_text=True)
 
@@ -44,13 +42,13 @@ def test_a_nul_in_the_path_or_a_parameter_is_refused_before_the_database(
 def test_a_nul_in_a_json_body_is_refused_naming_the_field(
     client, token_for, path: str, body: dict, where: str
 ) -> None:  # type: ignore[no-untyped-def]
-    response = client.post(path, json=body, headers=_auth(token_for("admin")))
+    response = client.post(path, json=body, headers=bearer(token_for("admin")))
     assert response.status_code == 400 and response.json["message"] == f"{where} holds a NUL character"
 
 
 def test_a_nul_in_a_form_field_is_refused(client, token_for) -> None:  # type: ignore[no-untyped-def]
     data = {"file": (io.BytesIO(b"G28\n"), "part.gcode"), "process": "fdm_print", "material": "pla\x00"}
-    response = client.post("/api/v1/jobs", data=data, headers=_auth(token_for("builder")))
+    response = client.post("/api/v1/jobs", data=data, headers=bearer(token_for("builder")))
     assert (
         response.status_code == 400
         and response.json["message"] == "form field 'material' holds a NUL character"
@@ -71,7 +69,7 @@ def test_deeply_nested_json_is_refused_not_a_500(
     client, token_for, method: str, path: str, levels: int
 ) -> None:  # type: ignore[no-untyped-def]
     body = '{"name": ' + "[" * levels + "]" * levels + "}"
-    headers = {**_auth(token_for("admin")), "Content-Type": "application/json"}
+    headers = {**bearer(token_for("admin")), "Content-Type": "application/json"}
     response = client.open(path, method=method, data=body, headers=headers)
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:200]
 
@@ -87,14 +85,14 @@ def test_deeply_nested_json_is_refused_not_a_500(
 )
 def test_a_row_id_past_the_integer_columns_names_no_row(client, token_for, method: str, path: str) -> None:  # type: ignore[no-untyped-def]
     # PostgreSQL's integer keys end at 2**31 - 1: before the bound these were 500s there
-    response = client.open(path, method=method, json={}, headers=_auth(token_for("admin")))
+    response = client.open(path, method=method, json={}, headers=bearer(token_for("admin")))
     assert response.status_code == 404
     assert response.json["error"] == "NotFound"
 
 
 def test_a_subscription_filter_past_the_integer_columns_is_refused(client, token_for) -> None:  # type: ignore[no-untyped-def]
     response = client.get(
-        "/api/v1/notifications/deliveries?subscription=2147483648", headers=_auth(token_for("admin"))
+        "/api/v1/notifications/deliveries?subscription=2147483648", headers=bearer(token_for("admin"))
     )
     assert response.status_code == 422
     assert "subscription" in response.json["details"]["query"]

@@ -13,13 +13,10 @@ from coordinator.cli import cli
 from coordinator.models.auth import ApiToken
 from coordinator.services.auth import Actor, parse_duration
 from protocol.errors import InvalidInput
+from tests.support.auth import bearer
 from tests.support.network import add_machine
 
 PROFILE = {"name": "Lab A", "latitude": 52.5, "longitude": 13.4}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from protocol import payloads as p
+from tests.support.auth import bearer
 
 from .conftest import job_state, wait_until
 from .fake_agent import machine
@@ -12,13 +13,9 @@ from .fake_agent import machine
 GCODE = b"G28\nG1 X10 Y10 F3000\nM84\n"
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _upload(client, token, **fields):
     data = {"file": (io.BytesIO(GCODE), "bracket.gcode"), "process": "fdm_print", **fields}
-    return client.post("/api/v1/jobs", data=data, headers=_auth(token), content_type="multipart/form-data")
+    return client.post("/api/v1/jobs", data=data, headers=bearer(token), content_type="multipart/form-data")
 
 
 def test_uploaded_file_becomes_jobs_that_agents_can_download(client, token_for, make_agent):
@@ -57,9 +54,9 @@ def test_bad_submissions_say_what_is_wrong(client, token_for):
     token = token_for("operator")
     response = _upload(client, token, quantity="0")
     assert response.status_code == 400 and "quantity" in response.json["message"]
-    response = client.post("/api/v1/jobs", json={"part": "x"}, headers=_auth(token))
+    response = client.post("/api/v1/jobs", json={"part": "x"}, headers=bearer(token))
     assert response.status_code == 400 and "design" in response.json["message"]
-    response = client.post("/api/v1/jobs", json={"design": "nope", "part": "x"}, headers=_auth(token))
+    response = client.post("/api/v1/jobs", json={"design": "nope", "part": "x"}, headers=bearer(token))
     assert response.status_code == 404
     assert client.get("/api/v1/jobs?state=bogus").status_code == 422
     assert client.get("/api/v1/jobs/does-not-exist").status_code == 404
@@ -72,10 +69,10 @@ def test_cancel_through_the_api_stops_the_machine(client, token_for, make_agent)
     job_id = _upload(client, token).json["jobs"][0]["id"]
     offer = agent.wait_offer()
     agent.job_event(p.JobAccepted, offer)
-    response = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=_auth(token))
+    response = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=bearer(token))
     assert response.status_code == 200 and response.json["state"] == "cancelled"
     agent.wait_command(lambda c: getattr(c, "type", "") == "job:cancel" and c.job_id == job_id)
-    again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=_auth(token))
+    again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=bearer(token))
     assert again.status_code == 409 and "already ended" in again.json["message"]
 
 
@@ -90,10 +87,10 @@ def test_machines_fablabs_and_confirm_clear(client, token_for, make_agent):
     assert labs[0]["id"] == "lab-berlin" and labs[0]["agents"][0]["online"] is True
 
     url = "/api/v1/machines/lab-berlin/prusa-1/confirm-clear"
-    assert client.post(url, headers=_auth(token_for("builder"))).status_code == 403
-    assert client.post(url, headers=_auth(token_for("operator"))).status_code == 202
+    assert client.post(url, headers=bearer(token_for("builder"))).status_code == 403
+    assert client.post(url, headers=bearer(token_for("operator"))).status_code == 202
     clear = agent.wait_command(lambda c: getattr(c, "type", "") == "machine:confirm_clear")
     assert clear.machine_id == "prusa-1"
     missing = "/api/v1/machines/lab-berlin/nope/confirm-clear"
-    assert client.post(missing, headers=_auth(token_for("operator"))).status_code == 404
+    assert client.post(missing, headers=bearer(token_for("operator"))).status_code == 404
     assert rt.dispatcher is not None
