@@ -4,6 +4,7 @@ signed passport it leaves behind."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -47,10 +48,23 @@ def test_the_demo_build_uses_spools_and_leaves_statistics(demo: Demo) -> None:
     assert rt is not None
     url, engine = demo.process.url, rt.engine
 
-    # while the build waits for its parcels, its page says so, and the plan is on the demo's clock
+    # while the build waits for its parcels, its page says so
     page = requests.get(f"{url}/dashboard/builds/{demo.build_id}", timeout=10).text
     assert "Waiting for purchased parts" in page and "not ordered yet" not in page
 
+    # a heavy part is refused by the nearly empty printer, and its page says why (while it is queued: a
+    # part another printer took between the query and the page has no reason to wait, so ask again; the
+    # spool may already have given a few of its 12 g to a small part)
+    refusal = re.compile(rf"spool {NEARLY_EMPTY} has \d+ g left, part needs about \d+ g")
+
+    def refusal_on_a_heavy_parts_page() -> str | None:
+        heavy = _heavy_queued_job(engine)
+        text = requests.get(f"{url}/dashboard/jobs/{heavy}", timeout=10).text if heavy else ""
+        return text if refusal.search(text) else None
+
+    wait_until(refusal_on_a_heavy_parts_page, 20, f"a heavy PLA part's page naming {NEARLY_EMPTY}")
+
+    # the plan is on the demo's clock
     def plan() -> tuple[datetime, datetime] | None:
         with Session(engine) as session:
             build = session.get(Build, demo.build_id)
@@ -60,15 +74,6 @@ def test_the_demo_build_uses_spools_and_leaves_statistics(demo: Demo) -> None:
     started, finish = wait_until(plan, 20, "a plan")
     minutes = (finish - started).total_seconds() / 60
     assert minutes < 10, f"the demo's plan reads {minutes:.0f} min for a build of about half a minute"
-
-    # a heavy part is refused by the nearly empty printer, and its page says why (while it is queued: a
-    # part another printer took between the query and the page has no reason to wait, so ask again)
-    def refusal_on_a_heavy_parts_page() -> str | None:
-        heavy = _heavy_queued_job(engine)
-        text = requests.get(f"{url}/dashboard/jobs/{heavy}", timeout=10).text if heavy else ""
-        return text if f"spool {NEARLY_EMPTY} has 12 g left, part needs about" in text else None
-
-    wait_until(refusal_on_a_heavy_parts_page, 20, f"a heavy PLA part's page naming {NEARLY_EMPTY}")
 
     assert demo.wait_until_done(180, say=lambda _line: None)
 
