@@ -3,7 +3,8 @@
 This is the only code that writes `job`, `job_attempt`, `machine`, `agent_link` and `job_event` rows.
 A unit of work has one Store: each row is read at most once, every decision replaces its snapshot in
 memory, and `flush` writes each changed row once, with only the columns that changed, grouped into
-one executemany per table and set of columns. A job row is written only if its `version` is still the
+one UPDATE per table and set of columns (on PostgreSQL the batch's rows travel as one JSON parameter;
+on SQLite, in-process, it is an executemany). A job row is written only if its `version` is still the
 one read (compare and set), and moves it on; a row changed or removed meanwhile fails the flush with
 `StaleData`, and the bus runs the unit of work again on fresh rows. Tables are written in one order
 and rows sorted by key, so two writers always take their row locks in the same order.
@@ -11,13 +12,32 @@ and rows sorted by key, so two writers always take their row locks in the same o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, String, Table, and_, any_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Update
 from sqlmodel import Session
 
 from coordinator.jobs.lifecycle import LIVE_ATTEMPT_STATES, AttemptState
@@ -175,9 +195,8 @@ class Store:
         """(fablab, agent, msg_id) of these messages that already have an event row (a replay)."""
         if not msg_ids:
             return set()
-        rows = self.connection.execute(
-            select(EVENTS.c.fablab, EVENTS.c.agent, EVENTS.c.msg_id).where(EVENTS.c.msg_id.in_(list(msg_ids)))
-        )
+        where = _ids(EVENTS, msg_ids, self._arrays, column="msg_id")
+        rows = self.connection.execute(select(EVENTS.c.fablab, EVENTS.c.agent, EVENTS.c.msg_id).where(where))
         return {(f, a, m) for f, a, m in rows if f and a and m}
 
     def pending_events(self, job_id: str) -> list[EventRow]:
@@ -295,16 +314,14 @@ class Store:
                 self._mark_written(kind, before, row, written)
 
     def _update(self, kind: Kind, columns: tuple[str, ...], rows: list[Row]) -> None:
-        table = kind.table
-        guards = [table.c[name] == bindparam(f"k_{name}") for name in kind.keys]
-        values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
-        if kind.versioned:
-            guards.append(table.c.version == bindparam("k_version"))
-            values["version"] = table.c.version + 1
         params = [_update_params(kind, columns, row) for row in rows]
-        result = self.connection.execute(update(table).where(*guards).values(values), params)
+        if self._arrays:  # one statement for the whole batch, its rows as one JSON parameter
+            statement = _batch_update(kind, columns)
+            result = self.connection.execute(statement, {"rows": json.dumps(params, default=_json_value)})
+        else:
+            result = self.connection.execute(_row_update(kind, columns), params)
         if result.rowcount != len(params):
-            raise StaleData(f"{len(params) - result.rowcount} of {len(params)} {table.name} rows were "
+            raise StaleData(f"{len(params) - result.rowcount} of {len(params)} {kind.table.name} rows were "
                             "changed or removed by someone else since they were read")  # fmt: skip
 
     def _mark_written(self, kind: Kind, before: Any, row: Any, written: Written) -> None:
@@ -328,11 +345,11 @@ class Store:
         return list(zip(ids, events, strict=True))
 
 
-def _ids(table: Table, ids: Sequence[str], arrays: bool) -> Any:
-    """WHERE clause for rows with these ids."""
+def _ids(table: Table, ids: Sequence[str], arrays: bool, column: str = "id") -> Any:
+    """WHERE clause for rows with one of these values in `column` (their ids unless named)."""
     if arrays:
-        return table.c.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(String)))
-    return table.c.id.in_(ids)
+        return table.c[column] == any_(bindparam("ids", sorted(ids), type_=ARRAY(String)))
+    return table.c[column].in_(ids)
 
 
 def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]], arrays: bool) -> Any:
@@ -348,6 +365,44 @@ def _pairs(table: Table, second: str, pairs: Iterable[tuple[str, str]], arrays: 
     for fablab, other in sorted(set(pairs)):
         by_fablab.setdefault(fablab, []).append(other)
     return or_(*[and_(table.c.fablab == lab, table.c[second].in_(names)) for lab, names in by_fablab.items()])
+
+
+@cache
+def _row_update(kind: Kind, columns: tuple[str, ...]) -> Update:
+    """UPDATE of one row per parameter set: its key (and version) as read, the changed columns' values."""
+    table = kind.table
+    guards = [table.c[name] == bindparam(f"k_{name}") for name in kind.keys]
+    values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
+    if kind.versioned:
+        guards.append(table.c.version == bindparam("k_version"))
+        values["version"] = table.c.version + 1
+    return update(table).where(*guards).values(values)
+
+
+@cache
+def _batch_update(kind: Kind, columns: tuple[str, ...]) -> Update:
+    """The same UPDATE for every row of a batch at once: the parameter sets arrive as one JSON array,
+    unpacked by jsonb_to_recordset into rows typed like the columns they key and set (PostgreSQL)."""
+    table = kind.table
+    names = [f"k_{name}" for name in kind.keys] + [f"v_{name}" for name in columns]
+    typed = [column(name, table.c[name[2:]].type) for name in names]
+    if kind.versioned:
+        typed.append(column("k_version", table.c.version.type))
+    given = func.jsonb_to_recordset(cast(bindparam("rows", type_=String), JSONB))
+    batch = given.table_valued(*typed).render_derived(name="batch", with_types=True)
+    guards = [table.c[name] == batch.c[f"k_{name}"] for name in kind.keys]
+    values: dict[str, Any] = {name: batch.c[f"v_{name}"] for name in columns}
+    if kind.versioned:
+        guards.append(table.c.version == batch.c.k_version)
+        values["version"] = table.c.version + 1
+    return update(table).where(*guards).values(values)
+
+
+def _json_value(value: Any) -> Any:
+    """Parameter values JSON has no type for: timestamps as ISO 8601 with their offset."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} in a batch update")
 
 
 def _values(kind: Kind, row: Row) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session, select
+import pytest
+from sqlalchemy import text, update
+from sqlmodel import Session, col, select
 
 from coordinator.db import session_scope
 from coordinator.jobs.commands import COORDINATOR, DispatchRound, SubmitJobs
@@ -20,8 +22,10 @@ from coordinator.jobs.dispatch import (
     queued_jobs,
 )
 from coordinator.jobs.lifecycle import JobState
-from coordinator.jobs.store import Store
+from coordinator.jobs.rows import Decision
+from coordinator.jobs.store import StaleData, Store
 from coordinator.jobs.submission import JobSpec
+from coordinator.models.base import aware
 from coordinator.models.jobs import AgentLink, Fablab, Job, Machine
 from protocol import payloads as p
 from tests.support.agents import attach_transport
@@ -152,3 +156,40 @@ def test_queue_pages_follow_one_another_in_queue_order(runtime: Any) -> None:
             last = page[-1]
     assert len(whole) == 20
     assert paged == whole
+
+
+def test_a_flush_writes_each_batch_of_changed_rows_once_with_their_values(runtime: Any) -> None:
+    _fleet(runtime)
+    ids = _submit(runtime, SPEC, 3)
+    seen = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    with session_scope(runtime.engine) as session:
+        store = Store(session)
+        machines = store.machines_of({(lab, agent) for lab in LABS for agent in AGENTS})
+        jobs = store.jobs(ids).values()
+        changed = [dataclasses.replace(m, status="printing", last_seen=seen) for m in machines]
+        changed += [dataclasses.replace(j, progress=0.25, reason="half way", ended_at=seen) for j in jobs]
+        store.apply(Decision(rows=changed))
+        written = store.flush()
+    assert len(written.machines) == 6 and len(written.jobs) == 3
+    with Session(runtime.engine) as session:
+        rows = session.exec(select(Machine)).all()
+        stored = session.exec(select(Job)).all()
+    assert {(m.status, aware(m.last_seen)) for m in rows} == {("printing", seen)}
+    assert {(j.progress, j.reason, aware(j.ended_at), j.version) for j in stored} == {
+        (0.25, "half way", seen, 2)
+    }
+
+
+def test_a_flush_refuses_a_batch_with_a_row_someone_else_changed_since_it_was_read(runtime: Any) -> None:
+    ids = _submit(runtime, SPEC, 3)
+    with Session(runtime.engine) as session:
+        store = Store(session)
+        jobs = list(store.jobs(ids).values())
+        with session_scope(runtime.engine) as other:  # another writer moves one job on meanwhile
+            other.exec(update(Job).where(col(Job.id) == ids[1]).values(version=Job.version + 1))
+        store.apply(Decision(rows=[dataclasses.replace(j, reason="mine") for j in jobs]))
+        with pytest.raises(StaleData, match="1 of 3 job rows were changed"):
+            store.flush()
+        session.rollback()
+    with Session(runtime.engine) as session:
+        assert all(j.reason != "mine" for j in session.exec(select(Job)).all())
