@@ -86,10 +86,11 @@ class CoordinatorProcess:
 
 def _start_notifier(rt: Runtime) -> Any:
     """The worker that tells people (webhooks, apprise) and syncs Spoolman, fed after every commit."""
-    from coordinator.fablab.delivery import Notifier
+    from coordinator.fablab.delivery import DeliverySettings, Notifier
     from coordinator.fablab.spoolman import sync_all
 
-    notifier = Notifier(rt.engine, lambda: rt.settings.server.public_url or "", periodic=[sync_all])
+    settings = DeliverySettings(retention_days=rt.settings.notifications.retention_days)
+    notifier = Notifier(rt.engine, lambda: rt.settings.server.public_url or "", settings, periodic=[sync_all])
     rt.outbox.listeners.append(notifier.receive)
     return notifier.start()
 

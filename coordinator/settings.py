@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from protocol.errors import InvalidInput
 
 ENV_PREFIX = "PEERFAB_"
+NOTICE_RETENTION_DAYS = 90.0
 
 
 class _Section(BaseModel):
@@ -100,6 +101,13 @@ class ReciprocitySettings(_Section):
     lookahead: int = Field(200, ge=0, le=2000, description="queued jobs the round weighs at least")
 
 
+class NotificationSettings(_Section):
+    retention_days: float = Field(
+        NOTICE_RETENTION_DAYS, gt=0, le=36500,
+        description="notices and their delivery log are deleted this long after they were written",
+    )  # fmt: skip
+
+
 class AuthSettings(_Section):
     public_reads: bool = Field(True, description="false: every API read and dashboard page needs a token")
     session_secret: str | None = Field(
@@ -119,6 +127,7 @@ class Settings(_Section):
     mqtt: MqttSettings = MqttSettings()
     dispatch: DispatchSettings = DispatchSettings()
     reciprocity: ReciprocitySettings = ReciprocitySettings()
+    notifications: NotificationSettings = NotificationSettings()
     auth: AuthSettings = AuthSettings()
 
     @property

@@ -28,6 +28,7 @@ class DriverEvents:
     paused: Callable[[], None]  # the machine stopped where it was after a pause request
     resumed: Callable[[], None]
     warning: Callable[[str], None]  # the machine said something that did not stop the job
+    extruded: Callable[[float], None]  # filament (mm) the job extruded, when the machine knows; before done
     done: Callable[[Outcome, str], None]  # the job ended: how, and the firmware's or host's reason
 
 
@@ -87,6 +88,8 @@ def _callbacks(events: DriverEvents) -> tuple[Callable[[Any], None], Callable[[A
             events.warning(event.message)
 
     def done(event: Any) -> None:
+        if isinstance(event, bridge.JobDone) and event.filament_mm is not None:
+            events.extruded(float(event.filament_mm))
         events.done(*outcome_of(event))
 
     return progress, done

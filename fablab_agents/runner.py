@@ -20,9 +20,11 @@ from fablab_agents.downloads import DownloadError
 from fablab_agents.jobfiles import JobFiles, Ready, Refused
 from fablab_agents.machines import Driver, DriverEvents, Outcome
 from fablab_agents.prepare import NeedsOperator, PreparationError
+from fablab_agents.prepare.slicing import grams_per_mm
 from protocol.payloads import (
     MAX_REASON,
     AgentEnvelope,
+    Estimates,
     HeartbeatJob,
     JobAccepted,
     JobCancelled,
@@ -68,6 +70,9 @@ class ActiveJob:
     reported_at: float = field(default_factory=time.monotonic)
     file_name: str = ""  # the file the machine runs (a host knows its job by this name)
     cancelling: bool = False  # asked to stop; the outcome comes from the machine once it has
+    material: str = ""  # what the job asks to be made of
+    grams_per_mm: float | None = None  # of the job's filament: the slicer's figure, else the material's
+    filament_used_g: float | None = None  # what the machine measured, when it measures it
 
 
 class MachineSlot:
@@ -144,7 +149,9 @@ class MachineSlot:
             if self.status != MachineStatus.IDLE:
                 self._reject(offer, f"machine {self.id} is {self.status.value.replace('_', ' ')}")
                 return
-            self.job = ActiveJob(offer.job_id, offer.attempt_id, "preparing", eta_s=offer.estimated_s)
+            material = str(offer.requirements.get("material") or "")
+            self.job = ActiveJob(offer.job_id, offer.attempt_id, "preparing", eta_s=offer.estimated_s,
+                                 material=material)  # fmt: skip
             self._warnings = []
             self._set_status(MachineStatus.PREPARING, f"job {offer.job_id[:8]}")
         threading.Thread(target=self._prepare, args=(offer,), name=f"prepare-{self.id}", daemon=True).start()
@@ -262,6 +269,7 @@ class MachineSlot:
             job = self.job
             assert job is not None
             job.state, job.started, job.file_name = "running", time.monotonic(), ready.path.name
+            job.grams_per_mm = _grams_per_mm(ready.estimates, job.material)
             self._warnings = list(ready.warnings)
             eta = (
                 ready.estimates.duration_s if ready.estimates and ready.estimates.duration_s else estimated_s
@@ -319,8 +327,14 @@ class MachineSlot:
             paused=current(self._paused),
             resumed=current(self._resumed),
             warning=current(self._warning),
+            extruded=current(self._extruded),
             done=current(self._ended),
         )
+
+    def _extruded(self, filament_mm: float) -> None:
+        job = self.job
+        if job is not None and job.grams_per_mm is not None:
+            job.filament_used_g = round(filament_mm * job.grams_per_mm, 2)
 
     def _ended(self, outcome: Outcome, reason: str) -> None:
         if self.job and self.job.state in ("running", "paused"):
@@ -365,7 +379,8 @@ class MachineSlot:
         if outcome == "done":
             job.progress = 1.0
             duration = time.monotonic() - job.started
-            self._remember(JobDone(**self._job_ids(), duration_s=round(duration, 3), warnings=warnings))
+            self._remember(JobDone(**self._job_ids(), duration_s=round(duration, 3),
+                                   filament_used_g=job.filament_used_g, warnings=warnings))  # fmt: skip
         elif outcome == "cancelled":
             self._remember(JobCancelled(**self._job_ids()))
         else:
@@ -456,7 +471,15 @@ class MachineSlot:
         return {"job_id": self.job.job_id, "attempt_id": self.job.attempt_id, "machine_id": self.id}
 
 
-_RESTORED = ("job_id", "attempt_id", "state", "progress", "eta_s", "file_name")
+_RESTORED = ("job_id", "attempt_id", "state", "progress", "eta_s", "file_name", "material", "grams_per_mm")
+
+
+def _grams_per_mm(estimates: Estimates | None, material: str) -> float | None:
+    """What a millimetre of the job's filament weighs: by the slicer's own figures when it gave both (its
+    diameter and density), else by the material's density at 1.75 mm."""
+    if estimates is not None and estimates.filament_mm and estimates.filament_g:
+        return estimates.filament_g / estimates.filament_mm
+    return grams_per_mm(material)
 
 
 def _saved_status(value: Any) -> MachineStatus:

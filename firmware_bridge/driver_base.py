@@ -56,9 +56,11 @@ class JobResumed:
 
 @dataclass(frozen=True)
 class JobDone:
-    """The job ended well, or was cancelled on request."""
+    """The job ended well, or was cancelled on request; with the filament the machine measured it extrude
+    (mm), when it measures it."""
 
     cancelled: bool = False
+    filament_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Driver(ABC):
         self._paused_at: float | None = None
         self._last_progress_at = -1e9
         self._estimated_s: float | None = None
+        self._extruded_mm: float | None = None  # what the job's G-code extrudes, for drivers that run it
         reader = Options(options, f"{self.name} driver")
         self._read_options(reader)
         reader.finish()
@@ -226,7 +229,9 @@ class Driver(ABC):
             self._set_paused(False)
             self._on_progress(JobResumed())
         elif isinstance(event, ev.Finished):
-            self._finish(JobDone(cancelled=event.cancelled))
+            # a job run to its end extruded all its G-code does; a cancelled one, an unknown share
+            extruded = None if event.cancelled else self._extruded_mm
+            self._finish(JobDone(cancelled=event.cancelled, filament_mm=extruded))
         elif isinstance(event, ev.Failed):
             self._finish(JobFailed(event.reason))
         elif isinstance(event, ev.MachineWarning):

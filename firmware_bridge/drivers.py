@@ -29,7 +29,7 @@ from firmware_bridge.driver_base import (
     OnProgress,
     ProgressEvent,
 )
-from firmware_bridge.gcode import is_gcode_file, read_job
+from firmware_bridge.gcode import extruded_mm, is_gcode_file, read_job
 from firmware_bridge.grbl import GrblConfig, GrblEngine
 from firmware_bridge.host_drivers import MoonrakerDriver, OctoPrintDriver, PrusaLinkDriver
 from firmware_bridge.marlin import MarlinConfig, MarlinEngine
@@ -111,7 +111,9 @@ class MarlinDriver(SerialDriver):
         )
 
     def _engine(self, job_file: Path) -> MarlinEngine:
-        return MarlinEngine(read_job(job_file), self.config)
+        lines = read_job(job_file)
+        self._extruded_mm = extruded_mm(lines)
+        return MarlinEngine(lines, self.config)
 
 
 class GrblDriver(SerialDriver):
@@ -152,7 +154,9 @@ class SimulatedDriver(Driver):
     def _prepare(self, job_file: Path) -> Callable[[], None]:
         # G-code is timed from its moves; any other file (a mesh, a work order) runs for the
         # coordinator's estimate, as a person or a slicer at the machine would take it.
-        timed = estimate_duration(read_job(job_file)) if is_gcode_file(job_file) else 0.0
+        lines = read_job(job_file) if is_gcode_file(job_file) else []
+        timed = estimate_duration(lines) if lines else 0.0
+        self._extruded_mm = extruded_mm(lines)
         duration = self.duration_s or (timed if timed > 0 else self._estimated_s) or 0.001
         self._job = SimulatedJob(duration, job_file.stat().st_size, self.scale, self.fault)
         self._stop = threading.Event()

@@ -11,6 +11,10 @@ from protocol.errors import InvalidInput
 
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 _CODE = re.compile(r"([GMT])(\d+)(\.\d+)?")
+WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")  # a letter and its number: X10, E-0.8
+_MOVES = frozenset({"G0", "G1", "G2", "G3"})
+# what each code makes of the extruder's moves: relative (True) or absolute (False)
+_E_MODE = {"G90": False, "G91": True, "M82": False, "M83": True}
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,26 @@ def command_code(command: str) -> str:
     if match is None:
         return head
     return f"{match.group(1)}{int(match.group(2))}{match.group(3) or ''}"
+
+
+def extruded_mm(lines: Iterable[SourceLine]) -> float | None:
+    """Filament (mm) the lines push through the nozzle: E moves, absolute (G90, M82) or relative (G91,
+    M83), counted from each G92 E; a retraction counts back, so one undone counts nothing (and a file
+    that only pulls back counts 0). None when no line moves the extruder: the file is not a print."""
+    relative, position, total, moved = False, 0.0, 0.0, False
+    for line in lines:
+        code = command_code(line.text)
+        relative = _E_MODE.get(code, relative)
+        if code not in _MOVES and code != "G92":
+            continue
+        words = dict(WORD.findall(line.text.upper()))
+        if "E" not in words:
+            continue
+        value = float(words["E"])
+        if code == "G92":
+            position = value
+            continue
+        moved = True
+        step = value if relative else value - position
+        total, position = total + step, position + step
+    return max(total, 0.0) if moved else None

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge.gcode import strip_comment
+from firmware_bridge.gcode import WORD, strip_comment
 from protocol.payloads import Capabilities
 
 # Firmware and EEPROM commands a job file must never carry: they change or wipe the machine's
@@ -22,7 +22,6 @@ FORBIDDEN: dict[str, str] = {
     "M999": "restarts a machine halted by an error",
 }
 
-_WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 _GRBL_SETTING = re.compile(r"^\$(\d+|RST)\s*=", re.IGNORECASE)
 _HOTEND = frozenset({"M104", "M109"})
 _BED = frozenset({"M140", "M190"})
@@ -106,7 +105,7 @@ def _check_line(number: int, text: str, limits: Limits, motion: _Motion, problem
         if _GRBL_SETTING.match(text):
             problems.append(Problem(number, "forbidden", f"'{text}' writes a Grbl setting"))
         return
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     codes = [f"{letter}{_int_text(value)}" for letter, value in words if letter in "GM"]
     params = {letter: float(value) for letter, value in words if letter not in "GMN"}
     for code in codes:

@@ -218,7 +218,7 @@ class HostDriver(Driver):
                 self._pause_changed(watch, False)
             if status.total > 0:
                 self._report_progress(int(status.total), int(status.total), force=True)
-            self._finish(JobDone())
+            self._finish(JobDone(filament_mm=status.filament_mm))
         elif status.state is HostState.CANCELLED and self._cancel_requested:
             self._finish(JobDone(cancelled=True))
         elif status.state is HostState.CANCELLED:

@@ -40,6 +40,7 @@ class HostStatus:
     message: str = ""
     temperatures: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     job_id: str | None = None
+    filament_mm: float | None = None  # filament the host measured the job extrude, when it measures it
 
 
 class HostClient:

@@ -40,6 +40,7 @@ class PrintStatus:
     file_position: int
     file_size: int
     print_duration: float
+    filament_used_mm: float  # Klipper's count of the filament the current or last print extruded
     extruder: tuple[float, float] | None
     bed: tuple[float, float] | None
 
@@ -56,6 +57,7 @@ class PrintStatus:
             total=self.file_size,
             message=self.message,
             temperatures=temperatures,
+            filament_mm=self.filament_used_mm,
         )
 
 
@@ -72,6 +74,7 @@ def parse_status(result: dict[str, Any]) -> PrintStatus:
         file_position=int(card.get("file_position", 0)),
         file_size=int(card.get("file_size", 0)),
         print_duration=float(stats.get("print_duration", 0.0)),
+        filament_used_mm=float(stats.get("filament_used", 0.0)),
         extruder=_heater(status.get("extruder")),
         bed=_heater(status.get("heater_bed")),
     )

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware_bridge.events import Event, Failed, Finished, Paused, Progress, Resumed, StreamState
-from firmware_bridge.gcode import SourceLine
+from firmware_bridge.gcode import WORD, SourceLine
 from protocol.errors import InvalidInput
 
-_WORD = re.compile(r"([A-Z])([-+]?(?:\d+\.?\d*|\.\d+))")
 DEFAULT_FEED = 1500.0  # mm/min, used until the file sets one
 SECONDS_PER_COMMAND = 0.002  # a floor so files without moves still take some time
 
@@ -21,7 +19,7 @@ def estimate_duration(lines: Iterable[SourceLine]) -> float:
     position = [0.0, 0.0, 0.0]
     absolute, feed, seconds = True, DEFAULT_FEED, 0.0
     for line in lines:
-        words = dict(_WORD.findall(line.text.upper()))
+        words = dict(WORD.findall(line.text.upper()))
         code = line.text.split(None, 1)[0].upper()
         absolute = {"G90": True, "G91": False}.get(code, absolute)
         feed = float(words["F"]) if "F" in words and float(words["F"]) > 0 else feed

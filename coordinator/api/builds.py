@@ -55,6 +55,9 @@ class StateQuery(BaseModel):
 
 
 class ProfileIn(BaseModel):
+    """A profile's fields to set: a field left out keeps its value (its default on a new profile); null
+    unsets a field that may be unset."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("", max_length=200)
@@ -177,11 +180,12 @@ def retry(build_id: str, task_id: str) -> dict[str, Any]:
 @bp.doc(responses=errors(401, 413, 422, _400="not a fablab id, or bad opening hours",
                          _403="not your fablab", _404="no such fablab"))  # fmt: skip
 def set_profile(fablab: str, json_data: ProfileIn) -> dict[str, Any]:
-    """Set where a fablab is, when it is staffed and whether it takes build work (operator role)."""
+    """Set where a fablab is, when it is staffed, whether it takes build work and what a machine hour costs
+    (operator role). Fields left out keep their values; null unsets latitude, longitude or hourly_rate."""
     validate_id(fablab, "fablab id")
     require_fablab(fablab)
     with session_scope(runtime().engine) as session:
-        profile = network.set_profile(session, fablab, json_data.model_dump())
+        profile = network.set_profile(session, fablab, json_data.model_dump(exclude_unset=True))
         return profile.model_dump()
 
 

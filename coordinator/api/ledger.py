@@ -77,9 +77,9 @@ def contributions_view(query_data: ContributionsQueryIn) -> dict[str, Any]:
 def build_passport(build_id: str) -> dict[str, Any]:
     """A build's provenance and ledger events, canonicalised and signed with the coordinator's Ed25519 key:
     a product passport anyone can verify offline with the key at /passport-key (docs/commons.md)."""
-    key = passport.load_key(runtime().settings.storage.data_dir)
-    with session_scope(runtime().engine) as session:
-        return passport.passport(session, build_id, key, utcnow())
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        return passport.passport(session, build_id, rt.passport_key, utcnow())
 
 
 @bp.get("/passport-key")
@@ -87,4 +87,4 @@ def build_passport(build_id: str) -> dict[str, Any]:
 @bp.doc(responses=errors(401))
 def passport_key() -> dict[str, Any]:
     """The public key passports are signed with, as PEM and as a JWK."""
-    return passport.public_key(passport.load_key(runtime().settings.storage.data_dir))
+    return passport.public_key(runtime().passport_key)

@@ -8,9 +8,12 @@ from typing import Any
 from flask import request
 
 from coordinator.dashboard.blueprint import bp, db, page
+from coordinator.dashboard.paging import offset_arg
 from coordinator.dashboard.svg_bars import Row, render_bars
 from coordinator.ledger import contributions
 from protocol.errors import InvalidInput
+
+PAGE_SIZE = 25  # builds per page, a table each
 
 # (figure, chart title, how a bar's figure reads) of the fablabs' and the people's charts
 FABLAB_CHARTS = (
@@ -35,7 +38,8 @@ def _when(name: str) -> datetime | None:
 
 @bp.get("/dashboard/contributions")
 def contributions_page() -> str:
-    since, until = _when("since"), _when("until")
+    """Everyone's contributions over the window, with the per-build tables a page at a time."""
+    since, until, offset = _when("since"), _when("until"), offset_arg()
     with db() as session:
         labs = contributions.contributions(session, "fablab", since=since, until=until)
         people = contributions.contributions(session, "person", since=since, until=until)
@@ -43,7 +47,9 @@ def contributions_page() -> str:
         *charts_of(labs["agents"], FABLAB_CHARTS, "fablab"),
         *charts_of(people["agents"], PERSON_CHARTS, "person"),
     ]
-    return page("contributions.html", labs=labs, people=people, charts=charts,
+    builds = labs["builds"][offset : offset + PAGE_SIZE]
+    return page("contributions.html", labs=labs, people=people, charts=charts, builds=builds,
+                more=len(labs["builds"]) > offset + PAGE_SIZE, offset=offset, page_size=PAGE_SIZE,
                 since=request.args.get("since", ""), until=request.args.get("until", ""))  # fmt: skip
 
 

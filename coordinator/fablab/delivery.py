@@ -2,7 +2,8 @@
 
 The job domain's outbox hands it every committed unit of work's effects (`receive`, which only
 queues); the worker writes notices for machines that went into error or offline, looks for late
-builds and due maintenance now and then, fans each notice out to the subscriptions that want it,
+builds and due maintenance now and then (and deletes notices past their retention, with their
+deliveries), fans each notice out to the subscriptions that want it,
 and sends each delivery: a signed webhook or an apprise URL (e-mail, Matrix, Telegram, ntfy...).
 A failed delivery is tried again later, each wait twice as long, and every try is logged on it.
 """
@@ -29,6 +30,7 @@ from coordinator.fablab import maintenance, notices
 from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import Build, BuildState
 from coordinator.models.fablab import Delivery, Notice, Subscription
+from coordinator.settings import NOTICE_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Peerfab-Signature"
@@ -43,6 +45,7 @@ class DeliverySettings:
     max_tries: int = 6
     backoff_s: float = 10.0  # wait after the first failed try; doubled after each further one
     batch: int = 50
+    retention_days: float = NOTICE_RETENTION_DAYS  # notices and their deliveries are deleted after this
 
 
 @dataclass
@@ -125,6 +128,9 @@ class Notifier:
 
     def _checks(self, now: datetime) -> None:
         with session_scope(self.engine) as session:
+            days = self.settings.retention_days
+            if pruned := notices.prune(session, now - timedelta(days=days)):
+                log.info("deleted %d notices older than %g days, with their deliveries", pruned, days)
             late_builds(session, now)
             due_maintenance(session, now)
         for check in self.periodic:

@@ -6,15 +6,17 @@ after the commit by the notifier's worker (`delivery.py`), so no person's phone 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from coordinator.jobs.lifecycle import JobState
 from coordinator.jobs.rows import JobEnded, JobSnap
 from coordinator.models.base import utcnow
-from coordinator.models.fablab import Notice
+from coordinator.models.fablab import Delivery, Notice
 from protocol.payloads import MachineStatus
 
 if TYPE_CHECKING:
@@ -63,6 +65,14 @@ def add(
         "created_at": utcnow(),
     }
     session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete the notices written before `before`, with their deliveries; return how many notices."""
+    old = select(Notice.id).where(col(Notice.created_at) < before)
+    session.execute(delete(Delivery).where(col(Delivery.notice_id).in_(old)))
+    pruned = cast("CursorResult[Any]", session.execute(delete(Notice).where(col(Notice.created_at) < before)))
+    return pruned.rowcount
 
 
 def job_ended(uow: UnitOfWork, job: JobSnap, event: JobEnded, run: JobRun | None) -> None:

@@ -8,8 +8,9 @@ still verifies, and any changed figure does not:
     "\\n"
     the `ledger` (Valueflows JSON-LD) normalised by URDNA2015 to N-Quads
 
-The key is made once, at the first passport, and kept in the coordinator's data folder (mode 0600);
-its public half is served at /api/v1/passport-key. docs/commons.md says how a third party verifies.
+The key is made once, when the coordinator first starts, and kept in its data folder (mode 0600); a key
+file that is not a key or that others may read stops the start. Its public half is served at
+/api/v1/passport-key. docs/commons.md says how a third party verifies.
 """
 
 from __future__ import annotations
@@ -46,20 +47,42 @@ def key_path(data_dir: Path) -> Path:
 
 
 def load_key(data_dir: Path) -> Ed25519PrivateKey:
-    """The coordinator's signing key: read from the data folder, made there (mode 0600) the first time."""
+    """The coordinator's signing key: read from the data folder, made there (mode 0600) the first time.
+
+    InvalidInput naming the file when it cannot be read, is not an Ed25519 key, or others may read it.
+    """
     path = key_path(data_dir)
     if not path.exists():
         _create_key(path)
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        os.chmod(path, KEY_MODE)  # a copy restored with looser permissions: readable by its owner only
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: the passport signing key cannot be read ({exc.strerror})") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InvalidInput(
+            f"{path}: the passport signing key is open to others (mode {mode:o}); "
+            f"make it its owner's only (chmod 600 {path}), and replace it if others may have copied it"
+        )
+    return _private_key(pem, path)
+
+
+def _private_key(pem: bytes, path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            f"{path}: not a PEM private key; restore the file from a backup, or move it away to make a new "
+            "key (passports signed with the old one then no longer verify against /passport-key)"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise InvalidInput(f"{path}: not an Ed25519 private key")
     return key
 
 
 def _create_key(path: Path) -> None:
-    """Write a new key whole, never readable by others, and never over a key another process just made."""
+    """Write a new key whole and on disk, never readable by others, and never over a key another
+    process just made."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -68,6 +91,8 @@ def _create_key(path: Path) -> None:
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, KEY_MODE)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())  # whole on disk before it gets its name: a crash leaves no half key
     try:
         os.link(temporary, path)  # fails if the key exists: the first key made stays the key
     except FileExistsError:

@@ -134,7 +134,8 @@ def _place(profile: FablabProfile | None) -> tuple[float, float] | None:
 def set_profile(
     session: Session, fablab: str, data: dict[str, Any], *, register: bool = False
 ) -> FablabProfile:
-    """Create or update a fablab's place, opening hours and work policy, for a known fablab only.
+    """Create or update a fablab's place, opening hours and work policy, for a known fablab only: the
+    fields in `data` are set, the others keep their values (their defaults on a new profile).
 
     `register` makes the fablab known first: for local set-ups (the demo) that describe fablabs
     before their agents connect; the API never does.

@@ -115,11 +115,18 @@ def _box(size: tuple[float, float, float]) -> str:
 
 def mass_g(material: str | None, filament_mm: float | None, diameter_mm: float = 1.75) -> float | None:
     """Filament mass from its length, for the materials whose density is known."""
-    density = DENSITY_G_CM3.get((material or "").lower())
-    if density is None or filament_mm is None:
+    per_mm = grams_per_mm(material, diameter_mm)
+    if per_mm is None or filament_mm is None:
         return None
-    area_mm2 = math.pi * (diameter_mm / 2) ** 2
-    return round(filament_mm * area_mm2 / 1000 * density, 2)
+    return round(filament_mm * per_mm, 2)
+
+
+def grams_per_mm(material: str | None, diameter_mm: float = 1.75) -> float | None:
+    """What a millimetre of filament weighs, for the materials whose density is known."""
+    density = DENSITY_G_CM3.get((material or "").lower())
+    if density is None:
+        return None
+    return math.pi * (diameter_mm / 2) ** 2 / 1000 * density
 
 
 def slice_mesh(job: SliceJob) -> Prepared:

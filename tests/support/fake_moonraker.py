@@ -22,13 +22,14 @@ _UPLOAD_NAME = re.compile(rb'filename="([^"]+)"')
 class FakeMoonraker:
     """Printer state behind the fake API: each query moves a running print on by `step`."""
 
-    def __init__(self, fail_at: float | None = None, step: float = 0.25) -> None:
+    def __init__(self, fail_at: float | None = None, step: float = 0.25, filament_mm: float = 1250.0) -> None:
         self.calls: list[str] = []
         self.files: dict[str, bytes] = {}
         self.state = "standby"
         self.progress = 0.0
         self.fail_at = fail_at
         self.step = step
+        self.filament_mm = filament_mm  # what a whole print extrudes; Klipper counts it as the print goes
         self.error_message = SHUTDOWN_MESSAGE
         self.file_size = 0
         self.filename = ""
@@ -41,7 +42,8 @@ class FakeMoonraker:
             elif self.progress >= 1.0:
                 self.state = "complete"
         message = self.error_message if self.state == "error" else ""
-        stats = {"state": self.state, "message": message, "filename": self.filename}
+        stats = {"state": self.state, "message": message, "filename": self.filename,
+                 "filament_used": self.filament_mm * self.progress}  # fmt: skip
         card = {
             "progress": self.progress,
             "file_size": self.file_size,

@@ -612,3 +612,32 @@ def test_a_machine_freed_by_a_cancel_takes_the_next_job_at_once(rig: Rig, lab: L
     second.settle()
     assert second.story() == ["job:accepted", "job:progress", "job:done"]
     assert first.statuses() == ["preparing", "running", "idle", "preparing", "running", "idle"]
+
+
+# ---- the filament a job used ---------------------------------------------------------------------
+
+
+class SlicedMoonrakerRig(MoonrakerRig):
+    """Moonraker printing a file with PrusaSlicer's figures: 1,000 mm of filament weigh 3 g."""
+
+    def job(self, outcome: str) -> list[str]:
+        return ["; filament used [mm] = 1000.00", "; filament used [g] = 3.00", *fdm_job(20)]
+
+
+def test_the_filament_klipper_counted_reaches_the_coordinator_in_grams(
+    request: pytest.FixtureRequest, tmp_path: Path, lab: Lab
+) -> None:
+    rig = SlicedMoonrakerRig(request, tmp_path)
+    try:
+        done = lab.run(rig, "done").wait_end("job:done")
+        # Klipper's 1,250 mm at the slicer's own 3 g per 1,000 mm (its diameter and density)
+        assert done["filament_used_g"] == 3.75
+    finally:
+        rig.close()
+
+
+def test_a_machine_that_measures_no_filament_leaves_the_figure_to_the_coordinator(
+    request: pytest.FixtureRequest, tmp_path: Path, lab: Lab
+) -> None:
+    done = lab.run(SimulatedRig(request, tmp_path), "done").wait_end("job:done")
+    assert done.get("filament_used_g") is None  # the coordinator takes its estimate, and says so

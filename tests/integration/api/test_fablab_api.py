@@ -1,4 +1,4 @@
-"""The fablab API: spools, maintenance, notifications and statistics, with who may do what."""
+"""The fablab API: profiles, spools, maintenance, notifications and statistics, with who may do what."""
 
 from __future__ import annotations
 
@@ -17,6 +17,29 @@ def labs(runtime):  # type: ignore[no-untyped-def]
         add_machine(session, "lab-a", "mk4", "fdm_print")
         add_machine(session, "lab-b", "mk4", "fdm_print")
         session.commit()
+
+
+def test_a_profile_put_keeps_omitted_fields_and_clears_null_ones(client, token_for, labs) -> None:  # type: ignore[no-untyped-def]
+    staff = bearer(token_for("operator", "lab-a-staff", fablabs=["lab-a"]))
+    full = {"name": "Lab A", "latitude": 52.5, "longitude": 13.4, "hourly_rate": 8.0, "currency": "CHF",
+            "opening_hours": {"mon": ["09:00-18:00"]}}  # fmt: skip
+    assert client.put("/api/v1/fablabs/lab-a/profile", json=full, headers=staff).status_code == 200
+    moved = client.put("/api/v1/fablabs/lab-a/profile", json={"latitude": 48.1}, headers=staff)
+    assert moved.status_code == 200, moved.json
+    assert {k: moved.json[k] for k in full} == {**full, "latitude": 48.1}
+    cleared = client.put("/api/v1/fablabs/lab-a/profile", json={"hourly_rate": None}, headers=staff).json
+    assert (cleared["hourly_rate"], cleared["currency"], cleared["name"]) == (None, "CHF", "Lab A")
+    assert client.get("/api/v1/fablabs/lab-a/profile").json == cleared
+    refused = client.put("/api/v1/fablabs/lab-a/profile", json={"name": None}, headers=staff)
+    assert refused.status_code == 422  # only fields that may be unset can be cleared
+
+
+def test_a_new_profile_takes_the_defaults_for_the_fields_it_omits(client, token_for, labs) -> None:  # type: ignore[no-untyped-def]
+    admin = bearer(token_for("admin"))
+    made = client.put("/api/v1/fablabs/lab-b/profile", json={"hourly_rate": 5}, headers=admin)
+    assert made.status_code == 200, made.json
+    assert {k: made.json[k] for k in ("name", "accepts", "currency", "latitude", "hourly_rate")} == {
+        "name": "", "accepts": "all", "currency": "EUR", "latitude": None, "hourly_rate": 5.0}  # fmt: skip
 
 
 def test_an_operator_keeps_the_spools_of_their_own_fablab(client, token_for, labs) -> None:  # type: ignore[no-untyped-def]

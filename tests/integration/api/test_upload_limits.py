@@ -13,6 +13,7 @@ import pytest
 import trimesh
 from sqlmodel import Session, func, select
 
+from coordinator.ledger import passport
 from coordinator.models.designs import Design, DesignVersion, Part, StoredFile
 from tests.integration.api.test_designs_api import upload
 from tests.support.packages import box_stl, default_parts, tar_gz, tar_members, write_package, zip_bytes
@@ -29,7 +30,9 @@ def assert_nothing_left(runtime: Any) -> None:
         assert count(runtime, model) == 0, model
     assert not any(p.is_file() for p in runtime.store.root.rglob("*"))
     data_dir = runtime.settings.storage.data_dir
-    leftovers = [p.name for p in data_dir.iterdir() if p.name not in {"files", "peerfab.db", "previews"}]
+    # the coordinator's own: the file store, the database, previews, the passport key made at its start
+    own = {"files", "peerfab.db", "previews", passport.KEY_FILE}
+    leftovers = [p.name for p in data_dir.iterdir() if p.name not in own]
     assert leftovers == []
 
 

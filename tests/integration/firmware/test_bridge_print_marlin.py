@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli
+from firmware_bridge.drivers import JobDone, make_driver
 from firmware_bridge.gcode import read_job
 from tests.support.fake_marlin import FakeMarlin, MarlinFaults
 
@@ -69,3 +71,20 @@ def test_bad_input_exits_2(tmp_path: Path, small_job: Path) -> None:
     assert missing.exit_code == 2 and "cannot open serial port" in missing.output
     no_file = bridge_print("loop://", tmp_path / "absent.gcode")
     assert no_file.exit_code == 2 and "no such G-code file" in no_file.output
+
+
+def test_the_marlin_driver_reports_the_filament_of_the_job_it_ran(run_fake, tmp_path: Path) -> None:
+    lines = ["M82", "G28"]
+    for layer in range(10):  # each layer from G92 E0: 30 moves up to E1.45, a 0.8 mm retraction and back
+        lines += [f"G1 Z{0.2 * (layer + 1):.2f} F600", "G92 E0"]
+        lines += [f"G1 X{10 + i * 1.5:.3f} Y20 E{i * 0.05:.5f} F1800" for i in range(30)]
+        lines += ["G1 E0.65 F2400", "G1 E1.45"]
+    job = tmp_path / "print.gcode"
+    job.write_text("\n".join(lines) + "\n")
+    fake = run_fake(FakeMarlin())
+    driver = make_driver({"driver": "marlin", "port": fake.port, "boot_wait": 0.2})
+    done: list = []
+    driver.start(job, lambda _event: None, done.append)
+    assert driver.wait(30)
+    assert done == [JobDone(filament_mm=pytest.approx(14.5))]
+    assert fake.executed == expected(job)

@@ -43,7 +43,7 @@ def test_upload_start_poll_until_complete(moonraker, job: Path) -> None:
     printer, url = moonraker
     driver = make_driver({"driver": "moonraker", "url": url, "poll_interval": 0.01})
     progress, done = run(driver, job)
-    assert done == [JobDone()]
+    assert done == [JobDone(filament_mm=1250.0)]  # Klipper's count of what the print extruded
     assert printer.files["job.gcode"].count(b"G28") == 50  # multipart body holds the file
     assert printer.calls[1:3] == ["POST /server/files/upload", "POST /printer/print/start"]
     assert any(c.endswith("?print_stats&virtual_sdcard&heater_bed&extruder") for c in printer.calls)
@@ -87,7 +87,7 @@ def test_reattach_follows_the_print_a_new_driver_finds_running(moonraker, job: P
     done: list = []
     assert second.reattach("job.gcode", ignore, done.append)
     assert second.wait(10)
-    assert done == [JobDone()]
+    assert done == [JobDone(filament_mm=1250.0)]  # the whole print's, though it was followed from midway
     idle = make_driver({"driver": "moonraker", "url": url})
     assert not idle.reattach("job.gcode", ignore, ignore)  # complete: nothing to follow
 

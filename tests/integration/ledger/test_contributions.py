@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
+
+from coordinator.dashboard import contribution_pages
+from coordinator.db import session_scope
+from coordinator.models.ledger import LedgerEvent
 
 
 def test_the_fablab_view_adds_up_to_the_ledger(client, built) -> None:  # type: ignore[no-untyped-def]
@@ -46,3 +53,30 @@ def test_the_page_shows_each_fablabs_and_persons_share(client, built) -> None:  
     assert f'data-build="{built}"' in html and "<script" not in html.split("</header>")[-1]
     bad = client.get("/dashboard/contributions?since=yesterday")
     assert bad.status_code == 400 and "since" in bad.get_data(as_text=True)
+
+
+def test_the_pages_per_build_list_is_paged_keeping_the_window(client, runtime, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(contribution_pages, "PAGE_SIZE", 2)
+    with session_scope(runtime.engine) as session:
+        for build in ("b1", "b2", "b3"):
+            session.add(LedgerEvent(key=f"{build}:use", source_kind="attempt", source_id=build, action="use",
+                                    provider="fablab:lab-a", receiver="person:bea", resource_kind="machine",
+                                    resource="prusa-1", quantity=1.0, unit="hour", build_id=build,
+                                    at=datetime(2026, 3, 1, tzinfo=UTC)))  # fmt: skip
+    window = "since=2026-01-01T00:00:00%2B00:00"
+    first = _page(client, f"/dashboard/contributions?{window}")
+    second = _page(client, f"/dashboard/contributions?{window}&offset=2")
+    assert (first["builds"], second["builds"]) == (["b1", "b2"], ["b3"])
+    assert first["links"] == {"More builds": f"/dashboard/contributions?offset=2&amp;{window}"}
+    assert second["links"] == {"Previous builds": f"/dashboard/contributions?offset=0&amp;{window}"}
+    assert "<strong>3.00</strong> machine hours" in second["html"]  # the totals are of every build
+    assert client.get("/dashboard/contributions?offset=-1").status_code == 400
+
+
+def _page(client, url: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The builds a contributions page lists, and its links to the pages before and after."""
+    html = client.get(url).get_data(as_text=True)
+    builds = [chunk.split('"', 1)[0] for chunk in html.split('<table class="compact" data-build="')[1:]]
+    anchors = [chunk.split("</a>", 1)[0].split('">', 1) for chunk in html.split('<a href="')[1:]]
+    links = {text: href for href, text in anchors if text.endswith(" builds")}
+    return {"builds": builds, "links": links, "html": html}

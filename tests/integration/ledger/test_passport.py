@@ -6,12 +6,14 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from coordinator.app import create_app
 from coordinator.cli import cli
 from coordinator.ledger import passport
 from coordinator.runtime import Runtime
+from protocol.errors import InvalidInput
 from tests.support.live import serve
 
 
@@ -96,3 +98,22 @@ def test_verify_asks_a_coordinator_with_private_reads_for_its_key_with_a_token(
     assert refused.exit_code == 2 and "401" in refused.output
     assert verified.exit_code == 0, verified.output
     assert verified.output.startswith(f"valid: passport of build {built}")
+
+
+def test_a_coordinator_with_a_corrupt_key_does_not_start(settings) -> None:  # type: ignore[no-untyped-def]
+    path = passport.key_path(settings.storage.data_dir)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\ntruncated")
+    path.chmod(0o600)
+    with pytest.raises(InvalidInput, match=f"{path}: not a PEM private key"):
+        Runtime.open(settings)
+
+
+def test_the_key_is_made_when_the_coordinator_starts(settings) -> None:  # type: ignore[no-untyped-def]
+    rt = Runtime.open(settings)
+    try:
+        path = passport.key_path(settings.storage.data_dir)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert passport.public_key(rt.passport_key) == passport.public_key(passport.load_key(path.parent))
+    finally:
+        rt.engine.dispose()

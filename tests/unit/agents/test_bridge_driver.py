@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fablab_agents.machines import BridgeDriver, DriverEvents
+from fablab_agents.machines import BridgeDriver, DriverEvents, _callbacks
 from firmware_bridge import driver_base as bridge
 from firmware_bridge.drivers import SimulatedDriver
 
@@ -22,6 +22,7 @@ class Heard:
             paused=lambda: self.log.append(("paused", None)),
             resumed=lambda: self.log.append(("resumed", None)),
             warning=lambda message: self.log.append(("warning", message)),
+            extruded=lambda filament_mm: self.log.append(("extruded", filament_mm)),
             done=self._done,
         )
 
@@ -83,3 +84,13 @@ def test_warnings_reach_the_agent_and_do_not_end_the_job(tmp_path: Path) -> None
     heard = Heard()
     BridgeDriver(Talker()).start(_job(tmp_path), heard.events())
     assert heard.log == [("warning", "Unknown command: M201 (line 12)"), ("progress", 1.0), ("done", "")]
+
+
+def test_the_filament_a_host_measured_is_heard_before_the_end() -> None:
+    heard = Heard()
+    _, done = _callbacks(heard.events())
+    done(bridge.JobDone(filament_mm=1250.0))
+    done(bridge.JobDone())  # a machine that measures nothing
+    done(bridge.JobDone(cancelled=True, filament_mm=80.0))  # not done: the coordinator counts the share made
+    assert heard.log == [("extruded", 1250.0), ("done", ""), ("done", ""), ("extruded", 80.0),
+                         ("cancelled", "cancelled")]  # fmt: skip

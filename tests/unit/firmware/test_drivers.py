@@ -89,6 +89,16 @@ def test_simulated_driver_end_to_end(job: Path) -> None:
     assert driver.status().state is DriverState.DONE
 
 
+def test_simulated_print_reports_the_filament_its_g_code_extrudes(tmp_path: Path) -> None:
+    job = tmp_path / "print.gcode"
+    job.write_text("M83\nG1 X50 E2.5 F3000\nG1 E-0.8\nG1 E0.8\nG1 X0 E1.5\n")
+    driver = make_driver({"driver": "simulated", "time_scale": 1000, "tick_s": 0.005})
+    done: list = []
+    driver.start(job, lambda _event: None, done.append)
+    assert driver.wait(10)
+    assert done == [JobDone(filament_mm=pytest.approx(4.0))]
+
+
 def test_simulated_driver_pause_cancel_and_injected_failure(job: Path) -> None:
     driver = make_driver({"driver": "simulated", "duration_s": 1000, "tick_s": 0.005, "time_scale": 1})
     progress: list = []

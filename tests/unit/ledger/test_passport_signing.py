@@ -29,10 +29,26 @@ def test_the_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None
     path = passport.key_path(tmp_path / "data")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert passport.public_key(passport.load_key(tmp_path / "data")) == passport.public_key(first)
-    path.chmod(0o644)
-    passport.load_key(tmp_path / "data")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == [passport.KEY_FILE]  # no temporary file left
+
+
+def test_a_key_others_may_read_is_refused_naming_the_file(tmp_path: Path) -> None:
+    passport.load_key(tmp_path)
+    path = passport.key_path(tmp_path)
+    path.chmod(0o644)
+    with pytest.raises(InvalidInput, match=f"{path}: .*open to others \\(mode 644\\).*chmod 600"):
+        passport.load_key(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # left as found: the operator decides
+
+
+@pytest.mark.parametrize("content", [b"", b"-----BEGIN PRIVATE KEY-----\nnot base64\n", b"\x00" * 64])
+def test_a_corrupt_key_is_refused_naming_the_file_and_kept(tmp_path: Path, content: bytes) -> None:
+    path = passport.key_path(tmp_path)
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(InvalidInput, match=f"{path}: not a PEM private key"):
+        passport.load_key(tmp_path)
+    assert path.read_bytes() == content  # never replaced: passports signed with it must stay checkable
 
 
 def test_a_signed_passport_verifies_whatever_its_layout(tmp_path: Path) -> None:
