@@ -25,8 +25,10 @@ SAMPLING_SHARE = 0.3
 PUMP_WAIT = 0.1
 # share of the time CP-SAT searches the whole single-mode model before an LNS thread takes its core
 PROOF_SHARE = 0.3
-# on shops of unit machines: share of the time after which the heuristics give both cores to CP-SAT, and
-# share of it without a better schedule after which they give them earlier
+# on shops of unit machines: share of the time CP-SAT searches first on one core, share after which the
+# heuristics give both cores to CP-SAT, and share of it without a better schedule after which they give
+# them earlier
+SHOP_PROOF_SHARE = 0.1
 SHOP_SHARE = 0.7
 SHOP_STALL = 0.3
 
@@ -170,12 +172,14 @@ class PlanHandle:
         self._publish_result(result)
 
     def _shop(self, built: cpsat.CpModel, deadline: float) -> None:
-        """The genetic process and the tabu search, a core each, then CP-SAT on both cores.
+        """CP-SAT on one core while the genetic process starts on the other, then the genetic process
+        and the tabu search a core each, then CP-SAT on both cores.
 
-        The two heuristics hand their better schedules to each other. Once neither has found a better
-        schedule for SHOP_STALL of the time, or SHOP_SHARE of it has passed, CP-SAT searches the whole
-        model from the best schedule on every core for the rest: it gives the bound, and on small shops
-        it proves or finds the optimum where the heuristics stall.
+        CP-SAT's first SHOP_PROOF_SHARE of the time proves the smallest shops optimal at once. The two
+        heuristics hand their better schedules to each other. Once neither has found a better schedule
+        for SHOP_STALL of the time, or SHOP_SHARE of it has passed, CP-SAT searches the whole model from
+        the best schedule on every core for the rest: it gives the bound, and on small shops it proves
+        or finds the optimum where the heuristics stall.
         """
         assert self._solution is not None
         began = time.monotonic()
@@ -194,36 +198,47 @@ class PlanHandle:
             ),
             threading.Thread(target=search.run, daemon=True, name="tabu"),
         ]
-        for thread in threads:
-            thread.start()
-        self._until_stalled(began, deadline)
+        threads[0].start()
+        first = self._prove(built, SHOP_PROOF_SHARE * (deadline - began))
+        if not first.optimal:
+            with self._lock:
+                search.adopt(self._solution)
+            threads[1].start()
+            self._until_stalled(began, deadline)
         heuristics.set()
         child.stop(wait=False)
         for thread in threads:
-            thread.join()
+            if thread.is_alive():
+                # a search still compiling its code (the first on a machine) ends by itself later
+                thread.join(max(0.0, deadline - time.monotonic()))
         while (found := child.receive(0.0)) is not None:
             self._found(found)
-        if self._lns_stop.is_set():
-            return
+        self._publish_result(first)
+        if not self._lns_stop.is_set():
+            self._publish_result(self._prove_from_best(built, deadline))
+
+    def _until_stalled(self, began: float, deadline: float) -> None:
+        """Wait until the heuristics stall or have had their share of the time (see `_shop`)."""
+        limit = deadline - began
+        searching = time.monotonic()
+        while not self._lns_stop.wait(PUMP_WAIT):
+            now = time.monotonic()
+            quiet = now - max(searching, self._improved_at)
+            if now - began >= SHOP_SHARE * limit or quiet >= SHOP_STALL * limit:
+                return
+
+    def _prove_from_best(self, built: cpsat.CpModel, deadline: float) -> cpsat.CpResult:
+        """CP-SAT on the whole model, every core, from the best schedule, until the deadline."""
         with self._lock:
             assert self._solution is not None
             built.model.clear_hints()
             built.hint(self._solution)
-        result = cpsat.solve(
+        return cpsat.solve(
             built,
             deadline - time.monotonic(),
             on_solution=lambda found, _bound: self._found(found),
             stop=self._stop,
         )
-        self._publish_result(result)
-
-    def _until_stalled(self, began: float, deadline: float) -> None:
-        """Wait until the heuristics stall or have had their share of the time (see `_shop`)."""
-        limit = deadline - began
-        while not self._lns_stop.wait(PUMP_WAIT):
-            now = time.monotonic()
-            if now - began >= SHOP_SHARE * limit or now - self._improved_at >= SHOP_STALL * limit:
-                return
 
     def _pump(
         self, child: GeneticProcess, search: Search | tabu.TabuSearch, deadline: float, stop: threading.Event
