@@ -119,9 +119,9 @@ class TabuSearch:
     ) -> None:
         with self.lock:
             arrived, self._arrived = self._arrived, None
-        if arrived is None or not better(self.inst, arrived, self.best):
-            return
-        self.best = arrived
+            if arrived is None or not better(self.inst, arrived, self.best):
+                return
+            self.best = arrived
         self.kernel.copy_state(self.state(arrived), state)
         self.kernel.copy_state(state, best)
         counters[self.kernel.BEST] = arrived.makespan
