@@ -1,9 +1,10 @@
 """Scheduling benchmark: fifo, lst and cpsat on PSPLIB, flexible job-shop and generated build instances.
 
 Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,generated,speed]
-[--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from ../shared/realworld/psplib beside the
-repository when present (or --psplib DIR); flexible job-shop files from benchmarks/data/fjsp (see SOURCES.md
-there), each beside plain CP-SAT (the same model alone on every core, no warm start) at the same time limit.
+[--instances mk06,j6013_1] [--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from
+../shared/realworld/psplib beside the repository when present (or --psplib DIR); flexible job-shop files from
+benchmarks/data/fjsp (see SOURCES.md there), each beside plain CP-SAT (the same model alone on every core, no
+warm start) at the same time limit. --instances keeps only the named files of the PSPLIB and fjsp sets.
 """
 
 from __future__ import annotations
@@ -92,12 +93,14 @@ def gap(value: int, reference: int) -> float:
     return (value - reference) / reference if reference else 0.0
 
 
-def psplib_rows(folder: Path, time_limit: float) -> list[Row]:
-    """Every .sm file of the j30, j60 and j120 folders."""
+def psplib_rows(folder: Path, time_limit: float, chosen: set[str] | None = None) -> list[Row]:
+    """Every .sm file of the j30, j60 and j120 folders (only those named in `chosen` when given)."""
     rows = []
     for size in ("j30", "j60", "j120"):
         known = best_known(folder / size)
         for path in sorted((folder / size).glob("*.sm")):
+            if chosen is not None and path.stem not in chosen:
+                continue
             rows.append(run(read_psplib(path), known.get(path.stem), time_limit))
             _progress(rows[-1])
     return rows
@@ -195,13 +198,16 @@ def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
     return result.solution.makespan, result.bound
 
 
-def fjsp_rows(folder: Path, time_limit: float) -> list[ShopRow]:
-    """Every .fjs file under `folder` with a best-known value in its folder's best_known.csv."""
+def fjsp_rows(folder: Path, time_limit: float, chosen: set[str] | None = None) -> list[ShopRow]:
+    """Every .fjs file under `folder` with a best-known value in its folder's best_known.csv (only
+    those named in `chosen` when given)."""
     rows = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         with (sub / "best_known.csv").open(newline="") as handle:
             known = {row["instance"]: int(row["best_known"]) for row in csv.DictReader(handle)}
         for path in sorted(sub.glob("*.fjs")):
+            if chosen is not None and path.stem not in chosen:
+                continue
             problem = read_fjsp(path)
             plain, bound = plain_cpsat(problem, time_limit)
             began = time.monotonic()
@@ -278,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fjsp", type=Path, default=FJSP)
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-scheduling.md"))
+    parser.add_argument("--instances", help="comma-separated file names without extension (PSPLIB and fjsp)")
     args = parser.parse_args(argv)
+    chosen = set(args.instances.split(",")) if args.instances else None
     sets = set(args.sets.split(","))
     if not sets <= set(SETS):
         parser.error(f"unknown set in --sets; choose from {', '.join(SETS)}")
@@ -294,9 +302,9 @@ def main(argv: list[str] | None = None) -> None:
         "",
     ]
     if "psplib" in sets and args.psplib.is_dir():
-        lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit)), ""]
+        lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit, chosen)), ""]
     if "fjsp" in sets:
-        lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit)), ""]
+        lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit, chosen)), ""]
     if "generated" in sets:
         lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
     if "speed" in sets:

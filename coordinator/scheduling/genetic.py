@@ -101,9 +101,9 @@ class Decoder:
             _ints([mode.duration for mode in data]),
             _ints(inst.release),
             _ints(rank),
-            *_rows(preds),
-            *_rows(succs),
-            *_rows([list(mode.renewable) for mode in data]),
+            *rows(preds),
+            *rows(succs),
+            *rows([list(mode.renewable) for mode in data]),
             _ints(inst.capacity if inst.capacity else [0]),
             _ints(due),
             _ints(inst.weight),
@@ -166,11 +166,11 @@ def _ints(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
-def _rows(rows: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rows(table: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compressed rows of (index, amount) pairs: row pointers, indices, amounts."""
-    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(row) for row in rows])
-    flat = [pair for row in rows for pair in row]
+    ptr = np.zeros(len(table) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(row) for row in table])
+    flat = [pair for row in table for pair in row]
     index = _ints([k for k, _ in flat])
     amount = _ints([v for _, v in flat])
     return ptr, index, amount

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from coordinator.scheduling import cpsat, genetic
+from coordinator.scheduling import cpsat, genetic, tabu
 from coordinator.scheduling.bounds import lower_bound
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.lns import Search, improve_with_lns
@@ -25,6 +25,12 @@ SAMPLING_SHARE = 0.3
 PUMP_WAIT = 0.1
 # share of the time CP-SAT searches the whole single-mode model before an LNS thread takes its core
 PROOF_SHARE = 0.3
+# on shops of unit machines: share of the time CP-SAT searches first on one core, share after which the
+# heuristics give both cores to CP-SAT, and share of it without a better schedule after which they give
+# them earlier
+SHOP_PROOF_SHARE = 0.1
+SHOP_SHARE = 0.7
+SHOP_STALL = 0.3
 
 
 def to_schedule(
@@ -54,6 +60,7 @@ class PlanHandle:
         self._status = ScheduleStatus.HEURISTIC
         self._policy = ""
         self._best: Schedule | None = None
+        self._improved_at = time.monotonic()
         self._done = threading.Event()
         self._stop = threading.Event()
         self._lns_stop = threading.Event()
@@ -87,6 +94,7 @@ class PlanHandle:
             improved = better(self._inst, solution, self._solution)
             if improved:
                 self._solution, self._status, self._policy = solution, status, policy
+                self._improved_at = time.monotonic()
             elif status is ScheduleStatus.OPTIMAL:
                 self._status = status
             assert self._solution is not None
@@ -111,7 +119,9 @@ class PlanHandle:
         assert self._solution is not None
         built = cpsat.CpModel(self._inst, self._solution.makespan, self._lower)
         built.hint(self._solution)
-        if genetic.applies(self._inst):
+        if tabu.applies(self._inst):
+            self._shop(built, deadline)
+        elif genetic.applies(self._inst):
             self._hybrid(built, deadline)
         else:
             self._classic(built, deadline)
@@ -143,7 +153,9 @@ class PlanHandle:
 
         search = Search(built, self._solution, deadline, self._lns_stop, from_lns)
         threads = [
-            threading.Thread(target=self._pump, args=(child, search, deadline), daemon=True, name="genetic"),
+            threading.Thread(
+                target=self._pump, args=(child, search, deadline, self._lns_stop), daemon=True, name="genetic"
+            ),
         ]
         threads[0].start()
         result = self._prove(built, PROOF_SHARE * (deadline - time.monotonic()))
@@ -159,9 +171,81 @@ class PlanHandle:
             self._found(found)
         self._publish_result(result)
 
-    def _pump(self, child: GeneticProcess, search: Search, deadline: float) -> None:
-        """Publish the child's schedules and give them to the LNS until the time is up."""
-        while not self._lns_stop.is_set() and time.monotonic() < deadline:
+    def _shop(self, built: cpsat.CpModel, deadline: float) -> None:
+        """CP-SAT on one core while the genetic process starts on the other, then the genetic process
+        and the tabu search a core each, then CP-SAT on both cores.
+
+        CP-SAT's first SHOP_PROOF_SHARE of the time proves the smallest shops optimal at once. The two
+        heuristics hand their better schedules to each other. Once neither has found a better schedule
+        for SHOP_STALL of the time, or SHOP_SHARE of it has passed, CP-SAT searches the whole model from
+        the best schedule on every core for the rest: it gives the bound, and on small shops it proves
+        or finds the optimum where the heuristics stall.
+        """
+        assert self._solution is not None
+        began = time.monotonic()
+        child = GeneticProcess(self._inst.problem, deadline - began, start=self._solution)
+        child.start()
+        heuristics = threading.Event()
+
+        def shared(solution: Solution) -> None:
+            self._found(solution)
+            child.send(solution)
+
+        search = tabu.TabuSearch(self._inst, self._solution, deadline, heuristics, shared)
+        threads = [
+            threading.Thread(
+                target=self._pump, args=(child, search, deadline, heuristics), daemon=True, name="genetic"
+            ),
+            threading.Thread(target=search.run, daemon=True, name="tabu"),
+        ]
+        threads[0].start()
+        first = self._prove(built, SHOP_PROOF_SHARE * (deadline - began))
+        if not first.optimal:
+            with self._lock:
+                search.adopt(self._solution)
+            threads[1].start()
+            self._until_stalled(began, deadline)
+        heuristics.set()
+        child.stop(wait=False)
+        for thread in threads:
+            if thread.is_alive():
+                # a search still compiling its code (the first on a machine) ends by itself later
+                thread.join(max(0.0, deadline - time.monotonic()))
+        while (found := child.receive(0.0)) is not None:
+            self._found(found)
+        self._publish_result(first)
+        if not self._lns_stop.is_set():
+            self._publish_result(self._prove_from_best(built, deadline))
+
+    def _until_stalled(self, began: float, deadline: float) -> None:
+        """Wait until the heuristics stall or have had their share of the time (see `_shop`)."""
+        limit = deadline - began
+        searching = time.monotonic()
+        while not self._lns_stop.wait(PUMP_WAIT):
+            now = time.monotonic()
+            quiet = now - max(searching, self._improved_at)
+            if now - began >= SHOP_SHARE * limit or quiet >= SHOP_STALL * limit:
+                return
+
+    def _prove_from_best(self, built: cpsat.CpModel, deadline: float) -> cpsat.CpResult:
+        """CP-SAT on the whole model, every core, from the best schedule, until the deadline."""
+        with self._lock:
+            assert self._solution is not None
+            built.model.clear_hints()
+            built.hint(self._solution)
+        return cpsat.solve(
+            built,
+            deadline - time.monotonic(),
+            on_solution=lambda found, _bound: self._found(found),
+            stop=self._stop,
+        )
+
+    def _pump(
+        self, child: GeneticProcess, search: Search | tabu.TabuSearch, deadline: float, stop: threading.Event
+    ) -> None:
+        """Publish the child's schedules and give them to the other search until the time is up or
+        `stop` is set."""
+        while not stop.is_set() and time.monotonic() < deadline:
             found = child.receive(PUMP_WAIT)
             if found is None:
                 if not child.alive:
