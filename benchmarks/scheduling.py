@@ -1,9 +1,10 @@
 """Scheduling benchmark: fifo, lst and cpsat on PSPLIB, flexible job-shop and generated build instances.
 
-Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,generated,speed]
+Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,j30mm,generated,speed]
 [--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from ../shared/realworld/psplib beside the
-repository when present (or --psplib DIR); flexible job-shop files from benchmarks/data/fjsp (see SOURCES.md
-there), each beside plain CP-SAT (the same model alone on every core, no warm start) at the same time limit.
+repository when present (or --psplib DIR); flexible job-shop files from benchmarks/data/fjsp and multi-mode
+PSPLIB files from benchmarks/data/psplib-mm (see SOURCES.md in each), each beside plain CP-SAT (the same
+model alone on every core, no warm start) at the same time limit.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from coordinator.scheduling.model import Problem, Schedule
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import RULES, run_rule
 from coordinator.scheduling.runner import plan
+from protocol.errors import InvalidInput
 
 PSPLIB = Path(__file__).resolve().parents[1].parent / "shared" / "realworld" / "psplib"
 FJSP = Path(__file__).resolve().parent / "data" / "fjsp"
-SETS = ("psplib", "fjsp", "generated", "speed")
+MULTI_MODE = Path(__file__).resolve().parent / "data" / "psplib-mm"
+SETS = ("psplib", "fjsp", "j30mm", "generated", "speed")
 # (seed, fablabs, machines, designs, builds): from a small network to the largest one
 GENERATED = (
     (1, 5, 20, 2, 4),
@@ -202,22 +205,7 @@ def fjsp_rows(folder: Path, time_limit: float) -> list[ShopRow]:
         with (sub / "best_known.csv").open(newline="") as handle:
             known = {row["instance"]: int(row["best_known"]) for row in csv.DictReader(handle)}
         for path in sorted(sub.glob("*.fjs")):
-            problem = read_fjsp(path)
-            plain, bound = plain_cpsat(problem, time_limit)
-            began = time.monotonic()
-            schedule = plan(problem, "cpsat", time_limit)
-            seconds = time.monotonic() - began
-            errors = check_schedule(problem, schedule)
-            if errors:
-                raise SystemExit(f"{path.stem}: infeasible schedule: {errors[0]}")
-            size, best = len(problem.tasks), known[path.stem]
-            row = ShopRow(sub.name, path.stem, size, best, plain, bound, schedule, seconds)
-            rows.append(row)
-            print(
-                f"{row.name}: peerfab={schedule.makespan} plain={plain} best={row.best_known} "
-                f"lb={schedule.lower_bound} ({seconds:.1f}s)",
-                flush=True,
-            )
+            rows.append(compare(sub.name, read_fjsp(path), known[path.stem], time_limit))
     return rows
 
 
@@ -249,6 +237,67 @@ def fjsp_table(rows: list[ShopRow]) -> list[str]:
     return lines
 
 
+def compare(group: str, problem: Problem, best: int, time_limit: float) -> ShopRow:
+    """peerfab's search beside plain CP-SAT on one problem with a known best makespan."""
+    plain, bound = plain_cpsat(problem, time_limit)
+    began = time.monotonic()
+    schedule = plan(problem, "cpsat", time_limit)
+    seconds = time.monotonic() - began
+    errors = check_schedule(problem, schedule)
+    if errors:
+        raise SystemExit(f"{problem.name}: infeasible schedule: {errors[0]}")
+    row = ShopRow(group, problem.name, len(problem.tasks), best, plain, bound, schedule, seconds)
+    print(
+        f"{row.name}: peerfab={schedule.makespan} plain={plain} best={best} lb={schedule.lower_bound} "
+        f"({seconds:.1f}s)",
+        flush=True,
+    )
+    return row
+
+
+def infeasible(problem: Problem, time_limit: float) -> str:
+    """How peerfab and plain CP-SAT answer a problem that has no feasible schedule."""
+    began = time.monotonic()
+    try:
+        plan(problem, "cpsat", time_limit)
+        answer = "a schedule (wrong: there is none)"
+    except InvalidInput as exc:
+        answer = f"InvalidInput: {exc}"
+    ours = time.monotonic() - began
+    inst = Instance(problem)
+    horizon = sum(max(mode.duration for mode in modes) for modes in inst.modes)
+    began = time.monotonic()
+    result = cpsat.solve(cpsat.CpModel(inst, horizon, lower_bound(inst)), time_limit)
+    plain = "no schedule" if result.solution is None else f"makespan {result.solution.makespan}"
+    line = (
+        f"{problem.name}: peerfab answers in {ours:.2f} s with {answer}; plain CP-SAT ends in "
+        f"{time.monotonic() - began:.2f} s with {plain}."
+    )
+    print(line, flush=True)
+    return line
+
+
+def multi_mode_lines(folder: Path, time_limit: float) -> list[str]:
+    """Table of the .mm files in `folder` against optimum.csv there, then the infeasible ones."""
+    with (folder / "optimum.csv").open(newline="") as handle:
+        optimum = {row["instance"]: row["optimum"] for row in csv.DictReader(handle)}
+    rows, answers = [], []
+    for path in sorted(folder.glob("*.mm")):
+        problem, known = read_psplib(path), optimum[path.stem]
+        if known == "infeasible":
+            answers.append(infeasible(problem, time_limit))
+        else:
+            rows.append(compare("j30mm", problem, int(known), time_limit))
+    reached = sum(row.peerfab.makespan == row.best_known for row in rows)
+    plain = sum(row.plain == row.best_known for row in rows)
+    return [
+        *fjsp_table(rows),
+        f"At the optimum: peerfab {reached} of {len(rows)}, plain CP-SAT {plain} of {len(rows)}.",
+        "",
+        *answers,
+    ]
+
+
 def speed_lines() -> list[str]:
     """Median time of one pass of each rule on the largest instance, compilation included."""
     seed, labs, machines, designs, builds = SPEED
@@ -276,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--psplib", type=Path, default=PSPLIB)
     parser.add_argument("--fjsp", type=Path, default=FJSP)
+    parser.add_argument("--multi-mode", type=Path, default=MULTI_MODE)
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-scheduling.md"))
     args = parser.parse_args(argv)
@@ -297,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit)), ""]
     if "fjsp" in sets:
         lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit)), ""]
+    if "j30mm" in sets:
+        lines += ["### Multi-mode PSPLIB", "", *multi_mode_lines(args.multi_mode, args.time_limit), ""]
     if "generated" in sets:
         lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
     if "speed" in sets:

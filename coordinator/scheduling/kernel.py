@@ -374,7 +374,7 @@ def polish(order, mode, value, a, avail, trials, start, end):  # type: ignore[no
         j = tasks[np.random.randint(0, tasks.shape[0])]
         old = mode[j]
         if np.random.random() < 0.5 and remode(j, mode, a):
-            if overdrawn(spent(mode, a), a) >= 0:
+            if a[BUDGET].shape[0] > 0 and overdrawn(spent(mode, a), a) >= 0:
                 mode[j] = old
                 continue
             trial[:] = order
