@@ -1,8 +1,8 @@
 """A choice of modes that fits the non-renewable budgets, found once per instance.
 
-Choosing modes one task at a time can run a budget dry before the last tasks are placed: multi-mode
-PSPLIB instances give each mode a cost on one of two budgets, so reserving the cheapest amount of each
-budget separately promises more than any single mode can keep. A reference choice that fits every budget
+Choosing modes one task at a time can run a budget dry before the last tasks are placed: in multi-mode
+PSPLIB instances a task's modes trade one budget against the other, so reserving the cheapest amount of
+each budget separately promises more than any single mode can keep. A reference choice that fits every budget
 fixes that: the schedule-generation scheme reserves, for each task not yet placed, what its reference
 mode costs, so some mode always fits. The reference comes from a small CP-SAT model of the modes and the
 precedences alone (no renewable resources), which also proves when no choice of modes fits at all.
