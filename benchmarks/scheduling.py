@@ -1,10 +1,11 @@
 """Scheduling benchmark: fifo, lst and cpsat on PSPLIB, flexible job-shop and generated build instances.
 
-Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,generated,speed]
+Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,j30mm,generated,speed]
 [--instances mk06,j6013_1] [--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from
 ../shared/realworld/psplib beside the repository when present (or --psplib DIR); flexible job-shop files from
-benchmarks/data/fjsp (see SOURCES.md there), each beside plain CP-SAT (the same model alone on every core, no
-warm start) at the same time limit. --instances keeps only the named files of the PSPLIB and fjsp sets.
+benchmarks/data/fjsp and multi-mode PSPLIB files from benchmarks/data/psplib-mm (see SOURCES.md in each), each
+beside plain CP-SAT (the same model alone on every core, no warm start) at the same time limit. --instances
+keeps only the named files of the PSPLIB, fjsp and multi-mode sets.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from coordinator.scheduling.model import Problem, Schedule
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import RULES, run_rule
 from coordinator.scheduling.runner import plan
+from protocol.errors import InvalidInput
 
 PSPLIB = Path(__file__).resolve().parents[1].parent / "shared" / "realworld" / "psplib"
 FJSP = Path(__file__).resolve().parent / "data" / "fjsp"
-SETS = ("psplib", "fjsp", "generated", "speed")
+MULTI_MODE = Path(__file__).resolve().parent / "data" / "psplib-mm"
+SETS = ("psplib", "fjsp", "j30mm", "generated", "speed")
 # (seed, fablabs, machines, designs, builds): from a small network to the largest one
 GENERATED = (
     (1, 5, 20, 2, 4),
@@ -208,22 +211,7 @@ def fjsp_rows(folder: Path, time_limit: float, chosen: set[str] | None = None) -
         for path in sorted(sub.glob("*.fjs")):
             if chosen is not None and path.stem not in chosen:
                 continue
-            problem = read_fjsp(path)
-            plain, bound = plain_cpsat(problem, time_limit)
-            began = time.monotonic()
-            schedule = plan(problem, "cpsat", time_limit)
-            seconds = time.monotonic() - began
-            errors = check_schedule(problem, schedule)
-            if errors:
-                raise SystemExit(f"{path.stem}: infeasible schedule: {errors[0]}")
-            size, best = len(problem.tasks), known[path.stem]
-            row = ShopRow(sub.name, path.stem, size, best, plain, bound, schedule, seconds)
-            rows.append(row)
-            print(
-                f"{row.name}: peerfab={schedule.makespan} plain={plain} best={row.best_known} "
-                f"lb={schedule.lower_bound} ({seconds:.1f}s)",
-                flush=True,
-            )
+            rows.append(compare(sub.name, read_fjsp(path), known[path.stem], time_limit))
     return rows
 
 
@@ -255,6 +243,70 @@ def fjsp_table(rows: list[ShopRow]) -> list[str]:
     return lines
 
 
+def compare(group: str, problem: Problem, best: int, time_limit: float) -> ShopRow:
+    """peerfab's search beside plain CP-SAT on one problem with a known best makespan."""
+    plain, bound = plain_cpsat(problem, time_limit)
+    began = time.monotonic()
+    schedule = plan(problem, "cpsat", time_limit)
+    seconds = time.monotonic() - began
+    errors = check_schedule(problem, schedule)
+    if errors:
+        raise SystemExit(f"{problem.name}: infeasible schedule: {errors[0]}")
+    row = ShopRow(group, problem.name, len(problem.tasks), best, plain, bound, schedule, seconds)
+    print(
+        f"{row.name}: peerfab={schedule.makespan} plain={plain} best={best} lb={schedule.lower_bound} "
+        f"({seconds:.1f}s)",
+        flush=True,
+    )
+    return row
+
+
+def infeasible(problem: Problem, time_limit: float) -> str:
+    """How peerfab and plain CP-SAT answer a problem that has no feasible schedule."""
+    began = time.monotonic()
+    try:
+        plan(problem, "cpsat", time_limit)
+        answer = "a schedule (wrong: there is none)"
+    except InvalidInput as exc:
+        answer = f"InvalidInput: {exc}"
+    ours = time.monotonic() - began
+    inst = Instance(problem)
+    horizon = sum(max(mode.duration for mode in modes) for modes in inst.modes)
+    began = time.monotonic()
+    result = cpsat.solve(cpsat.CpModel(inst, horizon, lower_bound(inst)), time_limit)
+    plain = "no schedule" if result.solution is None else f"makespan {result.solution.makespan}"
+    line = (
+        f"{problem.name}: peerfab answers in {ours:.2f} s with {answer}; plain CP-SAT ends in "
+        f"{time.monotonic() - began:.2f} s with {plain}."
+    )
+    print(line, flush=True)
+    return line
+
+
+def multi_mode_lines(folder: Path, time_limit: float, chosen: set[str] | None = None) -> list[str]:
+    """Table of the .mm files in `folder` against optimum.csv there, then the infeasible ones (only the
+    files named in `chosen` when given)."""
+    with (folder / "optimum.csv").open(newline="") as handle:
+        optimum = {row["instance"]: row["optimum"] for row in csv.DictReader(handle)}
+    rows, answers = [], []
+    for path in sorted(folder.glob("*.mm")):
+        if chosen is not None and path.stem not in chosen:
+            continue
+        problem, known = read_psplib(path), optimum[path.stem]
+        if known == "infeasible":
+            answers.append(infeasible(problem, time_limit))
+        else:
+            rows.append(compare("j30mm", problem, int(known), time_limit))
+    reached = sum(row.peerfab.makespan == row.best_known for row in rows)
+    plain = sum(row.plain == row.best_known for row in rows)
+    return [
+        *fjsp_table(rows),
+        f"At the optimum: peerfab {reached} of {len(rows)}, plain CP-SAT {plain} of {len(rows)}.",
+        "",
+        *answers,
+    ]
+
+
 def speed_lines() -> list[str]:
     """Median time of one pass of each rule on the largest instance, compilation included."""
     seed, labs, machines, designs, builds = SPEED
@@ -282,9 +334,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--psplib", type=Path, default=PSPLIB)
     parser.add_argument("--fjsp", type=Path, default=FJSP)
+    parser.add_argument("--multi-mode", type=Path, default=MULTI_MODE)
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-scheduling.md"))
-    parser.add_argument("--instances", help="comma-separated file names without extension (PSPLIB and fjsp)")
+    parser.add_argument("--instances", help="comma-separated file names, no extension (PSPLIB, fjsp, j30mm)")
     args = parser.parse_args(argv)
     chosen = set(args.instances.split(",")) if args.instances else None
     sets = set(args.sets.split(","))
@@ -305,6 +358,9 @@ def main(argv: list[str] | None = None) -> None:
         lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit, chosen)), ""]
     if "fjsp" in sets:
         lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit, chosen)), ""]
+    if "j30mm" in sets:
+        multi_mode = multi_mode_lines(args.multi_mode, args.time_limit, chosen)
+        lines += ["### Multi-mode PSPLIB", "", *multi_mode, ""]
     if "generated" in sets:
         lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
     if "speed" in sets:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from coordinator.scheduling.budgets import reference_modes
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.rules import Solution, better, priorities
 
@@ -41,15 +42,15 @@ class StopFlag(Protocol):
 
 
 def applies(inst: Instance) -> bool:
-    """Whether the fast decoder fits: no calendars, no budgets, nothing pinned, and lags that do not
-    depend on the mode of the task before."""
+    """Whether the fast decoder fits: no calendars, nothing pinned, lags that do not depend on the mode
+    of the task before, and, where there are budgets, a choice of modes known to fit them."""
     return (
         inst.n > 1
         and _horizon(inst) * max(1, len(inst.capacity)) <= MAX_CELLS
         and not inst.fixed
-        and not inst.budget
         and all(inst.modes[j][m].calendar is None for j in range(inst.n) for m in inst.allowed[j])
         and all(len(set(lags)) == 1 for arcs in inst.succs for _, lags in arcs)
+        and reference_modes(inst) is not None
     )
 
 
@@ -86,6 +87,8 @@ class Decoder:
         for j in range(inst.n):
             ptr.append(ptr[-1] + len(inst.allowed[j]))
         data = [inst.modes[j][m] for j, m in self.mode_of]
+        reference = reference_modes(inst)
+        assert reference is not None  # `applies` holds a choice of modes that fits the budgets
         self.horizon = _horizon(inst)
         # ranks order schedules by objective, then by the sum of their end times (below this scale)
         self.scale = inst.n * self.horizon + 1
@@ -110,6 +113,9 @@ class Decoder:
             _ints([self.scale]),
             _ints(ptr),
             _ints([int(self.flexible)]),
+            *rows([list(mode.nonrenewable) for mode in data]),
+            _ints(inst.budget),
+            _ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(reference)]),
         )
         self.mode_ptr = self.arrays[self.kernel.MODE_PTR]
         self.first = self.mode_ptr[:-1].copy()
@@ -229,7 +235,8 @@ class Genetic:
         """Add noisy lists until the population is full: latest-start keys, or the starts of `around`.
 
         Where tasks have a choice of modes, fresh lists start from random modes and half of them choose
-        each task's mode as they are decoded; lists around a schedule keep its modes but a few.
+        each task's mode as they are decoded; lists around a schedule keep its modes but a few. Either
+        way the modes are then brought within the budgets (`kernel.repair`).
         """
         spread = max(1.0, float(self.lst.max() - self.lst.min()))
         base = self.lst if around is None else _floats(around.starts)
@@ -245,6 +252,7 @@ class Genetic:
             modes = self._fresh_modes() if around is None else self.decoder.numbers(around)
             if around is not None:
                 self.kernel.mutate_modes(modes, 3 * MODE_CHANGES / self.inst.n, self.decoder.mode_ptr)
+            self.kernel.repair(modes, self.decoder.arrays)
             choose = around is None and self.rng.random() < 0.5
             members.append(self.decoder.improve(order, modes=modes, choose=choose))
         self._replace(members)

@@ -1,4 +1,4 @@
-"""Compiled serial schedule generation and genetic operators for problems without calendars or budgets.
+"""Compiled serial schedule generation and genetic operators for problems without calendars.
 
 The genetic search spends nearly all its time decoding activity lists into schedules, so the decoder and
 the operators around it are compiled with numba: a pass over a PSPLIB instance takes a few microseconds,
@@ -15,9 +15,14 @@ where the same loops in Python took 40-580 µs. Everything here works on plain i
     scale                                    one value: ranks are objective * scale + sum of ends
     mode_ptr                                 per task: its modes are mode_ptr[j] .. mode_ptr[j + 1] - 1
     flexible                                 one value: 1 when some task has more than one mode
+    cost_ptr, cost_budget, cost_amount,      non-renewable costs per mode in compressed rows
+    budget,                                  per non-renewable budget
+    reference                                per task: a mode number; these modes fit every budget
 
 A schedule is decoded from an activity list and a mode per task (`mode`, numbers in the row of modes).
-Where every task has one mode, mode j is task j's and the search never draws a mode.
+Where every task has one mode, mode j is task j's and the search never draws a mode. Every operator
+that changes modes keeps them within the budgets: random changes are repaired towards the reference
+modes (`repair`), and a mode chosen while decoding or polishing must fit what the others leave.
 
 Compiled code is cached next to this file (or in numba's user cache), so only the first run on a machine
 pays for compilation.
@@ -48,6 +53,11 @@ WEIGHT = 14
 SCALE = 15
 MODE_PTR = 16
 FLEXIBLE = 17
+COST_PTR = 18
+COST_BUDGET = 19
+COST_AMOUNT = 20
+BUDGET = 21
+REFERENCE = 22
 
 
 @njit(cache=True, inline="always")
@@ -71,16 +81,109 @@ def earliest(t, d, lo, hi, dres, damt, avail):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def charge(left, g, sign, a):  # type: ignore[no-untyped-def]
+    """Add mode `g`'s costs, times `sign`, to `left` (per budget)."""
+    cptr, cbud, camt = a[COST_PTR], a[COST_BUDGET], a[COST_AMOUNT]
+    for e in range(cptr[g], cptr[g + 1]):
+        left[cbud[e]] += sign * camt[e]
+
+
+@njit(cache=True)
+def spent(mode, a):  # type: ignore[no-untyped-def]
+    """What the modes cost, per budget."""
+    used = np.zeros(a[BUDGET].shape[0], dtype=np.int64)
+    for j in range(mode.shape[0]):
+        charge(used, mode[j], 1, a)
+    return used
+
+
+@njit(cache=True)
+def overdrawn(used, a):  # type: ignore[no-untyped-def]
+    """Index of a budget that `used` exceeds, or -1."""
+    budget = a[BUDGET]
+    for k in range(budget.shape[0]):
+        if used[k] > budget[k]:
+            return k
+    return -1
+
+
+@njit(cache=True)
+def fits(g, other, left, a):  # type: ignore[no-untyped-def]
+    """Whether a task may change from mode `g` to `other` with `left` of each budget unspent."""
+    cptr, cbud, camt = a[COST_PTR], a[COST_BUDGET], a[COST_AMOUNT]
+    for e in range(cptr[other], cptr[other + 1]):
+        extra = camt[e]
+        for f in range(cptr[g], cptr[g + 1]):
+            if cbud[f] == cbud[e]:
+                extra -= camt[f]
+        if extra > left[cbud[e]]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def cost_of(g, k, a):  # type: ignore[no-untyped-def]
+    """What mode `g` costs of budget `k`."""
+    cptr, cbud, camt = a[COST_PTR], a[COST_BUDGET], a[COST_AMOUNT]
+    for e in range(cptr[g], cptr[g + 1]):
+        if cbud[e] == k:
+            return camt[e]
+    return 0
+
+
+@njit(cache=True)
+def cheapest(j, k, a):  # type: ignore[no-untyped-def]
+    """Task `j`'s mode that costs least of budget `k` (the shorter on ties)."""
+    mptr, duration = a[MODE_PTR], a[DURATION]
+    best = mptr[j]
+    for g in range(mptr[j] + 1, mptr[j + 1]):
+        cost, least = cost_of(g, k, a), cost_of(best, k, a)
+        if cost < least or (cost == least and duration[g] < duration[best]):
+            best = g
+    return best
+
+
+@njit(cache=True)
+def repair(mode, a):  # type: ignore[no-untyped-def]
+    """Bring modes within the budgets: while one is overdrawn, a random task that could spend less of
+    it takes its mode that spends least; after as many moves as tasks, the reference modes (which fit
+    every budget) replace the others, in random order, until nothing is overdrawn."""
+    n = mode.shape[0]
+    used = spent(mode, a)
+    k = overdrawn(used, a)
+    for _ in range(n):
+        if k < 0:
+            return
+        j = np.random.randint(0, n)
+        g = cheapest(j, k, a)
+        if cost_of(g, k, a) < cost_of(mode[j], k, a):
+            charge(used, mode[j], -1, a)
+            charge(used, g, 1, a)
+            mode[j] = g
+            k = overdrawn(used, a)
+    ref = a[REFERENCE]
+    for j in np.random.permutation(n):
+        if k < 0:
+            return
+        charge(used, mode[j], -1, a)
+        charge(used, ref[j], 1, a)
+        mode[j] = ref[j]
+        k = overdrawn(used, a)
+
+
+@njit(cache=True)
 def place(order, mode, ptr, nbr, lag, release, a, avail, start, end, choose):  # type: ignore[no-untyped-def]
     """Serial schedule generation: each task in `order`, in its `mode`, as early as its arcs (`ptr`,
     `nbr`, `lag`, in compressed rows), its `release` and the capacity allow.
 
-    With `choose`, each task instead takes the mode that ends first (ties keep its mode), written back
-    to `mode`. `avail` holds capacity per time unit and resource on entry and again on return.
+    With `choose`, each task instead takes the mode that ends first among those the budgets allow (ties
+    keep its mode), written back to `mode`; the modes on entry must fit the budgets. `avail` holds
+    capacity per time unit and resource on entry and again on return.
     """
     duration, capacity = a[DURATION], a[CAPACITY]
     dptr, dres, damt = a[DEMAND_PTR], a[DEMAND_RES], a[DEMAND_AMOUNT]
     mptr = a[MODE_PTR]
+    left = a[BUDGET] - spent(mode, a) if choose else a[BUDGET]
     top = 0
     for k in range(order.shape[0]):
         j = order[k]
@@ -92,10 +195,12 @@ def place(order, mode, ptr, nbr, lag, release, a, avail, start, end, choose):  #
         t = earliest(ready, duration[g], dptr[g], dptr[g + 1], dres, damt, avail)
         if choose:
             for other in range(mptr[j], mptr[j + 1]):
-                if other != g:
+                if other != g and fits(mode[j], other, left, a):
                     s = earliest(ready, duration[other], dptr[other], dptr[other + 1], dres, damt, avail)
                     if s + duration[other] < t + duration[g]:
                         g, t = other, s
+            charge(left, mode[j], 1, a)
+            charge(left, g, -1, a)
             mode[j] = g
         d = duration[g]
         if d > 0:
@@ -250,10 +355,10 @@ def polish(order, mode, value, a, avail, trials, start, end):  # type: ignore[no
     """Local search on the critical tasks while it makes the schedule better.
 
     `order`, `mode`, `value`, `start` and `end` describe a decoded schedule on entry (`order` by start).
-    Each trial takes a random critical task and either gives it another of its modes or moves it before
-    the task it waits for on a shared resource (see `jump`), decodes the list again, and keeps the change
-    when the rank (see `score`) falls. Returns the rank and the list of the schedule held in
-    `start`/`end` and `mode` on return.
+    Each trial takes a random critical task and either gives it another of its modes (one the budgets
+    allow) or moves it before the task it waits for on a shared resource (see `jump`), decodes the list
+    again, and keeps the change when the rank (see `score`) falls. Returns the rank and the list of the
+    schedule held in `start`/`end` and `mode` on return.
     """
     n = order.shape[0]
     rank = a[RANK]
@@ -269,6 +374,9 @@ def polish(order, mode, value, a, avail, trials, start, end):  # type: ignore[no
         j = tasks[np.random.randint(0, tasks.shape[0])]
         old = mode[j]
         if np.random.random() < 0.5 and remode(j, mode, a):
+            if a[BUDGET].shape[0] > 0 and overdrawn(spent(mode, a), a) >= 0:
+                mode[j] = old
+                continue
             trial[:] = order
         elif not jump(order, j, start, end, mode, a, trial):
             continue
@@ -408,8 +516,9 @@ def generation(pop, modes, value, stamp, a, avail, rate, rounds, mode_rate, gree
     `pop` (lists by row), `modes` (a mode per task by row), `value` (ranks, see `score`) and `stamp`
     (fingerprints) are sorted best first and are updated in place. Where tasks have a choice of modes,
     a child takes the modes of the parent its tasks' positions came from, `mode_rate` of them change at
-    random, a share `greedy` of the children choose each task's mode as they are decoded (`place`) and
-    a share `polished` have their critical tasks moved to other modes in up to `trials` tries (`polish`).
+    random (then `repair` brings them within the budgets), a share `greedy` of the children choose each
+    task's mode as they are decoded (`place`) and a share `polished` have their critical tasks moved to
+    other modes in up to `trials` tries (`polish`).
     """
     size, n = pop.shape
     flexible = a[FLEXIBLE][0] == 1
@@ -437,6 +546,7 @@ def generation(pop, modes, value, stamp, a, avail, rate, rounds, mode_rate, gree
             for k in range(q1, q2):
                 child_mode[child[k]] = modes[father][child[k]]
             mutate_modes(child_mode, mode_rate, a[MODE_PTR])
+            repair(child_mode, a)
             choose = np.random.random() < greedy
         found, order = improve(child, child_mode, a, avail, rounds, start, end, choose)
         if flexible and np.random.random() < polished:

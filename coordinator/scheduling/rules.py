@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from coordinator.scheduling.bounds import tails
+from coordinator.scheduling.budgets import reference_modes
 from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.profile import NEVER, Profile, earliest_start
 from protocol.errors import InvalidInput
@@ -51,13 +52,19 @@ def better(inst: Instance, new: Solution | None, old: Solution | None) -> bool:
 
 
 class _Budgets:
-    """Non-renewable budgets with what the unscheduled tasks will need at least."""
+    """Non-renewable budgets less what the unplaced tasks keep reserved: the cost of their reference
+    modes (`budgets.reference_modes`), so that some mode always fits, else (no reference found in time)
+    their cheapest amounts."""
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
         self.left = list(inst.budget)
-        self.cheapest = [self._cheapest(j) for j in range(inst.n)]
-        for needs in self.cheapest:
+        reference = reference_modes(inst) if inst.budget else None
+        self.reserved = [
+            self._cheapest(j) if reference is None else dict(inst.modes[j][reference[j]].nonrenewable)
+            for j in range(inst.n)
+        ]
+        for needs in self.reserved:
             for k, amount in needs.items():
                 self.left[k] -= amount
 
@@ -67,14 +74,15 @@ class _Budgets:
         return {k: min(dict(mode.nonrenewable).get(k, 0) for mode in modes) for k in keys}
 
     def fits(self, j: int, m: int) -> bool:
-        need = self.cheapest[j]
+        need = self.reserved[j]
         mode = self.inst.modes[j][m]
         return all(amount - need.get(k, 0) <= self.left[k] for k, amount in mode.nonrenewable)
 
     def take(self, j: int, m: int) -> None:
-        need = self.cheapest[j]
+        for k, amount in self.reserved[j].items():
+            self.left[k] += amount
         for k, amount in self.inst.modes[j][m].nonrenewable:
-            self.left[k] -= amount - need.get(k, 0)
+            self.left[k] -= amount
 
 
 def serial_sgs(

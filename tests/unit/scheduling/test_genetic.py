@@ -20,6 +20,7 @@ from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import run_rule
 from coordinator.scheduling.runner import to_schedule
 from tests.unit.scheduling.samples import machine_choice, opening_hours, transport
+from tests.unit.scheduling.test_budgets import crossed_budgets
 
 FJSP = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "fjsp" / "brandimarte"
 
@@ -61,9 +62,10 @@ def flexible_shop() -> Problem:
     return Problem(resources, tasks, (Precedence("1.1", "1.2"), Precedence("2.1", "2.2")))
 
 
-def test_applies_without_calendars_budgets_or_lags_that_depend_on_the_mode() -> None:
+def test_applies_without_calendars_or_lags_that_depend_on_the_mode() -> None:
     assert genetic.applies(Instance(lagged_shop()))
     assert genetic.applies(Instance(flexible_shop()))
+    assert genetic.applies(Instance(crossed_budgets()))
     assert not genetic.applies(Instance(machine_choice()))  # a single task: nothing to search
     assert not genetic.applies(Instance(opening_hours()))
     assert not genetic.applies(Instance(transport()))  # the transport lag depends on the machine
@@ -241,3 +243,30 @@ def test_reassigning_frees_critical_tasks_with_a_choice_and_those_on_their_machi
     wanted = set().union(*(search.users[j] for j in free & movable))
     for j in free - set(chain):
         assert {r for r, _ in inst.modes[j][warm.modes[j]].renewable} & wanted
+
+
+def test_repair_brings_modes_within_the_budgets() -> None:
+    decoder = genetic.Decoder(Instance(crossed_budgets()))
+    kernel.seed_random(0)
+    modes = decoder.numbers(decoder.forward([0, 1], None))  # both fast: 4 of N1 and 2 of N2
+    assert kernel.overdrawn(kernel.spent(modes, decoder.arrays), decoder.arrays) == 0
+    kernel.repair(modes, decoder.arrays)
+    assert kernel.overdrawn(kernel.spent(modes, decoder.arrays), decoder.arrays) == -1
+
+
+def test_choosing_modes_while_decoding_keeps_within_the_budgets() -> None:
+    problem = crossed_budgets()
+    inst = Instance(problem)
+    decoder = genetic.Decoder(inst)
+    # a's fast mode ends first but would leave b nothing: a stays slow
+    solution, _ = decoder.improve([0, 1], rounds=0, modes=[1, 2], choose=True)
+    assert solution.modes == [1, 0]
+    assert check(problem, inst, solution) == []
+
+
+def test_evolve_keeps_within_the_budgets() -> None:
+    problem = crossed_budgets()
+    inst = Instance(problem)
+    best = genetic.evolve(inst, 0.2, seed=1)
+    assert check(problem, inst, best) == []
+    assert best.makespan == 6
