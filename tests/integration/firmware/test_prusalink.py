@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.drivers import JobDone, JobFailed, JobPaused, JobProgress, JobResumed, make_driver
-from tests.support.fake_prusalink import PASSWORD, THERMAL_RUNAWAY, FakePrusaLink, fake_prusalink
+from tests.support.fake_prusalink import HARDWARE_ISSUE, PASSWORD, FakePrusaLink, fake_prusalink
 
 
 @pytest.fixture
@@ -51,8 +51,25 @@ def test_upload_with_digest_login_then_print_to_finished(prusalink, job: Path) -
     assert done == [JobDone()]
     assert printer.files[job.name] == job.read_bytes()
     assert printer.headers["Print-After-Upload"] == "?1" and printer.headers["Overwrite"] == "?1"
+    assert printer.headers["Content-Type"] == "text/x.gcode"  # PrusaLink 0.8.1 fails octet-stream with 500
     assert f"PUT /api/v1/files/usb/{job.name}" in printer.calls  # the writable storage was found
     assert [p.fraction for p in progress if isinstance(p, JobProgress)][-1] == 1.0
+
+
+def test_a_print_that_ends_before_the_first_poll_is_done(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.step = 100.0  # finished at the first poll, when PrusaLink no longer names the job
+    progress, done = run(driver(url, start_timeout=2), job)
+    assert done == [JobDone()]
+    assert [p.fraction for p in progress if isinstance(p, JobProgress)] == [1.0]
+
+
+def test_a_print_asked_while_another_is_on_fails_with_prusalinks_words(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file = "PAUSED", "other.gcode"
+    printer.files["other.gcode"] = b"G28\n"
+    _, done = run(driver(url), job)
+    assert isinstance(done[0], JobFailed) and "HTTP 409: Printer is not in state to print." in done[0].reason
 
 
 def test_a_wrong_password_is_a_failure_naming_the_http_status(prusalink, job: Path) -> None:
@@ -65,7 +82,7 @@ def test_printer_error_fails_the_job_with_the_printers_message(prusalink, job: P
     printer, url = prusalink
     printer.fail_at = 50.0
     _, done = run(driver(url), job)
-    assert isinstance(done[0], JobFailed) and THERMAL_RUNAWAY in done[0].reason
+    assert isinstance(done[0], JobFailed) and HARDWARE_ISSUE in done[0].reason
 
 
 def test_pause_resume_cancel_use_the_job_id(prusalink, job: Path) -> None:
