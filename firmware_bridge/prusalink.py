@@ -11,6 +11,7 @@ an `X-Api-Key` header instead.
 Checked against PrusaLink 0.8.1 itself (the MK3 adapter on a Pi): it answers 500 to an upload of a new
 file sent as `application/octet-stream`, and it drops the job from both replies as soon as the job ends
 while `printer.state` says FINISHED, STOPPED or ERROR, so the client keeps the last job's file for that end.
+Its `status_printer` is `{"ok": true, "message": "OK"}` whenever nothing is wrong, ATTENTION included.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class PrusaLinkClient(HostClient):
         state = _STATES.get(reported, HostState.OFFLINE)
         file, size, job_id = self._job_file() if job else self._ended_job(reported)
         progress = float(job.get("progress") or 0.0)
-        message = str((printer.get("status_printer") or {}).get("message") or "")
+        message = _problem(printer)
         if reported == "ATTENTION":
             message = message or "the printer needs attention"
         return HostStatus(
@@ -146,6 +147,12 @@ class PrusaLinkClient(HostClient):
         if self._job_id is None:
             raise HostError("PrusaLink has no current job")
         return self._job_id
+
+
+def _problem(printer: dict[str, Any]) -> str:
+    """What `status_printer` says is wrong; PrusaLink says `{"ok": true, "message": "OK"}` otherwise."""
+    status = printer.get("status_printer") or {}
+    return "" if status.get("ok", False) else str(status.get("message") or "")
 
 
 def _temperatures(printer: dict[str, Any]) -> dict[str, tuple[float, float | None]]:

@@ -3,13 +3,16 @@
 It answers what PrusaLink 0.8.1 asks a printer before it calls it ready (firmware version, printer type,
 nozzle, serial number, EEPROM reads, mesh, speed and flow, print info) and runs a G-code file streamed
 with line numbers and checksums. Pause, resume and stop are the firmware's host actions
-(`// action:paused`, `// action:resumed`, `// action:cancel`); `halt` injects the thermal-runaway stop
-that a real printer reports. Nothing moves: each command takes `exec_time` seconds and then says `ok`.
+(`// action:paused`, `// action:resumed`, `// action:cancel`); an `M600` waits for
+`confirm_at_printer()` and says `echo:busy: paused for user` meanwhile; `halt_after` injects the
+thermal-runaway stop a real printer reports. Nothing moves: each command takes `exec_time` seconds
+and then says `ok`.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import deque
 
@@ -41,8 +44,10 @@ class FakePrusaMK3(PtyFirmware):
         self._targets = {"T": 0.0, "B": 0.0}
         self._progress = 0
         self._report_every = 0.0
+        self._next_busy = 0.0
         self._next_report = 0.0
         self._paused = False
+        self._waiting = threading.Event()  # set while an M600 waits for the user at the printer
         self.eeprom: dict[int, int] = {}  # bytes written with D3 (the job id, for one); unwritten ones read 0
         self.halt_after: int | None = None  # file lines to run before a thermal runaway halts it
 
@@ -91,12 +96,25 @@ class FakePrusaMK3(PtyFirmware):
         if self._report_every and now >= self._next_report:
             self._next_report = now + self._report_every
             self._say(self._temperatures())
+        if self._waiting.is_set():
+            self._ask_for_user(now)
+            return False
         if not self._queue or now < self._busy_until:
             return False
         command = self._queue.popleft()
         self._busy_until = now + self.exec_time
         self._answer(command)
         return True
+
+    def confirm_at_printer(self) -> None:
+        """The user at the printer confirms what an M600 asked for (the filament is changed)."""
+        self._waiting.clear()
+        self._say("ok")
+
+    def _ask_for_user(self, now: float) -> None:
+        if now >= self._next_busy:
+            self._next_busy = now + 1.0
+            self._say("echo:busy: paused for user")
 
     def _answer(self, command: str) -> None:
         if self.halt_after is not None and len(self.executed) >= self.halt_after:
@@ -105,6 +123,10 @@ class FakePrusaMK3(PtyFirmware):
             self._silent = True
             return
         code = command.split(" ", 1)[0]
+        if code == "M600":
+            self._next_busy = 0.0
+            self._waiting.set()
+            return
         self._say(*self._reply(code, command), "ok")
 
     def _reply(self, code: str, command: str) -> list[str]:

@@ -5,8 +5,8 @@ uses with the status codes, headers and JSON fields of that description (digest 
 and moves a started print on by `step` percent at each status poll; a paused print stands still.
 Where the real PrusaLink 0.8.1 differs from the description, the fake does what PrusaLink does (see
 tests/integration/firmware/test_prusalink_peer.py): MD5-sess digest in realm "Administrator", a 500 for a
-new file sent as application/octet-stream, 409 for a print asked while another is on, and no job in
-`/api/v1/status` or `/api/v1/job` once the job has ended.
+new file sent as application/octet-stream, 409 for a print asked while another is on, no job in
+`/api/v1/status` or `/api/v1/job` once the job has ended, and `status_printer` "OK" unless in ERROR.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class FakePrusaLink:
                 self.state = "FINISHED"
         printer = {"state": self.state, "temp_nozzle": 214.8, "target_nozzle": 215.0, "temp_bed": 59.9}
         printer["target_bed"] = 60.0
+        printer["status_printer"] = {"ok": True, "message": "OK"}
         if self.state == "ERROR":
             printer["status_printer"] = {"ok": False, "message": HARDWARE_ISSUE}
         body: dict = {"printer": printer}

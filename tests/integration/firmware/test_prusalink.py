@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.drivers import JobDone, JobFailed, JobPaused, JobProgress, JobResumed, make_driver
+from firmware_bridge.drivers import (
+    JobDone,
+    JobFailed,
+    JobPaused,
+    JobProgress,
+    JobResumed,
+    JobWarning,
+    make_driver,
+)
 from tests.support.fake_prusalink import HARDWARE_ISSUE, PASSWORD, FakePrusaLink, fake_prusalink
 
 
@@ -100,12 +108,30 @@ def test_pause_resume_cancel_use_the_job_id(prusalink, job: Path) -> None:
     drv.cancel()
     assert drv.wait(10)
     assert done == [JobDone(cancelled=True)]
+    assert not [p for p in progress if isinstance(p, JobWarning)]  # status_printer "OK" is no news
     job_id = printer.job_id
     assert [c for c in printer.calls if "/job/" in c] == [
         f"PUT /api/v1/job/{job_id}/pause",
         f"PUT /api/v1/job/{job_id}/resume",
         f"DELETE /api/v1/job/{job_id}",
     ]
+
+
+def test_attention_at_the_printer_is_a_pause_with_a_warning(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.hold = True
+    drv = driver(url, poll_interval=0.05)
+    progress: list = []
+    drv.start(job, progress.append, ignore)
+    wait_until(lambda: any(isinstance(p, JobProgress) for p in progress))
+    printer.state = "ATTENTION"  # a filament change waits for the user, status_printer still "OK"
+    wait_until(lambda: any(isinstance(p, JobWarning) for p in progress))
+    printer.state = "PRINTING"
+    wait_until(lambda: any(isinstance(p, JobResumed) for p in progress))
+    drv.cancel()
+    assert drv.wait(10)
+    events = [p for p in progress if isinstance(p, (JobPaused, JobWarning, JobResumed))]
+    assert events == [JobPaused(), JobWarning("PrusaLink: the printer needs attention"), JobResumed()]
 
 
 def test_a_stop_at_the_printer_is_a_failure_and_reattach_follows_a_running_job(prusalink, job: Path) -> None:

@@ -21,6 +21,7 @@ from firmware_bridge.drivers import (
     JobPaused,
     JobProgress,
     JobResumed,
+    JobWarning,
     make_driver,
 )
 from firmware_bridge.http_host import HostError
@@ -135,6 +136,26 @@ def test_pause_resume_and_cancel_reach_the_printer(idle_peer: Peer) -> None:
     assert drv.wait(JOB_TIMEOUT)
     assert done == [JobDone(cancelled=True)]
     assert server.printer_state() == "STOPPED" and "M603" in firmware.received
+    assert not [event for event in progress if isinstance(event, JobWarning)]
+
+
+def test_a_filament_change_waiting_at_the_printer_is_a_pause_with_a_warning(
+    idle_peer: Peer, tmp_path: Path
+) -> None:
+    server, firmware = idle_peer
+    job = tmp_path / "colour-change.gcode"
+    job.write_text("G28\n" + "G1 X10 F3000\nG1 X20\n" * 20 + "M600 ; change filament\n" + "G1 X30\n" * 20)
+    progress: list = []
+    done: list = []
+    drv = driver(server)
+    drv.start(job, progress.append, done.append)
+    wait_until(lambda: any(isinstance(event, JobWarning) for event in progress))
+    assert server.printer_state() == "ATTENTION"
+    firmware.confirm_at_printer()
+    assert drv.wait(JOB_TIMEOUT)
+    assert done == [JobDone()]
+    events = [event for event in progress if isinstance(event, (JobPaused, JobWarning, JobResumed))]
+    assert events == [JobPaused(), JobWarning("PrusaLink: the printer needs attention"), JobResumed()]
 
 
 @pytest.fixture
