@@ -95,6 +95,8 @@ class HostDriver(Driver):
 
         def body() -> None:
             try:
+                if not self._wait_until_free():
+                    return
                 with self._client_lock:
                     before = self._status()
                     name = self._upload_and_start(job_file)
@@ -103,6 +105,10 @@ class HostDriver(Driver):
                 self._finish(JobFailed(str(exc)))
 
         return body
+
+    def _wait_until_free(self) -> bool:
+        """Wait while the host cannot take a new job yet; False when the driver was stopped meanwhile."""
+        return True
 
     def reattach(self, job_name: str, on_progress: OnProgress, on_done: OnDone) -> bool:
         """Follow the host's job again when it is still printing (or paused on) `job_name`."""
@@ -351,6 +357,17 @@ class PrusaLinkDriver(HostDriver):
             api_key=self.api_key,
             timeout=self.timeout,
         )
+
+    def _wait_until_free(self) -> bool:
+        """PrusaLink refuses a new print while it still shows the last one FINISHED or STOPPED (11 s)."""
+        deadline = self._clock() + self.start_timeout
+        while self._clock() < deadline:
+            with self._client_lock:
+                if not self._prusalink().showing_last_end():
+                    return True
+            if self._stop.wait(self.poll_interval):
+                return False
+        return True  # the upload then fails with PrusaLink's own words
 
     def _upload_and_start(self, job_file: Path) -> str:
         client = self._prusalink()

@@ -37,6 +37,7 @@ _STATES = {
     "ERROR": HostState.FAILED,
 }
 ENDED = ("FINISHED", "STOPPED", "ERROR")  # states in which PrusaLink has already dropped the job
+SHOWN_AFTER_END = ("FINISHED", "STOPPED")  # held for a while after a job; no new print meanwhile
 
 
 class PrusaLinkClient(HostClient):
@@ -82,6 +83,11 @@ class PrusaLinkClient(HostClient):
             self.request("PUT", url, data=handle, headers=headers)
         self._last_job = (path.name, float(path.stat().st_size))
         return path.name
+
+    def showing_last_end(self) -> bool:
+        """PrusaLink still shows the last job FINISHED or STOPPED, and refuses a new print with 409."""
+        printer = (self.json("GET", "/api/v1/status") or {}).get("printer") or {}
+        return str(printer.get("state", "")).upper() in SHOWN_AFTER_END
 
     def status(self) -> HostStatus:
         """Printer state, temperatures and job progress in the driver's terms."""

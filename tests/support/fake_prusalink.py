@@ -4,8 +4,9 @@ No Prusa printer or PrusaLink server runs here. The fake implements the v1 endpo
 uses with the status codes, headers and JSON fields of that description (digest login included),
 and moves a started print on by `step` percent at each status poll; a paused print stands still.
 Where the real PrusaLink 0.8.1 differs from the description, the fake does what PrusaLink does (see
-tests/integration/firmware/test_prusalink_peer.py): MD5-sess digest in realm "Administrator", a 500 for a
-new file sent as application/octet-stream, 409 for a print asked while another is on, no job in
+tests/integration/firmware/test_prusalink_peer.py): MD5-sess digest in realm "Administrator", a 500 for
+a new file sent as application/octet-stream, 409 for a print asked while another is on or while the
+last one is still shown FINISHED or STOPPED (`end_hold` polls here, 11 s there), no job in
 `/api/v1/status` or `/api/v1/job` once the job has ended, and `status_printer` "OK" unless in ERROR.
 """
 
@@ -24,6 +25,8 @@ REALM = "Administrator"
 # what status_printer.message says after the firmware halted on an error such as a thermal runaway
 HARDWARE_ISSUE = "Firmware detected a hardware issue"
 ENDED = ("FINISHED", "STOPPED", "ERROR")  # PrusaLink drops the job from its replies in these states
+SHOWN_AFTER_END = ("FINISHED", "STOPPED")  # PrusaLink holds these 11 s, refusing prints, then says IDLE
+NOT_READY = ("PRINTING", "PAUSED", "ERROR", "ATTENTION", "BUSY", *SHOWN_AFTER_END)
 UPLOAD_TYPES = ("application/octet-stream", "text/x.gcode")
 
 
@@ -41,8 +44,11 @@ class FakePrusaLink:
         self.file = ""
         self.fail_at: float | None = None
         self.hold = False  # keep printing without progress (for pause tests)
+        self.end_hold = 2  # status polls a FINISHED or STOPPED state lasts before the printer is IDLE
+        self._end_polls = 0
 
     def status(self) -> dict:
+        self._leave_shown_end()
         if self.state == "PRINTING" and not self.hold:
             self.progress = min(100.0, self.progress + self.step)
             if self.fail_at is not None and self.progress >= self.fail_at:
@@ -58,6 +64,14 @@ class FakePrusaLink:
         if self.file and self.state not in ENDED:
             body["job"] = {"id": self.job_id, "progress": self.progress, "time_printing": 12}
         return body
+
+    def _leave_shown_end(self) -> None:
+        if self.state not in SHOWN_AFTER_END:
+            self._end_polls = 0
+        elif self._end_polls >= self.end_hold:
+            self.state, self.file = "IDLE", ""
+        else:
+            self._end_polls += 1
 
     def job(self) -> dict | None:
         if not self.file or self.state in ENDED:
@@ -148,7 +162,7 @@ def make_handler(printer: FakePrusaLink, nonce: str) -> type[JsonHandler]:
             printer.files[name] = body
             if self.headers.get("Print-After-Upload") != "?1":
                 self.reply(201)
-            elif printer.state in ("PRINTING", "PAUSED", "ERROR", "ATTENTION", "BUSY"):
+            elif printer.state in NOT_READY:
                 self.reply(
                     409, {"title": "Not in state to print", "text": "Printer is not in state to print."}
                 )

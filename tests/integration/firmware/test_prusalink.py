@@ -72,6 +72,15 @@ def test_a_print_that_ends_before_the_first_poll_is_done(prusalink, job: Path) -
     assert [p.fraction for p in progress if isinstance(p, JobProgress)] == [1.0]
 
 
+def test_a_job_waits_while_prusalink_still_shows_the_last_one_finished(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file, printer.end_hold = "FINISHED", "last.gcode", 5
+    printer.files["last.gcode"] = b"G28\n"
+    _, done = run(driver(url), job)
+    assert done == [JobDone()]
+    assert [call for call in printer.calls if call.startswith("PUT")] == [f"PUT /api/v1/files/usb/{job.name}"]
+
+
 def test_a_print_asked_while_another_is_on_fails_with_prusalinks_words(prusalink, job: Path) -> None:
     printer, url = prusalink
     printer.state, printer.file = "PAUSED", "other.gcode"

@@ -98,7 +98,21 @@ def test_the_prusaslicer_file_prints_line_by_line_to_done(idle_peer: Peer) -> No
     assert printed == file_commands(PRUSASLICER_JOB)
 
 
-def test_a_job_sent_while_prusalink_shows_the_last_one_finished_is_refused(
+def test_a_second_driver_reattaches_to_the_running_job_and_follows_it_to_done(idle_peer: Peer) -> None:
+    server, _ = idle_peer
+    first = driver(server, poll_interval=30)
+    first.start(PRUSASLICER_JOB, ignore, ignore)
+    server.wait_for_state({"PRINTING"}, 10.0)
+    first.release()  # the agent restarts: the first driver stops watching, PrusaLink prints on
+    second = driver(server)
+    assert not second.reattach("other.gcode", ignore, ignore)
+    done: list = []
+    assert second.reattach(PRUSASLICER_JOB.name, ignore, done.append)
+    assert second.wait(JOB_TIMEOUT)
+    assert done == [JobDone()]
+
+
+def test_a_job_after_another_waits_out_finished_and_one_sent_during_a_print_is_refused(
     idle_peer: Peer, tmp_path: Path
 ) -> None:
     server, _ = idle_peer
@@ -108,12 +122,19 @@ def test_a_job_sent_while_prusalink_shows_the_last_one_finished_is_refused(
     drv = driver(server)
     drv.start(short, ignore, first.append)
     assert drv.wait(JOB_TIMEOUT) and first == [JobDone()]
+    assert server.printer_state() == "FINISHED"  # for 11 s, refusing new prints
     second: list = []
+    running = driver(server)
+    running.start(PRUSASLICER_JOB, ignore, second.append)  # waits until PrusaLink is IDLE again
+    server.wait_for_state({"PRINTING"}, 30.0)
+    third: list = []
     drv = driver(server)
-    drv.start(short, ignore, second.append)
+    drv.start(short, ignore, third.append)
     assert drv.wait(JOB_TIMEOUT)
-    assert isinstance(second[0], JobFailed)
-    assert "HTTP 409: Printer is not in state to print." in second[0].reason
+    assert third == [JobFailed(f"PrusaLink PUT /api/v1/files/local/{short.name} failed with HTTP 409: "
+                               "Printer is not in state to print.")]  # fmt: skip
+    running.cancel()
+    assert running.wait(JOB_TIMEOUT) and second == [JobDone(cancelled=True)]
 
 
 def test_pause_resume_and_cancel_reach_the_printer(idle_peer: Peer) -> None:
