@@ -86,6 +86,7 @@ class HostDriver(Driver):
         self._client_lock = threading.Lock()
         self._stop = threading.Event()
         self._cancel_requested = False
+        self._on_host = False  # the job reached the host: a cancel must stop it there
         self._watchdog = StallWatchdog(self.stall_s)
 
     def _prepare(self, job_file: Path) -> Callable[[], None]:
@@ -98,8 +99,11 @@ class HostDriver(Driver):
                 if not self._wait_until_free():
                     return
                 with self._client_lock:
+                    if self._stop.is_set():  # cancelled before the upload
+                        return
                     before = self._status()
                     name = self._upload_and_start(job_file)
+                    self._on_host = True
                 self._follow(_Watch(name, before, self._clock()))
             except HostError as exc:
                 self._finish(JobFailed(str(exc)))
@@ -121,6 +125,7 @@ class HostDriver(Driver):
                 return False
             if status.state not in ACTIVE or not _same_file(status.file, job_name):
                 return False
+            self._on_host = True
             watch = _Watch(job_name, None, self._clock(), seen_running=True)
             watch.paused = status.state is HostState.PAUSED
             state = DriverState.PAUSED if watch.paused else DriverState.RUNNING
@@ -242,6 +247,10 @@ class HostDriver(Driver):
             self._cancel_requested = True
         try:
             with self._client_lock:
+                if action == "cancel" and not self._on_host:  # nothing reached the host yet
+                    self._stop.set()
+                    self._finish(JobDone(cancelled=True))
+                    return
                 getattr(self.client, action)()
         except HostError as exc:
             if action == "cancel":

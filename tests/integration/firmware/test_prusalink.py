@@ -81,6 +81,20 @@ def test_a_job_waits_while_prusalink_still_shows_the_last_one_finished(prusalink
     assert [call for call in printer.calls if call.startswith("PUT")] == [f"PUT /api/v1/files/usb/{job.name}"]
 
 
+def test_a_cancel_while_waiting_for_prusalink_is_done_without_an_upload(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file, printer.end_hold = "STOPPED", "last.gcode", 10_000
+    printer.files["last.gcode"] = b"G28\n"
+    drv = driver(url)
+    done: list = []
+    drv.start(job, ignore, done.append)
+    wait_until(lambda: len(printer.calls) >= 2)  # it polls, waiting
+    drv.cancel()
+    assert drv.wait(10)
+    assert done == [JobDone(cancelled=True)]
+    assert not [call for call in printer.calls if not call.startswith("GET")]
+
+
 def test_a_print_asked_while_another_is_on_fails_with_prusalinks_words(prusalink, job: Path) -> None:
     printer, url = prusalink
     printer.state, printer.file = "PAUSED", "other.gcode"
