@@ -10,7 +10,8 @@ an `X-Api-Key` header instead.
 
 Checked against PrusaLink 0.8.1 itself (the MK3 adapter on a Pi): it answers 500 to an upload of a new
 file sent as `application/octet-stream`, and it drops the job from both replies as soon as the job ends
-while `printer.state` says FINISHED, STOPPED or ERROR, so the client keeps the last job's file for that end.
+while `printer.state` says FINISHED, STOPPED or ERROR (at times a poll before it leaves PRINTING), so the
+client keeps the last job's file for a reply that names no job.
 Its `status_printer` is `{"ok": true, "message": "OK"}` whenever nothing is wrong, ATTENTION included.
 """
 
@@ -37,6 +38,9 @@ _STATES = {
     "ERROR": HostState.FAILED,
 }
 ENDED = ("FINISHED", "STOPPED", "ERROR")  # states in which PrusaLink has already dropped the job
+# states in which a reply without a job still means the last job: PrusaLink drops it as it ends,
+# sometimes a poll before `printer.state` leaves PRINTING
+UNNAMED_LAST_JOB = ("PRINTING", "PAUSED", "ATTENTION", *ENDED)
 SHOWN_AFTER_END = ("FINISHED", "STOPPED")  # held for a while after a job; no new print meanwhile
 
 
@@ -96,7 +100,7 @@ class PrusaLinkClient(HostClient):
         job = body.get("job") or {}
         reported = str(printer.get("state", "")).upper()
         state = _STATES.get(reported, HostState.OFFLINE)
-        file, size, job_id = self._job_file() if job else self._ended_job(reported)
+        file, size, job_id = self._job_file() if job else self._unnamed_job(reported)
         progress = float(job.get("progress") or 0.0)
         message = _problem(printer)
         if reported == "ATTENTION":
@@ -126,9 +130,9 @@ class PrusaLinkClient(HostClient):
             self._last_job = (str(name), float(file.get("size") or 0.0))
         return (str(name) if name else None), float(file.get("size") or 0.0), self._job_id
 
-    def _ended_job(self, reported: str) -> tuple[str | None, float, int | None]:
-        """The job a FINISHED, STOPPED or ERROR state is about, once PrusaLink no longer names it."""
-        return self._last_file() if reported in ENDED else (None, 0.0, None)
+    def _unnamed_job(self, reported: str) -> tuple[str | None, float, int | None]:
+        """The job a printing or ended state is about when PrusaLink names none: the last one."""
+        return self._last_file() if reported in UNNAMED_LAST_JOB else (None, 0.0, None)
 
     def _last_file(self) -> tuple[str | None, float, int | None]:
         if self._last_job is None:

@@ -44,6 +44,7 @@ class FakePrusaLink:
         self.file = ""
         self.fail_at: float | None = None
         self.hold = False  # keep printing without progress (for pause tests)
+        self.unnamed_at: float | None = None  # progress at which one poll says PRINTING but names no job
         self.end_hold = 2  # status polls a FINISHED or STOPPED state lasts before the printer is IDLE
         self._end_polls = 0
 
@@ -61,9 +62,16 @@ class FakePrusaLink:
         if self.state == "ERROR":
             printer["status_printer"] = {"ok": False, "message": HARDWARE_ISSUE}
         body: dict = {"printer": printer}
-        if self.file and self.state not in ENDED:
+        if self.file and self.state not in ENDED and not self._unnamed():
             body["job"] = {"id": self.job_id, "progress": self.progress, "time_printing": 12}
         return body
+
+    def _unnamed(self) -> bool:
+        """PrusaLink drops a job as it ends, at times a poll before its state leaves PRINTING."""
+        if self.unnamed_at is None or self.progress < self.unnamed_at:
+            return False
+        self.unnamed_at = None
+        return True
 
     def _leave_shown_end(self) -> None:
         if self.state not in SHOWN_AFTER_END:

@@ -72,6 +72,13 @@ def test_a_print_that_ends_before_the_first_poll_is_done(prusalink, job: Path) -
     assert [p.fraction for p in progress if isinstance(p, JobProgress)] == [1.0]
 
 
+def test_a_poll_that_says_printing_but_names_no_job_is_still_the_job(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.unnamed_at = 50.0
+    _, done = run(driver(url), job)
+    assert done == [JobDone()]
+
+
 def test_a_job_waits_while_prusalink_still_shows_the_last_one_finished(prusalink, job: Path) -> None:
     printer, url = prusalink
     printer.state, printer.file, printer.end_hold = "FINISHED", "last.gcode", 5
