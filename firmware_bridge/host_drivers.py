@@ -86,6 +86,7 @@ class HostDriver(Driver):
         self._client_lock = threading.Lock()
         self._stop = threading.Event()
         self._cancel_requested = False
+        self._on_host = False  # the job reached the host: a cancel must stop it there
         self._watchdog = StallWatchdog(self.stall_s)
 
     def _prepare(self, job_file: Path) -> Callable[[], None]:
@@ -95,14 +96,23 @@ class HostDriver(Driver):
 
         def body() -> None:
             try:
+                if not self._wait_until_free():
+                    return
                 with self._client_lock:
+                    if self._stop.is_set():  # cancelled before the upload
+                        return
                     before = self._status()
                     name = self._upload_and_start(job_file)
+                    self._on_host = True
                 self._follow(_Watch(name, before, self._clock()))
             except HostError as exc:
                 self._finish(JobFailed(str(exc)))
 
         return body
+
+    def _wait_until_free(self) -> bool:
+        """Wait while the host cannot take a new job yet; False when the driver was stopped meanwhile."""
+        return True
 
     def reattach(self, job_name: str, on_progress: OnProgress, on_done: OnDone) -> bool:
         """Follow the host's job again when it is still printing (or paused on) `job_name`."""
@@ -115,6 +125,7 @@ class HostDriver(Driver):
                 return False
             if status.state not in ACTIVE or not _same_file(status.file, job_name):
                 return False
+            self._on_host = True
             watch = _Watch(job_name, None, self._clock(), seen_running=True)
             watch.paused = status.state is HostState.PAUSED
             state = DriverState.PAUSED if watch.paused else DriverState.RUNNING
@@ -236,6 +247,10 @@ class HostDriver(Driver):
             self._cancel_requested = True
         try:
             with self._client_lock:
+                if action == "cancel" and not self._on_host:  # nothing reached the host yet
+                    self._stop.set()
+                    self._finish(JobDone(cancelled=True))
+                    return
                 getattr(self.client, action)()
         except HostError as exc:
             if action == "cancel":
@@ -351,6 +366,17 @@ class PrusaLinkDriver(HostDriver):
             api_key=self.api_key,
             timeout=self.timeout,
         )
+
+    def _wait_until_free(self) -> bool:
+        """PrusaLink refuses a new print while it still shows the last one FINISHED or STOPPED (11 s)."""
+        deadline = self._clock() + self.start_timeout
+        while self._clock() < deadline:
+            with self._client_lock:
+                if not self._prusalink().showing_last_end():
+                    return True
+            if self._stop.wait(self.poll_interval):
+                return False
+        return True  # the upload then fails with PrusaLink's own words
 
     def _upload_and_start(self, job_file: Path) -> str:
         client = self._prusalink()

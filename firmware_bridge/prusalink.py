@@ -1,11 +1,18 @@
 """PrusaLink client (Prusa MK4, XL, MINI and PrusaLink on a Pi), after Prusa's published OpenAPI description.
 
 `PUT /api/v1/files/{storage}/{name}` uploads (headers `Print-After-Upload: ?1`, `Overwrite: ?1`,
-201 Created); `GET /api/v1/status` reports `printer.state` (IDLE, BUSY, PRINTING, PAUSED, FINISHED,
-STOPPED, ERROR, ATTENTION, READY), temperatures and `job.progress` in percent; `GET /api/v1/job`
-names the file and the job id (204 when there is no job); `PUT /api/v1/job/{id}/pause|resume` and
-`DELETE /api/v1/job/{id}` control it. Authentication is HTTP digest (user `maker` and the password
-shown on the printer); older firmwares take the same password as an `X-Api-Key` header instead.
+`Content-Type: text/x.gcode`, 201 Created); `GET /api/v1/status` reports `printer.state` (IDLE, BUSY,
+PRINTING, PAUSED, FINISHED, STOPPED, ERROR, ATTENTION, READY), temperatures and `job.progress` in
+percent; `GET /api/v1/job` names the file and the job id (204 when there is no job);
+`PUT /api/v1/job/{id}/pause|resume` and `DELETE /api/v1/job/{id}` control it. Authentication is HTTP
+digest (user `maker` and the password shown on the printer); older firmwares take the same password as
+an `X-Api-Key` header instead.
+
+Checked against PrusaLink 0.8.1 itself (the MK3 adapter on a Pi): it answers 500 to an upload of a new
+file sent as `application/octet-stream`, and it drops the job from both replies as soon as the job ends
+while `printer.state` says FINISHED, STOPPED or ERROR (at times a poll before it leaves PRINTING), so the
+client keeps the last job's file for a reply that names no job.
+Its `status_printer` is `{"ok": true, "message": "OK"}` whenever nothing is wrong, ATTENTION included.
 """
 
 from __future__ import annotations
@@ -30,6 +37,11 @@ _STATES = {
     "STOPPED": HostState.CANCELLED,
     "ERROR": HostState.FAILED,
 }
+ENDED = ("FINISHED", "STOPPED", "ERROR")  # states in which PrusaLink has already dropped the job
+# states in which a reply without a job still means the last job: PrusaLink drops it as it ends,
+# sometimes a poll before `printer.state` leaves PRINTING
+UNNAMED_LAST_JOB = ("PRINTING", "PAUSED", "ATTENTION", *ENDED)
+SHOWN_AFTER_END = ("FINISHED", "STOPPED")  # held for a while after a job; no new print meanwhile
 
 
 class PrusaLinkClient(HostClient):
@@ -53,6 +65,7 @@ class PrusaLinkClient(HostClient):
         if api_key:
             self.session.headers["X-Api-Key"] = api_key
         self._job_id: int | None = None
+        self._last_job: tuple[str, float] | None = None  # name and size of the last job file seen or sent
 
     def writable_storage(self) -> str:
         """The first available storage that is not read-only, e.g. `usb` on a MK4, `local` on a Pi."""
@@ -66,24 +79,31 @@ class PrusaLinkClient(HostClient):
         """Upload a file into `storage` and ask the printer to start it."""
         url = f"/api/v1/files/{quote(storage)}/{quote(path.name)}"
         headers = {
-            "Content-Type": "application/octet-stream",
+            "Content-Type": "text/x.gcode",
             "Print-After-Upload": "?1",
             "Overwrite": "?1",
         }
         with path.open("rb") as handle:
             self.request("PUT", url, data=handle, headers=headers)
+        self._last_job = (path.name, float(path.stat().st_size))
         return path.name
+
+    def showing_last_end(self) -> bool:
+        """PrusaLink still shows the last job FINISHED or STOPPED, and refuses a new print with 409."""
+        printer = (self.json("GET", "/api/v1/status") or {}).get("printer") or {}
+        return str(printer.get("state", "")).upper() in SHOWN_AFTER_END
 
     def status(self) -> HostStatus:
         """Printer state, temperatures and job progress in the driver's terms."""
         body = self.json("GET", "/api/v1/status") or {}
         printer = body.get("printer") or {}
         job = body.get("job") or {}
-        state = _STATES.get(str(printer.get("state", "")).upper(), HostState.OFFLINE)
-        file, size, job_id = self._job_file() if job else (None, 0.0, None)
+        reported = str(printer.get("state", "")).upper()
+        state = _STATES.get(reported, HostState.OFFLINE)
+        file, size, job_id = self._job_file() if job else self._unnamed_job(reported)
         progress = float(job.get("progress") or 0.0)
-        message = str((printer.get("status_printer") or {}).get("message") or "")
-        if state is HostState.PAUSED and str(printer.get("state")).upper() == "ATTENTION":
+        message = _problem(printer)
+        if reported == "ATTENTION":
             message = message or "the printer needs attention"
         return HostStatus(
             state=state,
@@ -98,7 +118,7 @@ class PrusaLinkClient(HostClient):
     def _job_file(self) -> tuple[str | None, float, int | None]:
         response = self.request("GET", "/api/v1/job")
         if response.status_code == 204 or not response.content:
-            return None, 0.0, None
+            return self._last_file()  # the job ended between the two requests
         try:
             job = response.json()
         except requests.JSONDecodeError as exc:
@@ -106,7 +126,18 @@ class PrusaLinkClient(HostClient):
         self._job_id = job.get("id")
         file = job.get("file") or {}
         name = file.get("display_name") or file.get("name")
+        if name:
+            self._last_job = (str(name), float(file.get("size") or 0.0))
         return (str(name) if name else None), float(file.get("size") or 0.0), self._job_id
+
+    def _unnamed_job(self, reported: str) -> tuple[str | None, float, int | None]:
+        """The job a printing or ended state is about when PrusaLink names none: the last one."""
+        return self._last_file() if reported in UNNAMED_LAST_JOB else (None, 0.0, None)
+
+    def _last_file(self) -> tuple[str | None, float, int | None]:
+        if self._last_job is None:
+            return None, 0.0, None
+        return (*self._last_job, None)
 
     def pause(self) -> None:
         """Pause the current job."""
@@ -126,6 +157,12 @@ class PrusaLinkClient(HostClient):
         if self._job_id is None:
             raise HostError("PrusaLink has no current job")
         return self._job_id
+
+
+def _problem(printer: dict[str, Any]) -> str:
+    """What `status_printer` says is wrong; PrusaLink says `{"ok": true, "message": "OK"}` otherwise."""
+    status = printer.get("status_printer") or {}
+    return "" if status.get("ok", False) else str(status.get("message") or "")
 
 
 def _temperatures(printer: dict[str, Any]) -> dict[str, tuple[float, float | None]]:

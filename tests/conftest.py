@@ -6,7 +6,7 @@ Under CI (CI=true) PostgreSQL and Mosquitto are required: a missing service fail
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 
 from tests.support.databases import scratch_postgres
+from tests.support.fake_prusa_mk3 import FakePrusaMK3
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
 from tests.support.octoprint_peer import TEST_PRINTER, OctoPrintServer, OctoPrintUnavailable, octoprint_python
+from tests.support.peers import PeerUnavailable
+from tests.support.prusalink_peer import PrusaLinkServer, prusalink_python
 
 POSTGRES_ENV = "PEERFAB_TEST_POSTGRES_URL"
 REALWORLD = Path(__file__).resolve().parents[1].parent / "shared" / "realworld"
@@ -128,14 +131,19 @@ def unavailable_peer(name: str, reason: str) -> None:
     pytest.skip(f"{name} is not available: {reason}")
 
 
+def peer_venv(name: str, make: Callable[[], Path]) -> Path:
+    """A real peer's venv from `make`; a peer that cannot be had fails under CI and skips elsewhere."""
+    try:
+        return make()
+    except PeerUnavailable as exc:
+        unavailable_peer(name, str(exc))
+        raise
+
+
 @pytest.fixture(scope="session")
 def octoprint_venv() -> Path:
-    """The OctoPrint venv, created from PyPI on first use; fails under CI when it cannot be had."""
-    try:
-        return octoprint_python()
-    except OctoPrintUnavailable as exc:
-        unavailable_peer("OctoPrint", str(exc))
-        raise
+    """The OctoPrint venv, created from PyPI on first use."""
+    return peer_venv("OctoPrint", octoprint_python)
 
 
 def serve_octoprint(folder: Path) -> Iterator[OctoPrintServer]:
@@ -147,3 +155,24 @@ def serve_octoprint(folder: Path) -> Iterator[OctoPrintServer]:
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prusalink_venv() -> Path:
+    """The PrusaLink venv, created from PyPI on first use."""
+    return peer_venv("PrusaLink", prusalink_python)
+
+
+def serve_prusalink(folder: Path, exec_time: float) -> Iterator[tuple[PrusaLinkServer, FakePrusaMK3]]:
+    """A real PrusaLink server in `folder`, idle in front of a fake MK3S, for a fixture's scope."""
+    firmware = FakePrusaMK3(exec_time=exec_time)
+    firmware.start()
+    try:
+        server = PrusaLinkServer(folder, firmware.port)
+    except PeerUnavailable as exc:
+        firmware.stop()
+        unavailable_peer("PrusaLink", str(exc))
+        raise
+    yield server, firmware
+    server.stop()
+    firmware.stop()

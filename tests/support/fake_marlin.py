@@ -7,7 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from tests.support.pty_firmware import PtyFirmware
+from tests.support.pty_firmware import PtyFirmware, line_checksum
 
 _NUMBERED = re.compile(r"N(-?\d+) (.*)\*(\d+)")
 
@@ -26,13 +26,6 @@ class MarlinFaults:
     stale_resend_after: int | None = None
     heat_time: float = 0.3
     boot_banner: bool = True
-
-
-def _xor(payload: str) -> int:
-    value = 0
-    for byte in payload.encode():
-        value ^= byte
-    return value
 
 
 class FakeMarlin(PtyFirmware):
@@ -96,7 +89,7 @@ class FakeMarlin(PtyFirmware):
             return
         if number != self._last_n + 1 or self._inject("wrong", number):
             self._reject("Line Number is not Last Line Number+1")
-        elif check != _xor(f"N{number} {command}") or self._inject("corrupt", number):
+        elif check != line_checksum(f"N{number} {command}") or self._inject("corrupt", number):
             self._reject("checksum mismatch")
         else:
             self._last_n = number

@@ -3,6 +3,11 @@
 No Prusa printer or PrusaLink server runs here. The fake implements the v1 endpoints the driver
 uses with the status codes, headers and JSON fields of that description (digest login included),
 and moves a started print on by `step` percent at each status poll; a paused print stands still.
+Where the real PrusaLink 0.8.1 differs from the description, the fake does what PrusaLink does (see
+tests/integration/firmware/test_prusalink_peer.py): MD5-sess digest in realm "Administrator", a 500 for
+a new file sent as application/octet-stream, 409 for a print asked while another is on or while the
+last one is still shown FINISHED or STOPPED (`end_hold` polls here, 11 s there), no job in
+`/api/v1/status` or `/api/v1/job` once the job has ended, and `status_printer` "OK" unless in ERROR.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from contextlib import contextmanager
 from tests.support.http_fakes import JsonHandler, serving
 
 PASSWORD = "Xq7Kp2"
-REALM = "Printer API"
-# what the printer's status_printer.message says when its bed heater runs away
-THERMAL_RUNAWAY = "Thermal runaway on the heatbed"
+REALM = "Administrator"
+# what status_printer.message says after the firmware halted on an error such as a thermal runaway
+HARDWARE_ISSUE = "Firmware detected a hardware issue"
+ENDED = ("FINISHED", "STOPPED", "ERROR")  # PrusaLink drops the job from its replies in these states
+SHOWN_AFTER_END = ("FINISHED", "STOPPED")  # PrusaLink holds these 11 s, refusing prints, then says IDLE
+NOT_READY = ("PRINTING", "PAUSED", "ERROR", "ATTENTION", "BUSY", *SHOWN_AFTER_END)
+UPLOAD_TYPES = ("application/octet-stream", "text/x.gcode")
 
 
 class FakePrusaLink:
@@ -35,8 +44,12 @@ class FakePrusaLink:
         self.file = ""
         self.fail_at: float | None = None
         self.hold = False  # keep printing without progress (for pause tests)
+        self.unnamed_at: float | None = None  # progress at which one poll says PRINTING but names no job
+        self.end_hold = 2  # status polls a FINISHED or STOPPED state lasts before the printer is IDLE
+        self._end_polls = 0
 
     def status(self) -> dict:
+        self._leave_shown_end()
         if self.state == "PRINTING" and not self.hold:
             self.progress = min(100.0, self.progress + self.step)
             if self.fail_at is not None and self.progress >= self.fail_at:
@@ -45,15 +58,31 @@ class FakePrusaLink:
                 self.state = "FINISHED"
         printer = {"state": self.state, "temp_nozzle": 214.8, "target_nozzle": 215.0, "temp_bed": 59.9}
         printer["target_bed"] = 60.0
+        printer["status_printer"] = {"ok": True, "message": "OK"}
         if self.state == "ERROR":
-            printer["status_printer"] = {"ok": False, "message": THERMAL_RUNAWAY}
+            printer["status_printer"] = {"ok": False, "message": HARDWARE_ISSUE}
         body: dict = {"printer": printer}
-        if self.file:
+        if self.file and self.state not in ENDED and not self._unnamed():
             body["job"] = {"id": self.job_id, "progress": self.progress, "time_printing": 12}
         return body
 
+    def _unnamed(self) -> bool:
+        """PrusaLink drops a job as it ends, at times a poll before its state leaves PRINTING."""
+        if self.unnamed_at is None or self.progress < self.unnamed_at:
+            return False
+        self.unnamed_at = None
+        return True
+
+    def _leave_shown_end(self) -> None:
+        if self.state not in SHOWN_AFTER_END:
+            self._end_polls = 0
+        elif self._end_polls >= self.end_hold:
+            self.state, self.file = "IDLE", ""
+        else:
+            self._end_polls += 1
+
     def job(self) -> dict | None:
-        if not self.file:
+        if not self.file or self.state in ENDED:
             return None
         file: dict[str, object] = {
             "name": self.file.upper()[:8] + ".GCO",
@@ -61,12 +90,9 @@ class FakePrusaLink:
             "path": "/usb",
         }
         file["size"] = len(self.files[self.file])
-        state = (
-            self.state if self.state in ("PRINTING", "PAUSED", "FINISHED", "STOPPED", "ERROR") else "PRINTING"
-        )
         return {
             "id": self.job_id,
-            "state": state,
+            "state": self.state,
             "progress": self.progress,
             "time_printing": 12,
             "file": file,
@@ -74,7 +100,7 @@ class FakePrusaLink:
 
 
 def digest_ok(header: str, method: str, nonce: str) -> bool:
-    """Check an Authorization: Digest header as RFC 7616 (MD5, qop=auth) computes it."""
+    """Check an Authorization: Digest header as RFC 7616 (MD5-sess, qop=auth) computes it."""
     fields = dict(re.findall(r'(\w+)="?([^",]+)"?', header.removeprefix("Digest ")))
     if fields.get("username") != "maker" or fields.get("nonce") != nonce:
         return False
@@ -82,7 +108,7 @@ def digest_ok(header: str, method: str, nonce: str) -> bool:
     def md5(text: str) -> str:
         return hashlib.md5(text.encode()).hexdigest()
 
-    ha1 = md5(f"maker:{REALM}:{PASSWORD}")
+    ha1 = md5(f"{md5(f'maker:{REALM}:{PASSWORD}')}:{nonce}:{fields.get('cnonce', '')}")
     ha2 = md5(f"{method}:{fields.get('uri')}")
     parts = [ha1, nonce, fields.get("nc", ""), fields.get("cnonce", ""), fields.get("qop", ""), ha2]
     return fields.get("response") == md5(":".join(parts))
@@ -96,7 +122,7 @@ def make_handler(printer: FakePrusaLink, nonce: str) -> type[JsonHandler]:
                 return True
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(401)
-            challenge = f'Digest realm="{REALM}", nonce="{nonce}", qop="auth", algorithm=MD5'
+            challenge = f'Digest realm="{REALM}", nonce="{nonce}", qop="auth", algorithm="MD5-sess"'
             self.send_header("WWW-Authenticate", challenge)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -128,18 +154,30 @@ def make_handler(printer: FakePrusaLink, nonce: str) -> type[JsonHandler]:
         def upload(self) -> None:
             storage, name = self.path.removeprefix("/api/v1/files/").split("/", 1)
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            kind = self.headers.get("Content-Type", "application/octet-stream")
             if storage != "usb":
                 self.reply(404, {"title": "Not Found", "text": f"no storage {storage}"})
-                return
-            if printer.state == "PRINTING":
-                self.reply(409, {"title": "Conflict", "text": "Printer is printing"})
-                return
+            elif kind not in UPLOAD_TYPES:
+                self.reply(415, {"title": "Unsupported Media Type", "text": "Unsupported media type."})
+            elif kind == "application/octet-stream" and name not in printer.files:
+                # PrusaLink 0.8.1 sniffs the type of the stored file before it has stored it
+                self.reply(500, {"title": "Internal Server Error", "text": f"No such file: '{name}'"})
+            else:
+                self.store(name, body)
+
+        def store(self, name: str, body: bytes) -> None:
             printer.headers = dict(self.headers)
             printer.files[name] = body
-            if self.headers.get("Print-After-Upload") == "?1":
+            if self.headers.get("Print-After-Upload") != "?1":
+                self.reply(201)
+            elif printer.state in NOT_READY:
+                self.reply(
+                    409, {"title": "Not in state to print", "text": "Printer is not in state to print."}
+                )
+            else:
                 printer.file, printer.state, printer.progress = name, "PRINTING", 0.0
                 printer.job_id += 1
-            self.reply(201)
+                self.reply(201)
 
         def status(self) -> None:
             self.reply(200, printer.status())

@@ -1,18 +1,15 @@
 """Real OctoPrint for tests and benchmarks: its own venv, its virtual printer on a pty, its server.
 
 OctoPrint pins Flask < 3.1, Werkzeug < 3.1 and Click < 8.3 while peerfab's coordinator runs on newer
-releases, so the two cannot share a venv. OctoPrint goes into `.venv-octoprint/` at the top of the
-repository (git-ignored), created from PyPI the first time it is needed and reused after that.
+releases, so the two cannot share a venv. OctoPrint goes into `.venv-octoprint/` (see peers.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import secrets
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,47 +18,25 @@ from typing import Any
 
 import requests
 
+from tests.support.peers import PeerUnavailable, peer_python, stop_process
+
 OCTOPRINT_VERSION = "1.11.8"
-ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".venv-octoprint"
-READY = VENV / f".ready-{OCTOPRINT_VERSION}"
 BRIDGE = Path(__file__).with_name("virtual_marlin.py")
-INSTALL_TIMEOUT = 900
 # The server's virtual printer in tests: no random faults, and a receive buffer its default 64 bytes
 # would deadlock after a resend.
 TEST_PRINTER = {"simulated_errors": [], "rxBuffer": 1024, "enable_eeprom": False}
 
 
-class OctoPrintUnavailable(RuntimeError):
+class OctoPrintUnavailable(PeerUnavailable):
     """OctoPrint could not be installed or started here."""
 
 
 def octoprint_python() -> Path:
     """The Python of the OctoPrint venv, creating the venv from PyPI once (safe across processes)."""
-    python = VENV / "bin" / "python"
-    if READY.exists():
-        return python
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(ROOT / ".venv-octoprint.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not READY.exists():
-            _install(python)
-    return python
-
-
-def _install(python: Path) -> None:
-    steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
-        [str(python), "-m", "pip", "install", "-q", f"octoprint=={OCTOPRINT_VERSION}"],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise OctoPrintUnavailable(f"{' '.join(step)}: {exc}") from exc
-        if done.returncode != 0:
-            raise OctoPrintUnavailable(f"{' '.join(step)} failed: {done.stderr[-2000:]}")
-    READY.write_text(OCTOPRINT_VERSION)
+    try:
+        return peer_python(".venv-octoprint", f"octoprint=={OCTOPRINT_VERSION}")
+    except PeerUnavailable as exc:
+        raise OctoPrintUnavailable(str(exc)) from exc
 
 
 class VirtualMarlin:
@@ -166,13 +141,7 @@ class OctoPrintServer:
 
     def stop(self) -> None:
         """Stop the server."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process, 15)
         self._log.close()
 
 

@@ -13,6 +13,14 @@ import threading
 import tty
 
 
+def line_checksum(payload: str) -> int:
+    """The checksum a host appends to a numbered line (`N12 G1 X5*cs`): the XOR of its bytes."""
+    value = 0
+    for byte in payload.encode():
+        value ^= byte
+    return value
+
+
 class PtyFirmware(threading.Thread):
     """Base of the fakes: subclasses say what they print at boot, take bytes and do their work."""
 

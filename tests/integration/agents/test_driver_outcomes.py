@@ -36,7 +36,7 @@ from tests.integration.agents.conftest import (
 )
 from tests.support.fake_grbl import FakeGrbl
 from tests.support.fake_moonraker import SHUTDOWN_MESSAGE, FakeMoonraker, fake_moonraker
-from tests.support.fake_prusalink import PASSWORD, THERMAL_RUNAWAY, FakePrusaLink, fake_prusalink
+from tests.support.fake_prusalink import HARDWARE_ISSUE, PASSWORD, FakePrusaLink, fake_prusalink
 from tests.support.octoprint_peer import TEST_PRINTER, OctoPrintServer, OctoPrintUnavailable, virtual_marlin
 
 FINAL = ("job:done", "job:failed", "job:cancelled")
@@ -396,7 +396,7 @@ class PrusaLinkRig(FakeHostRig):
     """A fake PrusaLink after Prusa's OpenAPI description, 4 % a poll."""
 
     driver = "prusalink"
-    failure_words = (f"PrusaLink reports an error: {THERMAL_RUNAWAY}",)
+    failure_words = (f"PrusaLink reports an error: {HARDWARE_ISSUE}",)
     states = {"running": "PRINTING", "done": "FINISHED", "failed": "ERROR", "paused": "PAUSED",
               "cancelled": "STOPPED"}  # fmt: skip
     whole = 100.0

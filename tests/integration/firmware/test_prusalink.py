@@ -13,8 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.drivers import JobDone, JobFailed, JobPaused, JobProgress, JobResumed, make_driver
-from tests.support.fake_prusalink import PASSWORD, THERMAL_RUNAWAY, FakePrusaLink, fake_prusalink
+from firmware_bridge.drivers import (
+    JobDone,
+    JobFailed,
+    JobPaused,
+    JobProgress,
+    JobResumed,
+    JobWarning,
+    make_driver,
+)
+from tests.support.fake_prusalink import HARDWARE_ISSUE, PASSWORD, FakePrusaLink, fake_prusalink
 
 
 @pytest.fixture
@@ -51,8 +59,55 @@ def test_upload_with_digest_login_then_print_to_finished(prusalink, job: Path) -
     assert done == [JobDone()]
     assert printer.files[job.name] == job.read_bytes()
     assert printer.headers["Print-After-Upload"] == "?1" and printer.headers["Overwrite"] == "?1"
+    assert printer.headers["Content-Type"] == "text/x.gcode"  # PrusaLink 0.8.1 fails octet-stream with 500
     assert f"PUT /api/v1/files/usb/{job.name}" in printer.calls  # the writable storage was found
     assert [p.fraction for p in progress if isinstance(p, JobProgress)][-1] == 1.0
+
+
+def test_a_print_that_ends_before_the_first_poll_is_done(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.step = 100.0  # finished at the first poll, when PrusaLink no longer names the job
+    progress, done = run(driver(url, start_timeout=2), job)
+    assert done == [JobDone()]
+    assert [p.fraction for p in progress if isinstance(p, JobProgress)] == [1.0]
+
+
+def test_a_poll_that_says_printing_but_names_no_job_is_still_the_job(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.unnamed_at = 50.0
+    _, done = run(driver(url), job)
+    assert done == [JobDone()]
+
+
+def test_a_job_waits_while_prusalink_still_shows_the_last_one_finished(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file, printer.end_hold = "FINISHED", "last.gcode", 5
+    printer.files["last.gcode"] = b"G28\n"
+    _, done = run(driver(url), job)
+    assert done == [JobDone()]
+    assert [call for call in printer.calls if call.startswith("PUT")] == [f"PUT /api/v1/files/usb/{job.name}"]
+
+
+def test_a_cancel_while_waiting_for_prusalink_is_done_without_an_upload(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file, printer.end_hold = "STOPPED", "last.gcode", 10_000
+    printer.files["last.gcode"] = b"G28\n"
+    drv = driver(url)
+    done: list = []
+    drv.start(job, ignore, done.append)
+    wait_until(lambda: len(printer.calls) >= 2)  # it polls, waiting
+    drv.cancel()
+    assert drv.wait(10)
+    assert done == [JobDone(cancelled=True)]
+    assert not [call for call in printer.calls if not call.startswith("GET")]
+
+
+def test_a_print_asked_while_another_is_on_fails_with_prusalinks_words(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.state, printer.file = "PAUSED", "other.gcode"
+    printer.files["other.gcode"] = b"G28\n"
+    _, done = run(driver(url), job)
+    assert isinstance(done[0], JobFailed) and "HTTP 409: Printer is not in state to print." in done[0].reason
 
 
 def test_a_wrong_password_is_a_failure_naming_the_http_status(prusalink, job: Path) -> None:
@@ -65,7 +120,7 @@ def test_printer_error_fails_the_job_with_the_printers_message(prusalink, job: P
     printer, url = prusalink
     printer.fail_at = 50.0
     _, done = run(driver(url), job)
-    assert isinstance(done[0], JobFailed) and THERMAL_RUNAWAY in done[0].reason
+    assert isinstance(done[0], JobFailed) and HARDWARE_ISSUE in done[0].reason
 
 
 def test_pause_resume_cancel_use_the_job_id(prusalink, job: Path) -> None:
@@ -83,12 +138,30 @@ def test_pause_resume_cancel_use_the_job_id(prusalink, job: Path) -> None:
     drv.cancel()
     assert drv.wait(10)
     assert done == [JobDone(cancelled=True)]
+    assert not [p for p in progress if isinstance(p, JobWarning)]  # status_printer "OK" is no news
     job_id = printer.job_id
     assert [c for c in printer.calls if "/job/" in c] == [
         f"PUT /api/v1/job/{job_id}/pause",
         f"PUT /api/v1/job/{job_id}/resume",
         f"DELETE /api/v1/job/{job_id}",
     ]
+
+
+def test_attention_at_the_printer_is_a_pause_with_a_warning(prusalink, job: Path) -> None:
+    printer, url = prusalink
+    printer.hold = True
+    drv = driver(url, poll_interval=0.05)
+    progress: list = []
+    drv.start(job, progress.append, ignore)
+    wait_until(lambda: any(isinstance(p, JobProgress) for p in progress))
+    printer.state = "ATTENTION"  # a filament change waits for the user, status_printer still "OK"
+    wait_until(lambda: any(isinstance(p, JobWarning) for p in progress))
+    printer.state = "PRINTING"
+    wait_until(lambda: any(isinstance(p, JobResumed) for p in progress))
+    drv.cancel()
+    assert drv.wait(10)
+    events = [p for p in progress if isinstance(p, (JobPaused, JobWarning, JobResumed))]
+    assert events == [JobPaused(), JobWarning("PrusaLink: the printer needs attention"), JobResumed()]
 
 
 def test_a_stop_at_the_printer_is_a_failure_and_reattach_follows_a_running_job(prusalink, job: Path) -> None:
