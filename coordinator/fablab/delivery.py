@@ -46,6 +46,7 @@ class DeliverySettings:
     backoff_s: float = 10.0  # wait after the first failed try; doubled after each further one
     batch: int = 50
     retention_days: float = NOTICE_RETENTION_DAYS  # notices and their deliveries are deleted after this
+    prune_every_s: float = 3600.0  # how often the retention is applied (a scan of the notices)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Notifier:
         self._machines: list[tuple[str, str, str]] = []
         self._status: dict[tuple[str, str], str] = {}
         self._checked = 0.0
+        self._pruned = float("-inf")  # the first checks apply the retention at once
         self._thread: threading.Thread | None = None
 
     # ---- the outbox's side ---------------------------------------------------------------------
@@ -126,11 +128,18 @@ class Notifier:
                 if status != before:
                     notices.machine_status(session, fablab, machine_id, status, utcnow().isoformat())
 
+    def _prune(self, session: Session, now: datetime) -> None:
+        """Apply the retention, at most once per `prune_every_s`."""
+        if time.monotonic() - self._pruned < self.settings.prune_every_s:
+            return
+        self._pruned = time.monotonic()
+        days = self.settings.retention_days
+        if pruned := notices.prune(session, now - timedelta(days=days)):
+            log.info("deleted %d notices older than %g days, with their deliveries", pruned, days)
+
     def _checks(self, now: datetime) -> None:
         with session_scope(self.engine) as session:
-            days = self.settings.retention_days
-            if pruned := notices.prune(session, now - timedelta(days=days)):
-                log.info("deleted %d notices older than %g days, with their deliveries", pruned, days)
+            self._prune(session, now)
             late_builds(session, now)
             due_maintenance(session, now)
         for check in self.periodic:
