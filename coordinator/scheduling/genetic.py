@@ -101,21 +101,21 @@ class Decoder:
         succs = [[(s, lags[0]) for s, lags in inst.succs[j]] for j in range(inst.n)]
         due = [self.kernel.NO_DUE if d is None else d for d in inst.due]
         self.arrays = (
-            _ints([mode.duration for mode in data]),
-            _ints(inst.release),
-            _ints(rank),
+            ints([mode.duration for mode in data]),
+            ints(inst.release),
+            ints(rank),
             *rows(preds),
             *rows(succs),
             *rows([list(mode.renewable) for mode in data]),
-            _ints(inst.capacity if inst.capacity else [0]),
-            _ints(due),
-            _ints(inst.weight),
-            _ints([self.scale]),
-            _ints(ptr),
-            _ints([int(self.flexible)]),
+            ints(inst.capacity if inst.capacity else [0]),
+            ints(due),
+            ints(inst.weight),
+            ints([self.scale]),
+            ints(ptr),
+            ints([int(self.flexible)]),
             *rows([list(mode.nonrenewable) for mode in data]),
-            _ints(inst.budget),
-            _ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(reference)]),
+            ints(inst.budget),
+            ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(reference)]),
         )
         self.mode_ptr = self.arrays[self.kernel.MODE_PTR]
         self.first = self.mode_ptr[:-1].copy()
@@ -128,7 +128,7 @@ class Decoder:
 
     def numbers(self, solution: Solution) -> np.ndarray:
         """The numbers in the row of modes of a schedule's modes."""
-        return _ints([self.mode_ptr[j] + self.inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
+        return ints([self.mode_ptr[j] + self.inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
 
     def key(self, solution: Solution) -> int:
         """The compiled code's rank of a schedule: objective first, then the sum of end times."""
@@ -136,7 +136,7 @@ class Decoder:
 
     def by_start(self, solution: Solution) -> list[int]:
         """Activity list of a schedule: by start time, ties in topological order."""
-        return self.kernel.by_start(_ints(solution.starts), self.rank).tolist()
+        return self.kernel.by_start(ints(solution.starts), self.rank).tolist()
 
     def _modes(self, modes: Sequence[int] | np.ndarray | None) -> np.ndarray:
         return self.first.copy() if modes is None else np.array(modes, dtype=np.int64)
@@ -148,7 +148,7 @@ class Decoder:
         in the row of modes; the first mode of each task when None)."""
         start, end = np.empty(self.inst.n, np.int64), np.empty(self.inst.n, np.int64)
         chosen = self._modes(modes)
-        value = self.kernel.forward(_ints(order), chosen, self.arrays, self.avail, start, end, False)
+        value = self.kernel.forward(ints(order), chosen, self.arrays, self.avail, start, end, False)
         return self._solution(start, end, value, chosen)
 
     def improve(
@@ -163,12 +163,13 @@ class Decoder:
         start, end = np.empty(self.inst.n, np.int64), np.empty(self.inst.n, np.int64)
         chosen = self._modes(modes)
         value, listed = self.kernel.improve(
-            _ints(order), chosen, self.arrays, self.avail, rounds, start, end, choose
+            ints(order), chosen, self.arrays, self.avail, rounds, start, end, choose
         )
         return self._solution(start, end, value, chosen), listed.tolist()
 
 
-def _ints(values: Sequence[int] | np.ndarray) -> np.ndarray:
+def ints(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The values as an int64 array, as the compiled loops take them."""
     return np.asarray(values, dtype=np.int64)
 
 
@@ -177,8 +178,8 @@ def rows(table: Sequence[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, np.nda
     ptr = np.zeros(len(table) + 1, dtype=np.int64)
     ptr[1:] = np.cumsum([len(row) for row in table])
     flat = [pair for row in table for pair in row]
-    index = _ints([k for k, _ in flat])
-    amount = _ints([v for _, v in flat])
+    index = ints([k for k, _ in flat])
+    amount = ints([v for _, v in flat])
     return ptr, index, amount
 
 
@@ -260,13 +261,13 @@ class Genetic:
     def _fresh_modes(self) -> np.ndarray:
         """A random mode for every task."""
         ptr = self.decoder.mode_ptr
-        return _ints([self.rng.randrange(ptr[j], ptr[j + 1]) for j in range(self.inst.n)])
+        return ints([self.rng.randrange(ptr[j], ptr[j + 1]) for j in range(self.inst.n)])
 
     def adopt(self, solution: Solution) -> None:
         """Let a schedule found elsewhere join the population in place of the worst member."""
         member, order = self._member(solution)
         modes = self.decoder.numbers(member)
-        stamp = self.kernel.fingerprint(_ints(order), modes, self.decoder.flexible)
+        stamp = self.kernel.fingerprint(ints(order), modes, self.decoder.flexible)
         if stamp in self.stamps:
             return
         self.lists[-1], self.modes[-1] = order, modes

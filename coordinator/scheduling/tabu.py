@@ -65,7 +65,7 @@ class TabuSearch:
         self.lock = threading.Lock()
         self._arrived: Solution | None = None
         self.shop = self._shop()
-        self.tenure = _ints(_tenure(inst))
+        self.tenure = genetic.ints(_tenure(inst))
 
     def _shop(self) -> tuple[np.ndarray, ...]:
         inst = self.inst
@@ -74,11 +74,11 @@ class TabuSearch:
         preds = [[(p, lags[0]) for p, lags in inst.preds[j]] for j in range(inst.n)]
         succs = [[(s, lags[0]) for s, lags in inst.succs[j]] for j in range(inst.n)]
         return (
-            _ints([mode.duration for mode in modes]),
-            _ints([mode.renewable[0][0] for mode in modes]),
-            _ints(ptr),
-            _ints(inst.release),
-            _ints([len(arcs) for arcs in preds]),
+            genetic.ints([mode.duration for mode in modes]),
+            genetic.ints([mode.renewable[0][0] for mode in modes]),
+            genetic.ints(ptr),
+            genetic.ints(inst.release),
+            genetic.ints([len(arcs) for arcs in preds]),
             *genetic.rows(preds),
             *genetic.rows(succs),
         )
@@ -99,7 +99,7 @@ class TabuSearch:
         kernel.seed_random(seed)
         state = self.state(self.best)
         best = tuple(row.copy() for row in state)
-        counters = _ints([0, 0, self.best.makespan])
+        counters = genetic.ints([0, 0, self.best.makespan])
         keys = np.full(1 << kernel.TABLE_BITS, -1, dtype=np.int64)
         until = np.zeros(1 << kernel.TABLE_BITS, dtype=np.int64)
         patience = PATIENCE_PER_TASK * self.inst.n
@@ -138,7 +138,7 @@ class TabuSearch:
     def state(self, solution: Solution) -> tuple[np.ndarray, ...]:
         """Modes and machine sequences of a schedule (each machine's tasks by start)."""
         inst, machine, ptr = self.inst, self.shop[self.kernel.MACHINE], self.shop[self.kernel.MODE_PTR]
-        mode = _ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
+        mode = genetic.ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
         rank = {j: position for position, j in enumerate(inst.topo)}
         mprev, mnext = np.full(inst.n, -1, dtype=np.int64), np.full(inst.n, -1, dtype=np.int64)
         mfirst = np.full(len(inst.capacity), -1, dtype=np.int64)
@@ -171,10 +171,6 @@ def _tenure(inst: Instance) -> tuple[int, int]:
     """Shortest and longest number of iterations a reversed move stays forbidden."""
     low = 2 + inst.n // 40
     return low, low + 4 + inst.n // 20
-
-
-def _ints(values: object) -> np.ndarray:
-    return np.asarray(values, dtype=np.int64)
 
 
 def improve_with_tabu(
