@@ -70,6 +70,9 @@ class DispatchSettings(_Section):
         10.0, gt=0, le=600, description="CP-SAT time per plan, in the background"
     )
     replan_every_s: float = Field(600.0, gt=0, description="plan again this often even when nothing changed")
+    learn_every_s: float = Field(
+        60.0, gt=0, description="look this often for new measured speeds and machine estimates"
+    )
     policy: Literal["plan", "fifo"] = Field(
         "plan", description="plan: machines follow the build plan; fifo: priority, then queue order"
     )

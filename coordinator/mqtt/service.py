@@ -62,7 +62,11 @@ class DispatchService:
         self.planner: Planner | None = (
             planner
             if planner is not None
-            else Planner(time_limit_s=config.plan_time_limit_s, replan_every_s=config.replan_every_s)
+            else Planner(
+                time_limit_s=config.plan_time_limit_s,
+                replan_every_s=config.replan_every_s,
+                learn_every_s=config.learn_every_s,
+            )
         )
         self.burst = burst
         self.reannounce_every_s, self.cancel_resend_s = reannounce_every_s, cancel_resend_s

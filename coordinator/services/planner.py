@@ -1,4 +1,6 @@
-"""Plan every active build across the network, and plan again when the network or the work changes.
+"""Plan every active build across the network, and plan again when the network or the work changes, or
+when the machines taught the planner something new: a measured speed factor that moved, or a machine's
+own estimate of a job it prepared.
 
 The dispatcher's thread calls `Planner.tick` once a tick (housekeeping). A heuristic plan is written at once;
 CP-SAT improves it in a background thread, whose better schedules are written on later ticks, so
@@ -11,17 +13,20 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from coordinator.fablab.statistics import measured_speeds
 from coordinator.jobs.lifecycle import ACTIVE_STATES, JobState
 from coordinator.jobs.queries import machine_estimates
 from coordinator.models.base import aware, utcnow
 from coordinator.models.builds import Build, BuildState, BuildTask, Plan, PurchaseItem, PurchaseState
-from coordinator.models.jobs import JobAttempt
+from coordinator.models.fablab import JobRun
+from coordinator.models.jobs import Job, JobAttempt
 from coordinator.planning.breakdown import AssemblyTask, Breakdown, FabTask
 from coordinator.planning.matching import Requirement
 from coordinator.planning.problem import (
@@ -40,6 +45,19 @@ from coordinator.services.network import machine_key, network, online_machine_ke
 log = logging.getLogger(__name__)
 LIVE_BUILD_STATES = (BuildState.ACTIVE, BuildState.BLOCKED)
 BAD_ATTEMPTS = ("expired", "failed", "rejected")
+# a measured speed factor has to move this much (relative) from the one the plan used to plan again
+SPEED_DRIFT = 0.1
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """What the machines had taught the planner when it last looked: done runs with an estimate (the
+    measured speed factors come from them), the measured factors, and jobs of live builds that carry
+    their machine's own estimate."""
+
+    runs: int = 0
+    speeds: Mapping[str, float] = field(default_factory=dict)
+    estimated: int = 0
 
 
 @dataclass
@@ -55,9 +73,13 @@ class _Pending:
 class Planner:
     """Keeps one plan over all live builds; dispatch follows it (see plan_dispatch)."""
 
-    def __init__(self, *, time_limit_s: float = 10.0, replan_every_s: float = 600.0) -> None:
+    def __init__(
+        self, *, time_limit_s: float = 10.0, replan_every_s: float = 600.0, learn_every_s: float = 60.0
+    ) -> None:
         self.time_limit_s = time_limit_s
         self.replan_every_s = replan_every_s
+        # how often to look for new measured speeds and machine estimates (a plan costs time_limit_s of CPU)
+        self.learn_every_s = learn_every_s
         # machines that run this many times faster than their estimates (the demo's simulated ones):
         # plans are made in machine minutes and stored on the wall clock
         self.time_scale = 1.0
@@ -68,6 +90,8 @@ class Planner:
         self._signature: tuple[Any, ...] | None = None
         self._planned_at = 0.0
         self._work_changed = False
+        self._learned = _Learned()
+        self._learned_at = 0.0
 
     def work_changed(self) -> None:
         """A build's work changed (started, a part failed or was made again, ended): plan again."""
@@ -88,7 +112,28 @@ class Planner:
             )
             self._signature = signature
             self.replan(session, reason)
+        elif signature[1] and (lesson := self._lesson(session)):
+            self.replan(session, lesson)
         self._store_pending(session)
+
+    def _lesson(self, session: Session) -> str | None:
+        """What the machines taught since the plan was made, worth planning again for (None: nothing, or
+        looked less than learn_every_s ago)."""
+        now = time.monotonic()
+        if now - self._learned_at < self.learn_every_s:
+            return None
+        self._learned_at = now
+        runs, estimated = _learning_counts(session)
+        if estimated > self._learned.estimated:
+            return "machine estimates"
+        if runs == self._learned.runs:
+            return None
+        speeds = measured_speeds(session)
+        moved = _moved(self._learned.speeds, speeds)
+        self._learned = _Learned(runs, self._learned.speeds, estimated)
+        if len(moved) > 1:
+            return f"measured speeds of {len(moved)} machines"
+        return f"measured speed of {moved[0]}" if moved else None
 
     def replan(self, session: Session, reason: str) -> None:
         """Start a new plan of every live build (the previous search, if any, is stopped)."""
@@ -98,7 +143,10 @@ class Planner:
         if not inputs:
             return
         sites = sorted({b.site for b in inputs})
-        planning = with_previous(build_problem(inputs, network(session, origin, sites)),
+        machines = network(session, origin, sites)
+        runs, estimated = _learning_counts(session)
+        self._learned = _Learned(runs, machines.measured_speeds, estimated)
+        planning = with_previous(build_problem(inputs, machines),
                                  previous_hints(session, origin, self.time_scale))  # fmt: skip
         _record_unmatched(session, planning, inputs)
         if not planning.problem.tasks:
@@ -143,6 +191,29 @@ def _signature(session: Session) -> tuple[Any, ...]:
         select(func.count()).select_from(JobAttempt).where(col(JobAttempt.state).in_(BAD_ATTEMPTS))
     ).one()
     return (online, live, int(bad))
+
+
+def _learning_counts(session: Session) -> tuple[int, int]:
+    """Done runs that had an estimate, and jobs of live builds with their machine's own estimate."""
+    measured = (JobRun.state == "done", col(JobRun.planned_s).is_not(None))
+    runs = session.exec(select(func.count()).select_from(JobRun).where(*measured)).one()
+    estimated = session.exec(
+        select(func.count())
+        .select_from(Job)
+        .join(BuildTask, col(BuildTask.job_id) == col(Job.id))
+        .join(Build, col(Build.id) == col(BuildTask.build_id))
+        .where(col(Job.estimate_s).is_not(None), col(Build.state).in_(LIVE_BUILD_STATES))
+    ).one()
+    return int(runs), int(estimated)
+
+
+def _moved(used: Mapping[str, float], measured: Mapping[str, float]) -> list[str]:
+    """Machines whose measured speed factor is new, or SPEED_DRIFT or more away from the one used."""
+    return sorted(
+        key
+        for key, speed in measured.items()
+        if key not in used or abs(speed - used[key]) >= SPEED_DRIFT * used[key]
+    )
 
 
 def build_inputs(session: Session, origin: datetime, scale: float = 1.0) -> list[BuildInput]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from coordinator.db import session_scope
 from coordinator.jobs.dispatch import OfferSettings, PlanPolicy, dispatch_round, idle_machines, queued_jobs
@@ -223,6 +224,20 @@ def _plan_again(runtime) -> None:  # type: ignore[no-untyped-def]
         Planner(time_limit_s=0.5).replan(session, "test")
 
 
+def _new_plans(runtime, planner: Planner) -> list[str]:  # type: ignore[no-untyped-def]
+    """The reasons of the plans one tick of `planner` stored (after its background search ended)."""
+    with session_scope(runtime.engine) as session:
+        before = session.exec(select(func.max(Plan.id))).one() or 0
+    time.sleep(0.02)  # past learn_every_s
+    with session_scope(runtime.engine) as session:
+        planner.tick(session)
+    planner.wait(10)
+    with session_scope(runtime.engine) as session:
+        planner.tick(session)  # stores the search's best schedule
+        plans = session.exec(select(Plan).where(col(Plan.id) > before).order_by(col(Plan.id))).all()
+    return sorted({plan.reason for plan in plans})
+
+
 def _planned_plate(client, build_id: str) -> tuple[str, str, float]:  # type: ignore[no-untyped-def]
     """The plate's planned machine, the source of its duration and its planned minutes, as reported."""
     (row,) = [
@@ -232,10 +247,12 @@ def _planned_plate(client, build_id: str) -> tuple[str, str, float]:  # type: ig
     return row["planned_machine"], row["estimate_source"], span.total_seconds() / 60
 
 
-def _done_runs(runtime, machine: tuple[str, str], planned_s: float, took_s: float, count: int) -> None:  # type: ignore[no-untyped-def]
+def _done_runs(  # type: ignore[no-untyped-def]
+    runtime, machine: tuple[str, str], planned_s: float, took_s: float, count: int, first: int = 0
+) -> None:
     end = datetime.now(UTC) - timedelta(days=1)
     with session_scope(runtime.engine) as session:
-        for n in range(count):
+        for n in range(first, first + count):
             began = end - timedelta(seconds=took_s)
             session.add(JobRun(job_id=f"old-{n}", attempt_id=f"old-attempt-{n}", fablab=machine[0],
                                machine_id=machine[1], process="fdm_print", state="done", started_at=began,
@@ -253,15 +270,21 @@ def test_plans_learn_from_measured_runs_and_the_machines_own_estimate(
         session.get(AgentLink, ("lab-b", "agent-b")).online = False  # type: ignore[union-attr]
     build_id = start(client, token_for("builder")).json["id"]
     minutes = _plate(network).minutes
-    _plan_again(network)
+    planner = Planner(time_limit_s=0.5, learn_every_s=0.01)
+    assert _new_plans(network, planner) == ["network changed"]
     assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "mesh estimate", math.ceil(minutes))
+    assert _new_plans(network, planner) == []  # nothing learned: no plan
 
     # three runs on prusa-1 that took twice as long as planned: it measures half its declared speed
     _done_runs(network, ("lab-a", "prusa-1"), planned_s=1800, took_s=3600, count=3)
     speeds = client.get("/api/v1/statistics/speed-factors").json["machines"]
     assert [(s["machine"], s["declared"], s["measured"]) for s in speeds] == [("lab-a/prusa-1", 1.0, 0.5)]
-    _plan_again(network)
+    assert _new_plans(network, planner) == ["measured speed of lab-a/prusa-1"]
     assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "measured speed", math.ceil(minutes * 2))
+
+    # a fourth run as slow as the others ends: the factor stays 0.5, no new plan
+    _done_runs(network, ("lab-a", "prusa-1"), planned_s=1800, took_s=3600, count=1, first=3)
+    assert _new_plans(network, planner) == []
 
     # the dispatcher's offer gives the machine the same figure
     network.bus.run(lambda uow: dispatch_round(uow, PlanPolicy(), OfferSettings()))
@@ -270,7 +293,7 @@ def test_plans_learn_from_measured_runs_and_the_machines_own_estimate(
 
     # prusa-1 sliced the plate: 90 minutes, by its own estimate
     BusAgent(network, "lab-a", "agent-1").job_event(p.JobAccepted, offer, estimates={"duration_s": 5400.0})
-    _plan_again(network)
+    assert _new_plans(network, planner) == ["machine estimates"]
     assert _planned_plate(client, build_id) == ("lab-a/prusa-1", "slicer", 90)
 
     with session_scope(network.engine) as session:
