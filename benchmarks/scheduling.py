@@ -1,11 +1,12 @@
 """Scheduling benchmark: fifo, lst and cpsat on PSPLIB, flexible job-shop and generated build instances.
 
 Run `python benchmarks/scheduling.py [--time-limit 10] [--sets psplib,fjsp,j30mm,generated,speed]
-[--instances mk06,j6013_1] [--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from
+[--instances mk06,j6013_1] [--runs 3] [--out docs/benchmarks-scheduling.md]`. PSPLIB files are read from
 ../shared/realworld/psplib beside the repository when present (or --psplib DIR); flexible job-shop files from
 benchmarks/data/fjsp and multi-mode PSPLIB files from benchmarks/data/psplib-mm (see SOURCES.md in each), each
 beside plain CP-SAT (the same model alone on every core, no warm start) at the same time limit. --instances
-keeps only the named files of the PSPLIB, fjsp and multi-mode sets.
+keeps only the named files of the PSPLIB, fjsp and multi-mode sets. --runs repeats each fjsp and multi-mode
+instance with both solvers (the searches are parallel and stopped by the clock, so runs differ).
 """
 
 from __future__ import annotations
@@ -180,16 +181,33 @@ def generated_table(rows: list[Row]) -> list[str]:
 
 @dataclass
 class ShopRow:
-    """One flexible job-shop instance: peerfab's search beside plain CP-SAT."""
+    """One flexible job-shop or multi-mode instance: peerfab's search beside plain CP-SAT, once per run."""
 
     group: str
     name: str
     tasks: int
     best_known: int
-    plain: int
+    plain: list[int]
     plain_bound: int
-    peerfab: Schedule
-    seconds: float
+    peerfab: list[Schedule]
+    seconds: list[float]
+
+    @property
+    def ours(self) -> list[int]:
+        return [schedule.makespan for schedule in self.peerfab]
+
+    @property
+    def lower(self) -> int:
+        return max(self.plain_bound, *(schedule.lower_bound for schedule in self.peerfab))
+
+
+def _cell(values: list[int]) -> str:
+    """One value, or every run's value."""
+    return str(values[0]) if len(values) == 1 else ", ".join(map(str, values))
+
+
+def _mean_gap(rows: list[ShopRow], values: str) -> float:
+    return statistics.mean(gap(v, row.best_known) for row in rows for v in getattr(row, values))
 
 
 def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
@@ -201,7 +219,9 @@ def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
     return result.solution.makespan, result.bound
 
 
-def fjsp_rows(folder: Path, time_limit: float, chosen: set[str] | None = None) -> list[ShopRow]:
+def fjsp_rows(
+    folder: Path, time_limit: float, chosen: set[str] | None = None, runs: int = 1
+) -> list[ShopRow]:
     """Every .fjs file under `folder` with a best-known value in its folder's best_known.csv (only
     those named in `chosen` when given)."""
     rows = []
@@ -211,53 +231,59 @@ def fjsp_rows(folder: Path, time_limit: float, chosen: set[str] | None = None) -
         for path in sorted(sub.glob("*.fjs")):
             if chosen is not None and path.stem not in chosen:
                 continue
-            rows.append(compare(sub.name, read_fjsp(path), known[path.stem], time_limit))
+            rows.append(compare(sub.name, read_fjsp(path), known[path.stem], time_limit, runs))
     return rows
 
 
 def fjsp_table(rows: list[ShopRow]) -> list[str]:
-    """Markdown table of peerfab against plain CP-SAT and the best known makespans."""
+    """Markdown table of peerfab against plain CP-SAT and the best known makespans (every run's value
+    where there are several)."""
     lines = [
         "| set | instance | operations | best known | plain CP-SAT | peerfab | lower bound | gap plain "
         "| gap peerfab | time (s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        status = f" ({row.peerfab[0].status})" if len(row.peerfab) == 1 else ""
         lines.append(
-            f"| {row.group} | {row.name} | {row.tasks} | {row.best_known} | {row.plain} | "
-            f"{row.peerfab.makespan} ({row.peerfab.status}) | "
-            f"{max(row.peerfab.lower_bound, row.plain_bound)} | "
-            f"{gap(row.plain, row.best_known):.1%} | {gap(row.peerfab.makespan, row.best_known):.1%} | "
-            f"{row.seconds:.1f} |"
+            f"| {row.group} | {row.name} | {row.tasks} | {row.best_known} | {_cell(row.plain)} | "
+            f"{_cell(row.ours)}{status} | {row.lower} | "
+            f"{_mean_gap([row], 'plain'):.1%} | {_mean_gap([row], 'ours'):.1%} | "
+            f"{statistics.mean(row.seconds):.1f} |"
         )
     lines.append("")
     for group in sorted({row.group for row in rows}):
         chosen = [row for row in rows if row.group == group]
-        plain = statistics.mean(gap(row.plain, row.best_known) for row in chosen)
-        ours = statistics.mean(gap(row.peerfab.makespan, row.best_known) for row in chosen)
-        worse = sum(row.peerfab.makespan > row.plain for row in chosen)
+        worse = sum(statistics.mean(row.ours) > statistics.mean(row.plain) for row in chosen)
+        runs = sum(len(row.ours) for row in chosen)
         lines.append(
-            f"{group}: mean gap to best known, plain CP-SAT {plain:.2%}, peerfab {ours:.2%}; peerfab worse "
-            f"than plain CP-SAT on {worse} of {len(chosen)}."
+            f"{group}: mean gap to best known, plain CP-SAT {_mean_gap(chosen, 'plain'):.2%}, peerfab "
+            f"{_mean_gap(chosen, 'ours'):.2%} ({runs} runs); peerfab worse than plain CP-SAT (mean of its "
+            f"runs) on {worse} of {len(chosen)}."
         )
     return lines
 
 
-def compare(group: str, problem: Problem, best: int, time_limit: float) -> ShopRow:
-    """peerfab's search beside plain CP-SAT on one problem with a known best makespan."""
-    plain, bound = plain_cpsat(problem, time_limit)
-    began = time.monotonic()
-    schedule = plan(problem, "cpsat", time_limit)
-    seconds = time.monotonic() - began
-    errors = check_schedule(problem, schedule)
-    if errors:
-        raise SystemExit(f"{problem.name}: infeasible schedule: {errors[0]}")
-    row = ShopRow(group, problem.name, len(problem.tasks), best, plain, bound, schedule, seconds)
-    print(
-        f"{row.name}: peerfab={schedule.makespan} plain={plain} best={best} lb={schedule.lower_bound} "
-        f"({seconds:.1f}s)",
-        flush=True,
-    )
+def compare(group: str, problem: Problem, best: int, time_limit: float, runs: int = 1) -> ShopRow:
+    """peerfab's search beside plain CP-SAT on one problem with a known best makespan, `runs` times."""
+    row = ShopRow(group, problem.name, len(problem.tasks), best, [], 0, [], [])
+    for _ in range(runs):
+        plain, bound = plain_cpsat(problem, time_limit)
+        began = time.monotonic()
+        schedule = plan(problem, "cpsat", time_limit)
+        seconds = time.monotonic() - began
+        errors = check_schedule(problem, schedule)
+        if errors:
+            raise SystemExit(f"{problem.name}: infeasible schedule: {errors[0]}")
+        row.plain.append(plain)
+        row.plain_bound = max(row.plain_bound, bound)
+        row.peerfab.append(schedule)
+        row.seconds.append(seconds)
+        print(
+            f"{row.name}: peerfab={schedule.makespan} plain={plain} best={best} lb={schedule.lower_bound} "
+            f"({seconds:.1f}s)",
+            flush=True,
+        )
     return row
 
 
@@ -283,7 +309,9 @@ def infeasible(problem: Problem, time_limit: float) -> str:
     return line
 
 
-def multi_mode_lines(folder: Path, time_limit: float, chosen: set[str] | None = None) -> list[str]:
+def multi_mode_lines(
+    folder: Path, time_limit: float, chosen: set[str] | None = None, runs: int = 1
+) -> list[str]:
     """Table of the .mm files in `folder` against optimum.csv there, then the infeasible ones (only the
     files named in `chosen` when given)."""
     with (folder / "optimum.csv").open(newline="") as handle:
@@ -296,12 +324,13 @@ def multi_mode_lines(folder: Path, time_limit: float, chosen: set[str] | None = 
         if known == "infeasible":
             answers.append(infeasible(problem, time_limit))
         else:
-            rows.append(compare("j30mm", problem, int(known), time_limit))
-    reached = sum(row.peerfab.makespan == row.best_known for row in rows)
-    plain = sum(row.plain == row.best_known for row in rows)
+            rows.append(compare("j30mm", problem, int(known), time_limit, runs))
+    reached = sum(all(v == row.best_known for v in row.ours) for row in rows)
+    plain = sum(all(v == row.best_known for v in row.plain) for row in rows)
     return [
         *fjsp_table(rows),
-        f"At the optimum: peerfab {reached} of {len(rows)}, plain CP-SAT {plain} of {len(rows)}.",
+        f"At the optimum in every run: peerfab {reached} of {len(rows)}, "
+        f"plain CP-SAT {plain} of {len(rows)}.",
         "",
         *answers,
     ]
@@ -338,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-scheduling.md"))
     parser.add_argument("--instances", help="comma-separated file names, no extension (PSPLIB, fjsp, j30mm)")
+    parser.add_argument("--runs", type=int, default=1, help="runs per fjsp and j30mm instance")
     args = parser.parse_args(argv)
     chosen = set(args.instances.split(",")) if args.instances else None
     sets = set(args.sets.split(","))
@@ -357,9 +387,14 @@ def main(argv: list[str] | None = None) -> None:
     if "psplib" in sets and args.psplib.is_dir():
         lines += ["### PSPLIB", "", *psplib_table(psplib_rows(args.psplib, args.time_limit, chosen)), ""]
     if "fjsp" in sets:
-        lines += ["### Flexible job shop", "", *fjsp_table(fjsp_rows(args.fjsp, args.time_limit, chosen)), ""]
+        lines += [
+            "### Flexible job shop",
+            "",
+            *fjsp_table(fjsp_rows(args.fjsp, args.time_limit, chosen, args.runs)),
+            "",
+        ]
     if "j30mm" in sets:
-        multi_mode = multi_mode_lines(args.multi_mode, args.time_limit, chosen)
+        multi_mode = multi_mode_lines(args.multi_mode, args.time_limit, chosen, args.runs)
         lines += ["### Multi-mode PSPLIB", "", *multi_mode, ""]
     if "generated" in sets:
         lines += ["### Generated builds", "", *generated_table(generated_rows(args.time_limit)), ""]
