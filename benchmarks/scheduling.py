@@ -26,10 +26,10 @@ from coordinator.scheduling.feasibility import check_schedule
 from coordinator.scheduling.fjsp import read_fjsp
 from coordinator.scheduling.generator import generate
 from coordinator.scheduling.instance import Instance
-from coordinator.scheduling.model import Problem, Schedule
+from coordinator.scheduling.model import Problem, Schedule, ScheduleStatus
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import RULES, run_rule
-from coordinator.scheduling.runner import plan
+from coordinator.scheduling.runner import plan, to_schedule
 from protocol.errors import InvalidInput
 
 PSPLIB = Path(__file__).resolve().parents[1].parent / "shared" / "realworld" / "psplib"
@@ -216,6 +216,9 @@ def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
     horizon = run_rule(inst, "fifo").makespan
     result = cpsat.solve(cpsat.CpModel(inst, horizon, lower_bound(inst)), time_limit)
     assert result.solution is not None  # the fifo schedule's makespan leaves room for one
+    schedule = to_schedule(inst, result.solution, result.bound, ScheduleStatus.FEASIBLE, "cpsat")
+    if errors := check_schedule(problem, schedule):
+        raise SystemExit(f"{problem.name} plain CP-SAT: infeasible schedule: {errors[0]}")
     return result.solution.makespan, result.bound
 
 

@@ -58,7 +58,6 @@ class CpModel:
         self._resources()
         self._precedences()
         self._makespan(lower)
-        self._energy()
         self._objective()
 
     def _tasks(self) -> None:
@@ -176,36 +175,6 @@ class CpModel:
             if not inst.succs[j]:
                 m.add(makespan >= self.v.ends[j])
         self.v.makespan = makespan
-
-    def _energy(self) -> None:
-        """Redundant: the work on a renewable resource fits under its capacity before the makespan.
-
-        With a choice of modes this ties the makespan to the modes chosen (a short mode that takes more
-        of a resource costs more of its area), which CP-SAT's linear relaxation does not see from the
-        cumulative alone: on multi-mode PSPLIB j30 it lifts the proven bound by several units. Pinned
-        tasks are left out (they may have started before time 0).
-        """
-        inst, m = self.inst, self.model
-        assert self.v.makespan is not None
-        for r, cap in enumerate(inst.capacity):
-            terms: list[cp_model.LinearExprT] = []
-            choice = False
-            for j in range(inst.n):
-                if j in inst.fixed or self.head[j] < 0:
-                    continue
-                areas = {
-                    k: inst.modes[j][k].duration * dict(inst.modes[j][k].renewable).get(r, 0)
-                    for k in inst.allowed[j]
-                }
-                if not any(areas.values()):
-                    continue
-                choice = choice or len(set(areas.values())) > 1
-                for k, area in areas.items():
-                    lit = self.v.lits[j][k]
-                    if area and lit is not None:
-                        terms.append(area * lit)
-            if choice and cap > 0:
-                m.add(cp_model.LinearExpr.sum(terms) <= cap * self.v.makespan)
 
     def _objective(self) -> None:
         inst, m = self.inst, self.model

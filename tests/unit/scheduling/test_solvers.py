@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ortools.sat.python import cp_model
 
-from coordinator.scheduling import cpsat
 from coordinator.scheduling.feasibility import check_schedule
 from coordinator.scheduling.generator import generate
-from coordinator.scheduling.instance import Instance
-from coordinator.scheduling.model import Mode, Problem, Resource, ScheduleStatus, Task
+from coordinator.scheduling.model import Problem, ScheduleStatus
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.runner import POLICIES, plan
 from tests.unit.scheduling.samples import machine_choice, opening_hours, small_shop, transport
@@ -82,15 +79,3 @@ def test_unknown_policy_is_invalid_input() -> None:
 def test_an_empty_problem_has_an_empty_plan() -> None:
     schedule = plan(Problem((), ()), "cpsat", time_limit=1.0)
     assert (schedule.makespan, schedule.tasks, schedule.status) == (0, (), ScheduleStatus.OPTIMAL)
-
-
-def test_cpsat_bounds_the_makespan_by_the_work_of_the_modes_chosen() -> None:
-    """Four tasks, each 2 min at 2 units or 3 min at 1 unit of a 2-unit resource: at least 12 unit-minutes of
-    work, so no plan ends before minute 6, and the model says so before any search."""
-    tasks = tuple(Task(f"t{i}", (Mode(2, {"r": 2}), Mode(3, {"r": 1}))) for i in range(4))
-    built = cpsat.CpModel(Instance(Problem((Resource("r", 2),), tasks, name="energy")), 20, 0)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.stop_after_first_solution = True
-    solver.solve(built.model)
-    assert solver.best_objective_bound >= 6
