@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,10 +87,15 @@ def run(problem: Problem, known: int | None, time_limit: float) -> Row:
     results["cpsat"] = plan(problem, "cpsat", time_limit)
     seconds = time.monotonic() - began
     for policy, schedule in results.items():
-        errors = check_schedule(problem, schedule)
-        if errors:
-            raise SystemExit(f"{problem.name} {policy}: infeasible schedule: {errors[0]}")
+        checked(problem, schedule, policy)
     return Row(problem.name, known, results, seconds, len(problem.tasks))
+
+
+def checked(problem: Problem, schedule: Schedule, who: str) -> Schedule:
+    """The schedule, once it is known to keep every constraint (else the run stops, naming it)."""
+    if errors := check_schedule(problem, schedule):
+        raise SystemExit(f"{problem.name} {who}: infeasible schedule: {errors[0]}")
+    return schedule
 
 
 def gap(value: int, reference: int) -> float:
@@ -201,13 +207,21 @@ class ShopRow:
         return max(self.plain_bound, *(schedule.lower_bound for schedule in self.peerfab))
 
 
+def _plain(row: ShopRow) -> list[int]:
+    return row.plain
+
+
+def _ours(row: ShopRow) -> list[int]:
+    return row.ours
+
+
 def _cell(values: list[int]) -> str:
     """One value, or every run's value."""
     return str(values[0]) if len(values) == 1 else ", ".join(map(str, values))
 
 
-def _mean_gap(rows: list[ShopRow], values: str) -> float:
-    return statistics.mean(gap(v, row.best_known) for row in rows for v in getattr(row, values))
+def _mean_gap(rows: list[ShopRow], values: Callable[[ShopRow], list[int]]) -> float:
+    return statistics.mean(gap(v, row.best_known) for row in rows for v in values(row))
 
 
 def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
@@ -216,9 +230,11 @@ def plain_cpsat(problem: Problem, time_limit: float) -> tuple[int, int]:
     horizon = run_rule(inst, "fifo").makespan
     result = cpsat.solve(cpsat.CpModel(inst, horizon, lower_bound(inst)), time_limit)
     assert result.solution is not None  # the fifo schedule's makespan leaves room for one
-    schedule = to_schedule(inst, result.solution, result.bound, ScheduleStatus.FEASIBLE, "cpsat")
-    if errors := check_schedule(problem, schedule):
-        raise SystemExit(f"{problem.name} plain CP-SAT: infeasible schedule: {errors[0]}")
+    checked(
+        problem,
+        to_schedule(inst, result.solution, result.bound, ScheduleStatus.FEASIBLE, "cpsat"),
+        "plain CP-SAT",
+    )
     return result.solution.makespan, result.bound
 
 
@@ -251,7 +267,7 @@ def fjsp_table(rows: list[ShopRow]) -> list[str]:
         lines.append(
             f"| {row.group} | {row.name} | {row.tasks} | {row.best_known} | {_cell(row.plain)} | "
             f"{_cell(row.ours)}{status} | {row.lower} | "
-            f"{_mean_gap([row], 'plain'):.1%} | {_mean_gap([row], 'ours'):.1%} | "
+            f"{_mean_gap([row], _plain):.1%} | {_mean_gap([row], _ours):.1%} | "
             f"{statistics.mean(row.seconds):.1f} |"
         )
     lines.append("")
@@ -260,8 +276,8 @@ def fjsp_table(rows: list[ShopRow]) -> list[str]:
         worse = sum(statistics.mean(row.ours) > statistics.mean(row.plain) for row in chosen)
         runs = sum(len(row.ours) for row in chosen)
         lines.append(
-            f"{group}: mean gap to best known, plain CP-SAT {_mean_gap(chosen, 'plain'):.2%}, peerfab "
-            f"{_mean_gap(chosen, 'ours'):.2%} ({runs} runs); peerfab worse than plain CP-SAT (mean of its "
+            f"{group}: mean gap to best known, plain CP-SAT {_mean_gap(chosen, _plain):.2%}, peerfab "
+            f"{_mean_gap(chosen, _ours):.2%} ({runs} runs); peerfab worse than plain CP-SAT (mean of its "
             f"runs) on {worse} of {len(chosen)}."
         )
     return lines
@@ -273,11 +289,8 @@ def compare(group: str, problem: Problem, best: int, time_limit: float, runs: in
     for _ in range(runs):
         plain, bound = plain_cpsat(problem, time_limit)
         began = time.monotonic()
-        schedule = plan(problem, "cpsat", time_limit)
+        schedule = checked(problem, plan(problem, "cpsat", time_limit), "peerfab")
         seconds = time.monotonic() - began
-        errors = check_schedule(problem, schedule)
-        if errors:
-            raise SystemExit(f"{problem.name}: infeasible schedule: {errors[0]}")
         row.plain.append(plain)
         row.plain_bound = max(row.plain_bound, bound)
         row.peerfab.append(schedule)

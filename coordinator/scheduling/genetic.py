@@ -115,7 +115,7 @@ class Decoder:
             ints([int(self.flexible)]),
             *rows([list(mode.nonrenewable) for mode in data]),
             ints(inst.budget),
-            ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(reference)]),
+            mode_numbers(inst, ptr, reference),
         )
         self.mode_ptr = self.arrays[self.kernel.MODE_PTR]
         self.first = self.mode_ptr[:-1].copy()
@@ -128,7 +128,7 @@ class Decoder:
 
     def numbers(self, solution: Solution) -> np.ndarray:
         """The numbers in the row of modes of a schedule's modes."""
-        return ints([self.mode_ptr[j] + self.inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
+        return mode_numbers(self.inst, self.mode_ptr, solution.modes)
 
     def key(self, solution: Solution) -> int:
         """The compiled code's rank of a schedule: objective first, then the sum of end times."""
@@ -166,6 +166,11 @@ class Decoder:
             ints(order), chosen, self.arrays, self.avail, rounds, start, end, choose
         )
         return self._solution(start, end, value, chosen), listed.tolist()
+
+
+def mode_numbers(inst: Instance, ptr: Sequence[int] | np.ndarray, modes: Sequence[int]) -> np.ndarray:
+    """Each task's mode as its number in the row of modes (`ptr[j]` is task j's first allowed mode)."""
+    return ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(modes)])
 
 
 def ints(values: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -138,7 +138,7 @@ class TabuSearch:
     def state(self, solution: Solution) -> tuple[np.ndarray, ...]:
         """Modes and machine sequences of a schedule (each machine's tasks by start)."""
         inst, machine, ptr = self.inst, self.shop[self.kernel.MACHINE], self.shop[self.kernel.MODE_PTR]
-        mode = genetic.ints([ptr[j] + inst.allowed[j].index(m) for j, m in enumerate(solution.modes)])
+        mode = genetic.mode_numbers(inst, ptr, solution.modes)
         rank = {j: position for position, j in enumerate(inst.topo)}
         mprev, mnext = np.full(inst.n, -1, dtype=np.int64), np.full(inst.n, -1, dtype=np.int64)
         mfirst = np.full(len(inst.capacity), -1, dtype=np.int64)
