@@ -47,7 +47,8 @@ class FakePrusaMK3(PtyFirmware):
         self._next_busy = 0.0
         self._next_report = 0.0
         self._paused = False
-        self._waiting = threading.Event()  # set while an M600 waits for the user at the printer
+        self._waiting = False  # while an M600 waits for the user at the printer
+        self._confirmed = threading.Event()  # set from the test's thread by confirm_at_printer()
         self.eeprom: dict[int, int] = {}  # bytes written with D3 (the job id, for one); unwritten ones read 0
         self.halt_after: int | None = None  # file lines to run before a thermal runaway halts it
 
@@ -96,9 +97,8 @@ class FakePrusaMK3(PtyFirmware):
         if self._report_every and now >= self._next_report:
             self._next_report = now + self._report_every
             self._say(self._temperatures())
-        if self._waiting.is_set():
-            self._ask_for_user(now)
-            return False
+        if self._waiting:
+            return self._wait_for_user(now)
         if not self._queue or now < self._busy_until:
             return False
         command = self._queue.popleft()
@@ -107,14 +107,23 @@ class FakePrusaMK3(PtyFirmware):
         return True
 
     def confirm_at_printer(self) -> None:
-        """The user at the printer confirms what an M600 asked for (the filament is changed)."""
-        self._waiting.clear()
-        self._say("ok")
+        """The user at the printer confirms what an M600 asked for (the filament is changed).
 
-    def _ask_for_user(self, now: float) -> None:
+        Only the fake's own thread writes to the port: it answers the `ok` at its next step, so no
+        `busy` line can follow the `ok` it ends.
+        """
+        self._confirmed.set()
+
+    def _wait_for_user(self, now: float) -> bool:
+        if self._confirmed.is_set():
+            self._confirmed.clear()
+            self._waiting = False
+            self._say("ok")
+            return True
         if now >= self._next_busy:
             self._next_busy = now + 1.0
             self._say("echo:busy: paused for user")
+        return False
 
     def _answer(self, command: str) -> None:
         if self.halt_after is not None and len(self.executed) >= self.halt_after:
@@ -125,7 +134,7 @@ class FakePrusaMK3(PtyFirmware):
         code = command.split(" ", 1)[0]
         if code == "M600":
             self._next_busy = 0.0
-            self._waiting.set()
+            self._waiting = True
             return
         self._say(*self._reply(code, command), "ok")
 
