@@ -20,6 +20,8 @@ from coordinator.mqtt.service import DispatchService
 from .fake_agent import FakeAgent
 
 GCODE_SHA = "a" * 64
+LEASE_S = 30.0
+EXPIRY_LEASE_S = 2.0  # for tests that wait for a lease to lapse
 
 
 def wait_until(check: Callable[[], Any], timeout_s: float = 15.0, what: str = "condition") -> Any:
@@ -78,10 +80,15 @@ def broker_url(mosquitto: Any) -> str:
 
 @pytest.fixture
 def dispatcher(runtime: Any, broker_url: str, request: pytest.FixtureRequest) -> Iterator[DispatchService]:
-    """A running dispatcher with short leases (1 s, or a test's `lease_s` mark) and fast ticks."""
+    """A running dispatcher with fast ticks and a lease of LEASE_S, or a test's `lease_s` mark.
+
+    The scripted agents never send heartbeats, so an offer must be accepted (and a job must report)
+    within its lease. A short lease is for the tests about expiry alone: on a loaded machine an accept
+    can take over a second to be handled, and a lapsed lease then re-offers the job mid-test.
+    """
     runtime.settings.mqtt.url = broker_url
     mark = request.node.get_closest_marker("lease_s")
-    lease_s = float(mark.args[0]) if mark else 1.0
+    lease_s = float(mark.args[0]) if mark else LEASE_S
     service = DispatchService(
         runtime, lease_s=lease_s, tick_s=0.1, reannounce_every_s=0.3, cancel_resend_s=0.5
     )

@@ -11,7 +11,16 @@ from coordinator.jobs.commands import COORDINATOR, CancelJob
 from coordinator.models.jobs import AgentLink
 from protocol import payloads as p
 
-from .conftest import attempts, final_events, job, job_state, ledger_actions, submit, wait_until
+from .conftest import (
+    EXPIRY_LEASE_S,
+    attempts,
+    final_events,
+    job,
+    job_state,
+    ledger_actions,
+    submit,
+    wait_until,
+)
 from .fake_agent import machine
 
 
@@ -64,6 +73,7 @@ def test_reordered_events_still_end_done_and_ask_for_a_reannounce(runtime, make_
     assert ledger_actions(runtime, job_id)["produce"] == 1
 
 
+@pytest.mark.lease_s(EXPIRY_LEASE_S)
 def test_events_of_a_stale_attempt_are_ignored_and_cancelled(runtime, make_agent):
     agent = make_agent()
     job_id, first = _running(runtime, agent)
@@ -128,7 +138,6 @@ def test_rejection_moves_the_job_to_another_machine(runtime, make_agent):
     assert job(runtime, job_id).attempts == 2
 
 
-@pytest.mark.lease_s(10.0)  # a loaded machine may handle an accept after a 1 s lease (not tested here)
 def test_failures_use_up_the_attempts_then_the_job_fails(runtime, make_agent):
     agent = make_agent()
     agent.birth(machine("prusa-1"))
@@ -146,6 +155,7 @@ def test_failures_use_up_the_attempts_then_the_job_fails(runtime, make_agent):
     assert ledger_actions(runtime, job_id) == {"use": 2}  # both attempts' machine time, no part
 
 
+@pytest.mark.lease_s(EXPIRY_LEASE_S)
 def test_silent_agent_loses_the_lease_and_the_job_requeues(runtime, make_agent):
     agent = make_agent()
     job_id, offer = _running(runtime, agent)
@@ -154,11 +164,12 @@ def test_silent_agent_loses_the_lease_and_the_job_requeues(runtime, make_agent):
     assert [a.state for a in attempts(runtime, job_id)] == ["expired"]
 
 
+@pytest.mark.lease_s(EXPIRY_LEASE_S)
 def test_heartbeats_keep_a_long_job_alive(runtime, make_agent):
     agent = make_agent()
     job_id, offer = _running(runtime, agent)
     beat = p.HeartbeatJob(job_id=offer.job_id, attempt_id=offer.attempt_id, progress=0.3)
-    for _ in range(10):  # 2.5 s of heartbeats against a 1 s lease
+    for _ in range(int(2.5 * EXPIRY_LEASE_S / 0.25)):  # heartbeats for 2.5 leases
         agent.event(p.Heartbeat, jobs=(beat,))
         wait_until(lambda: job(runtime, job_id).progress == 0.3, what="heartbeat")
         time.sleep(0.25)
@@ -189,6 +200,7 @@ def test_cancel_reaches_the_machine_and_the_job_ends_cancelled(runtime, make_age
     assert len(final_events(runtime, job_id)) == 1
 
 
+@pytest.mark.lease_s(EXPIRY_LEASE_S)
 def test_a_dead_agent_keeps_its_lease_until_it_expires(runtime, make_agent):
     agent = make_agent()
     job_id, offer = _running(runtime, agent)
