@@ -169,10 +169,11 @@ def test_heartbeats_keep_a_long_job_alive(runtime, make_agent):
     agent = make_agent()
     job_id, offer = _running(runtime, agent)
     beat = p.HeartbeatJob(job_id=offer.job_id, attempt_id=offer.attempt_id, progress=0.3)
-    for _ in range(int(2.5 * EXPIRY_LEASE_S / 0.25)):  # heartbeats for 2.5 leases
+    every_s = 0.25
+    for _ in range(int(2.5 * EXPIRY_LEASE_S / every_s)):  # heartbeats for 2.5 leases
         agent.event(p.Heartbeat, jobs=(beat,))
         wait_until(lambda: job(runtime, job_id).progress == 0.3, what="heartbeat")
-        time.sleep(0.25)
+        time.sleep(every_s)
     assert job_state(runtime, job_id) == "running"
 
 

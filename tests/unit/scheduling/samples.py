@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from coordinator.scheduling.model import Mode, Precedence, Problem, Resource, Task
+
+# the public benchmark instances kept in the repository (sources in each folder's SOURCES.md)
+BENCHMARK_DATA = Path(__file__).resolve().parents[3] / "benchmarks" / "data"
+BRANDIMARTE = BENCHMARK_DATA / "fjsp" / "brandimarte"
+PSPLIB_MM = BENCHMARK_DATA / "psplib-mm"
 
 MULTI_MODE = """\
 ************************************************************************

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from coordinator.scheduling.budgets import reference_modes
@@ -14,8 +12,7 @@ from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import RULES
 from coordinator.scheduling.runner import plan
 from protocol.errors import InvalidInput
-
-MULTI_MODE = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "psplib-mm"
+from tests.unit.scheduling.samples import PSPLIB_MM
 
 
 def crossed_budgets(cap: int = 2) -> Problem:
@@ -61,10 +58,10 @@ def test_budgets_no_choice_of_modes_fits_are_reported(policy: str) -> None:
 
 def test_multi_mode_psplib_instance_gets_a_schedule_from_a_rule() -> None:
     # the cheapest amounts of its two budgets, reserved one by one, used to leave a job without a mode
-    problem = read_psplib(MULTI_MODE / "j3010_1.mm")
+    problem = read_psplib(PSPLIB_MM / "j3010_1.mm")
     assert check_schedule(problem, plan(problem, "lst")) == []
 
 
 def test_infeasible_multi_mode_psplib_instance_is_reported() -> None:
     with pytest.raises(InvalidInput, match="N1 48, N2 52"):
-        plan(read_psplib(MULTI_MODE / "j301_2.mm"), "lst")
+        plan(read_psplib(PSPLIB_MM / "j301_2.mm"), "lst")

@@ -19,10 +19,8 @@ from coordinator.scheduling.model import Mode, Precedence, Problem, Resource, Sc
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.rules import run_rule
 from coordinator.scheduling.runner import to_schedule
-from tests.unit.scheduling.samples import machine_choice, opening_hours, transport
+from tests.unit.scheduling.samples import BRANDIMARTE, machine_choice, opening_hours, transport
 from tests.unit.scheduling.test_budgets import crossed_budgets
-
-FJSP = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "fjsp" / "brandimarte"
 
 
 def lagged_shop() -> Problem:
@@ -206,7 +204,7 @@ def test_evolve_chooses_machines_and_reaches_the_optimum_of_a_small_shop() -> No
 
 
 def test_flexible_population_and_generations_stay_feasible() -> None:
-    problem = read_fjsp(FJSP / "mk01.fjs")
+    problem = read_fjsp(BRANDIMARTE / "mk01.fjs")
     inst = Instance(problem)
     search = genetic.Genetic(inst, random.Random(2))
     search.seed(run_rule(inst, "lst"))
@@ -215,7 +213,7 @@ def test_flexible_population_and_generations_stay_feasible() -> None:
 
 
 def test_polishing_critical_tasks_never_lengthens_a_schedule() -> None:
-    inst = Instance(read_fjsp(FJSP / "mk06.fjs"))
+    inst = Instance(read_fjsp(BRANDIMARTE / "mk06.fjs"))
     decoder = genetic.Decoder(inst)
     kernel.seed_random(4)
     for seed in range(5):
@@ -232,7 +230,7 @@ def test_polishing_critical_tasks_never_lengthens_a_schedule() -> None:
 
 
 def test_reassigning_frees_critical_tasks_with_a_choice_and_those_on_their_machines() -> None:
-    inst = Instance(read_fjsp(FJSP / "mk01.fjs"))
+    inst = Instance(read_fjsp(BRANDIMARTE / "mk01.fjs"))
     warm = run_rule(inst, "lst")
     search = Search(CpModel(inst, warm.makespan, 0), warm, 0.0, threading.Event(), None)
     rng = random.Random(1)

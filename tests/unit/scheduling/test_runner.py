@@ -13,9 +13,7 @@ from coordinator.scheduling.fjsp import read_fjsp
 from coordinator.scheduling.model import Problem, Schedule, ScheduleStatus
 from coordinator.scheduling.psplib import read_psplib
 from coordinator.scheduling.runner import PlanHandle, plan, start_plan
-from tests.unit.scheduling.samples import small_shop
-
-DATA = Path(__file__).resolve().parents[3] / "benchmarks" / "data"
+from tests.unit.scheduling.samples import BRANDIMARTE, PSPLIB_MM, small_shop
 
 
 def test_start_plan_returns_a_schedule_before_the_search_ends() -> None:
@@ -59,8 +57,8 @@ def _hinted_paths(problem: Problem, monkeypatch: pytest.MonkeyPatch) -> dict[str
 
 def test_cp_sat_beside_the_genetic_search_starts_without_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     # the warm start's hint slowed CP-SAT's own search there (docs/scheduling.md); elsewhere it stays
-    assert _hinted_paths(read_psplib(DATA / "psplib-mm" / "j3046_7.mm"), monkeypatch) == {"_hybrid": 0}
-    shop = _hinted_paths(read_fjsp(DATA / "fjsp" / "brandimarte" / "mk01.fjs"), monkeypatch)
+    assert _hinted_paths(read_psplib(PSPLIB_MM / "j3046_7.mm"), monkeypatch) == {"_hybrid": 0}
+    shop = _hinted_paths(read_fjsp(BRANDIMARTE / "mk01.fjs"), monkeypatch)
     assert list(shop) == ["_shop"] and shop["_shop"] > 0
     classic = _hinted_paths(small_shop(), monkeypatch)  # calendars: no genetic search
     assert list(classic) == ["_classic"] and classic["_classic"] > 0

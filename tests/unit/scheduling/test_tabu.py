@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from coordinator.scheduling import tabu
 from coordinator.scheduling.feasibility import check_schedule
@@ -12,10 +11,9 @@ from coordinator.scheduling.instance import Instance
 from coordinator.scheduling.model import Mode, Precedence, Problem, Resource, ScheduleStatus, Task
 from coordinator.scheduling.rules import Solution, objective, run_rule
 from coordinator.scheduling.runner import plan, to_schedule
-from tests.unit.scheduling.samples import small_shop, transport
+from tests.unit.scheduling.samples import BRANDIMARTE, small_shop, transport
 from tests.unit.scheduling.test_genetic import flexible_shop, lagged_shop
 
-FJSP = Path(__file__).resolve().parents[3] / "benchmarks" / "data" / "fjsp" / "brandimarte"
 # a safety net only: each search below stops as soon as it reaches its target
 PATIENT = 60.0
 
@@ -70,7 +68,7 @@ def worst_start(inst: Instance) -> Solution:
 def test_applies_to_shops_of_unit_machines_with_the_makespan_as_objective() -> None:
     assert tabu.applies(Instance(flexible_shop()))
     assert tabu.applies(Instance(lagged_job_shop()))
-    assert tabu.applies(Instance(read_fjsp(FJSP / "mk01.fjs")))
+    assert tabu.applies(Instance(read_fjsp(BRANDIMARTE / "mk01.fjs")))
     assert not tabu.applies(Instance(lagged_shop()))  # a mill of capacity 2, a task on two resources
     assert not tabu.applies(Instance(small_shop()))  # opening hours, an operator pool, a due date
     assert not tabu.applies(Instance(transport()))  # the lag depends on the machine
@@ -100,7 +98,7 @@ def test_every_schedule_it_reports_is_feasible() -> None:
 
 
 def test_improves_a_bad_start_on_a_brandimarte_instance() -> None:
-    problem = read_fjsp(FJSP / "mk01.fjs")
+    problem = read_fjsp(BRANDIMARTE / "mk01.fjs")
     inst = Instance(problem)
     start = worst_start(inst)
     assert run_rule(inst, "fifo").makespan < start.makespan
@@ -110,7 +108,7 @@ def test_improves_a_bad_start_on_a_brandimarte_instance() -> None:
 
 
 def test_a_schedule_round_trips_through_machine_sequences() -> None:
-    inst = Instance(read_fjsp(FJSP / "mk01.fjs"))
+    inst = Instance(read_fjsp(BRANDIMARTE / "mk01.fjs"))
     start = run_rule(inst, "lst")
     search = tabu.TabuSearch(inst, start, 0.0, threading.Event(), None)
     again = search.solution(search.state(start))
