@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import requests
 
 from tests.support.peers import PeerUnavailable, peer_python, stop_process
+from tests.support.ports import free_port
 
 OCTOPRINT_VERSION = "1.11.8"
 BRIDGE = Path(__file__).with_name("virtual_marlin.py")
@@ -72,13 +72,6 @@ class VirtualMarlin:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class OctoPrintServer:

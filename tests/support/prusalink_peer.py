@@ -32,8 +32,8 @@ from pathlib import Path
 import requests
 from requests.auth import HTTPDigestAuth
 
-from tests.support.octoprint_peer import free_port
 from tests.support.peers import PeerUnavailable, peer_python, stop_process
+from tests.support.ports import free_port
 
 PRUSALINK_VERSION = "0.8.1"
 REALM = "Administrator"

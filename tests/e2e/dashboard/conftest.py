@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,9 @@ from coordinator.jobs import queries
 from coordinator.models.jobs import Job
 from coordinator.services import auth
 from protocol import payloads as p
+from tests.conftest import UNDER_CI
 from tests.support.agents import BusAgent, machine_info, running_job
+from tests.support.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,16 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # set to a folder (e.g. docs/screenshots) to save the pages the tests visit
 SCREENSHOTS = os.environ.get("PEERFAB_SCREENSHOTS", "")
 FABLAB, AGENT = "fablab-demo", "agent-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

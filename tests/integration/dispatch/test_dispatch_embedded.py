@@ -6,7 +6,7 @@ import threading
 
 from coordinator.mqtt.service import DispatchService
 from protocol import payloads as p
-from tests.support.mosquitto import free_port
+from tests.support.ports import free_port
 
 from .conftest import final_events, job_state, submit, wait_until
 from .fake_agent import FakeAgent, machine
