@@ -1,4 +1,5 @@
-"""The commons ledger as Valueflows JSON-LD, and a build's provenance and cost (docs/commons.md)."""
+"""The commons ledger as Valueflows JSON-LD, a build's provenance and cost, what each party gave and its
+reciprocity score (docs/commons.md)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
-from coordinator.api.ledger_schemas import ContributionsOut, PassportKeyOut, PassportOut
+from coordinator.api.ledger_schemas import ContributionsOut, PassportKeyOut, PassportOut, ReciprocityOut
 from coordinator.api.schemas import LedgerOut, ProvenanceOut, errors
 from coordinator.db import session_scope
+from coordinator.jobs import reciprocity
 from coordinator.jobs.queries import MAX_OFFSET
 from coordinator.ledger import contributions, export, passport, provenance
 from coordinator.models.base import utcnow
@@ -69,6 +71,34 @@ def contributions_view(query_data: ContributionsQueryIn) -> dict[str, Any]:
     (and for others' builds), machine hours, grams of material, work; overall and per build, with shares."""
     with session_scope(runtime().engine) as session:
         return contributions.contributions(session, **query_data.model_dump())
+
+
+class ReciprocityQueryIn(BaseModel):
+    kind: str | None = Field(None, pattern="^(fablab|person)$", description="only fablabs or only people")
+    limit: int = Field(100, ge=1, le=export.MAX_PAGE, description="parties per page (highest score first)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="parties to skip")
+
+
+@bp.get("/reciprocity")
+@bp.input(ReciprocityQueryIn, location="query")
+@bp.output(ReciprocityOut)
+@bp.doc(responses=errors(401, 422))
+def reciprocity_view(query_data: ReciprocityQueryIn) -> dict[str, Any]:
+    """Each party's decayed balance of what it gave to others' builds and received from others, and the
+    score the dispatch round orders contended jobs by when reciprocity is on (docs/commons.md)."""
+    rt = runtime()
+    weights, now = rt.settings.reciprocity, utcnow()
+    with session_scope(rt.engine) as session:
+        found = reciprocity.standings(session, now, weights)
+    if query_data.kind is not None:
+        found = [standing for standing in found if standing.kind == query_data.kind]
+    page = found[query_data.offset : query_data.offset + query_data.limit]
+    return {
+        "enabled": weights.enabled, "parties": weights.parties, "at": now.isoformat(),
+        "window_days": weights.window_days, "half_life_days": weights.half_life_days,
+        "prior": weights.prior, "neutral": reciprocity.NEUTRAL, "total": len(found),
+        "standings": [standing.row() for standing in page],
+    }  # fmt: skip
 
 
 @bp.get("/builds/<build_id>/passport")

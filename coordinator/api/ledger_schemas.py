@@ -56,6 +56,34 @@ class ContributionsOut(Out):
     builds: list[BuildContributionsOut] = Field(description="per build, in id order")
 
 
+# ---- reciprocity ---------------------------------------------------------------------------------
+
+
+class StandingOut(Out):
+    """One party's decayed balance over the window and the score the dispatch order reads."""
+
+    party: str = Field(description="fablab:ID, person:NAME, or commons")
+    kind: str = Field(description="fablab, person or commons")
+    name: str
+    gave: float = Field(description="value given to others' builds, decayed by age")
+    received: float = Field(description="value received from others, decayed by age")
+    score: float = Field(description="(gave + prior) / (gave + received + 2 prior), from 0 to 1")
+
+
+class ReciprocityOut(Out):
+    """Every party's reciprocity score now, with the settings it is computed with."""
+
+    enabled: bool = Field(description="whether the dispatch round orders contended jobs by these scores")
+    parties: Literal["fablab", "person", "both"] = Field(description="whose record a job's score counts")
+    at: Timestamp
+    window_days: float
+    half_life_days: float
+    prior: float
+    neutral: float = Field(description="the score of a party with no record")
+    total: int = Field(description="parties with a record (of the kind asked for)")
+    standings: list[StandingOut] = Field(description="highest score first, then by party")
+
+
 # ---- passports -----------------------------------------------------------------------------------
 
 

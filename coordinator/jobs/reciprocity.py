@@ -166,8 +166,45 @@ SLICES = 30  # the window is read in this many slices, each summed in the databa
 
 def party_scores(session: Session, now: datetime, weights: ReciprocitySettings) -> dict[str, float]:
     """Every party's score from the ledger's events of the last `window_days`."""
-    found = balances(ledger_flows(session, now - timedelta(days=weights.window_days), now), now, weights)
+    found = party_balances(session, now, weights)
     return {party: score(balance, weights.prior) for party, balance in found.items()}
+
+
+def party_balances(session: Session, now: datetime, weights: ReciprocitySettings) -> dict[str, Balance]:
+    """What every party with a record gave and received over the last `window_days`, decayed to `now`."""
+    return balances(ledger_flows(session, now - timedelta(days=weights.window_days), now), now, weights)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A party's balance and score, as the reciprocity view shows it."""
+
+    party: str
+    gave: float
+    received: float
+    score: float
+
+    @property
+    def kind(self) -> str:
+        """fablab, person, or the party itself for one of neither kind (the commons)."""
+        return self.party.split(":", 1)[0]
+
+    @property
+    def name(self) -> str:
+        """The fablab's id or the person's name (the party itself for the commons)."""
+        return self.party.split(":", 1)[-1]
+
+    def row(self) -> dict[str, Any]:
+        return {"party": self.party, "kind": self.kind, "name": self.name,
+                "gave": round(self.gave, 6), "received": round(self.received, 6),
+                "score": round(self.score, 6)}  # fmt: skip
+
+
+def standings(session: Session, now: datetime, weights: ReciprocitySettings) -> list[Standing]:
+    """Every party with a record, highest score first (then by name): what the dispatch order reads."""
+    found = party_balances(session, now, weights)
+    ranked = [Standing(party, b.gave, b.received, score(b, weights.prior)) for party, b in found.items()]
+    return sorted(ranked, key=lambda standing: (-standing.score, standing.party))
 
 
 def ledger_flows(session: Session, since: datetime, now: datetime) -> list[Flow]:

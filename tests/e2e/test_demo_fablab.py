@@ -154,6 +154,16 @@ def _contributions_add_up_to_the_ledger(url: str) -> None:
     assert sum(row["hours_share"] for row in labs.values()) == pytest.approx(1.0, abs=1e-3)
     page = requests.get(f"{url}/dashboard/contributions", timeout=10).text
     assert all(f'<tr data-agent="fablab:{lab.id}">' in page for lab in FABLABS)
+    _the_build_site_received_and_the_other_fablabs_gave(url, page)
+
+
+def _the_build_site_received_and_the_other_fablabs_gave(url: str, page: str) -> None:
+    """The demo's build is sited at Berlin: the other fablabs' parts for it are given, Berlin's are not."""
+    standings = requests.get(f"{url}/api/v1/reciprocity", params={"kind": "fablab"}, timeout=10).json()
+    scores = {row["name"]: row["score"] for row in standings["standings"]}
+    site = "fablab-berlin"
+    assert scores[site] < 0.5 and all(scores[lab.id] > 0.5 for lab in FABLABS if lab.id != site), scores
+    assert all(f'<tr data-party="fablab:{lab.id}">' in page for lab in FABLABS)
 
 
 def _the_passport_verifies(url: str, build_id: str, events: int) -> None:

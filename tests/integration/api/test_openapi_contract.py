@@ -28,7 +28,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_operation_declares_a_body_for_every_status(spec: dict[str, Any]) -> None:
     operations = _operations(spec)
-    assert len(operations) == 64
+    assert len(operations) == 65
     for method, path, op in operations:
         where = f"{method.upper()} {path}"
         assert any(code.startswith("2") for code in op["responses"]), where
@@ -187,6 +187,7 @@ TOUR: list[tuple[str, str, str, str, Any, int]] = [
     ("get", "/builds/{build_id}/provenance", "", "", None, 200),
     ("get", "/ledger", "", "", None, 200),
     ("get", "/contributions", "?by=fablab", "", None, 200),
+    ("get", "/reciprocity", "", "", None, 200),
     ("get", "/builds/{build_id}/passport", "", "", None, 200),
     ("get", "/passport-key", "", "", None, 200),
     ("post", "/builds/{build_id}/purchases/receive", "", "builder", {}, 200),
