@@ -3,7 +3,7 @@
 Calls and reply shapes follow Moonraker's web API documentation: JSON replies are wrapped in
 `{"result": ...}` except the file upload, which answers HTTP 201 with the upload item at the top
 level (`{"item": {"path", "root", ...}, "print_started", "print_queued", "action"}`); errors are
-`{"error": {"code", "message"}}`.
+`{"error": {"code", "message"}}`. The tests run it against the real Moonraker 0.11.0 server.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.databases import scratch_postgres
 from tests.support.fake_prusa_mk3 import FakePrusaMK3
+from tests.support.moonraker_peer import MoonrakerServer, moonraker_python
 from tests.support.mosquitto import Mosquitto, mosquitto_binary
 from tests.support.octoprint_peer import TEST_PRINTER, OctoPrintServer, OctoPrintUnavailable, octoprint_python
 from tests.support.peers import PeerUnavailable
@@ -161,6 +162,26 @@ def serve_octoprint(folder: Path) -> Iterator[OctoPrintServer]:
 def prusalink_venv() -> Path:
     """The PrusaLink venv, created from PyPI on first use."""
     return peer_venv("PrusaLink", prusalink_python)
+
+
+@pytest.fixture(scope="session")
+def moonraker_venv() -> Path:
+    """The Moonraker venv, created from PyPI on first use."""
+    return peer_venv("Moonraker", moonraker_python)
+
+
+@contextmanager
+def running_moonraker(folder: Path) -> Iterator[MoonrakerServer]:
+    """A real Moonraker in `folder` in front of a fake klippy that is ready, for a with block."""
+    try:
+        server = MoonrakerServer(folder)
+    except PeerUnavailable as exc:
+        unavailable_peer("Moonraker", str(exc))
+        raise
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def serve_prusalink(folder: Path, exec_time: float) -> Iterator[tuple[PrusaLinkServer, FakePrusaMK3]]:

@@ -1,4 +1,4 @@
-"""What the real peers the tests run (OctoPrint, PrusaLink) share: private venvs and stopping them.
+"""What the real peers the tests run (OctoPrint, PrusaLink, Moonraker) share: private venvs and stopping them.
 
 Each peer pins libraries peerfab runs newer releases of, so each lives in its own venv at the top of
 the repository (git-ignored), created the first time a test needs it and reused after that. A file lock

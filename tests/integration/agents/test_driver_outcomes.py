@@ -3,8 +3,9 @@
 A coordinator stand-in offers a job over a secured Mosquitto to a real `Agent` with one machine,
 and drives it to each end: done, failed with the machine's own message, cancelled, and paused then
 resumed then done. The machine is the real peer where one runs here (OctoPrint's virtual Marlin on
-a pty, a real OctoPrint server), else a fake at the machine boundary (a fake Grbl on a pty, fake
-Moonraker and PrusaLink hosts built from their published API descriptions), or the simulated one.
+a pty, a real OctoPrint server, a real Moonraker server in front of a fake klippy), else a fake at the
+machine boundary (a fake Grbl on a pty, a fake PrusaLink host built from its published API
+description), or the simulated one.
 Each test checks the exact sequence of job messages and machine statuses the coordinator received,
 that the job ended with exactly one final message, and what the machine itself did.
 """
@@ -26,7 +27,7 @@ from fablab_agents.agent import Agent
 from fablab_agents.config import load_agent_config
 from firmware_bridge.driver_base import DriverState
 from protocol.payloads import FileRef, JobControl, JobOffer
-from tests.conftest import serve_octoprint, unavailable_peer
+from tests.conftest import running_moonraker, serve_octoprint, unavailable_peer
 from tests.integration.agents.conftest import (
     Broker,
     Coordinator,
@@ -35,8 +36,9 @@ from tests.integration.agents.conftest import (
     wait_until,
 )
 from tests.support.fake_grbl import FakeGrbl
-from tests.support.fake_moonraker import SHUTDOWN_MESSAGE, FakeMoonraker, fake_moonraker
+from tests.support.fake_klippy import SHUTDOWN_MESSAGE
 from tests.support.fake_prusalink import HARDWARE_ISSUE, PASSWORD, FakePrusaLink, fake_prusalink
+from tests.support.moonraker_peer import MoonrakerServer
 from tests.support.octoprint_peer import TEST_PRINTER, OctoPrintServer, OctoPrintUnavailable, virtual_marlin
 
 FINAL = ("job:done", "job:failed", "job:cancelled")
@@ -365,31 +367,60 @@ class FakeHostRig(Rig):
         assert self.host.progress < self.whole
 
 
-class MoonrakerRig(FakeHostRig):
-    """A fake Moonraker after its web API documentation, 4 % a poll."""
+@pytest.fixture(scope="module")
+def moonraker(moonraker_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoonrakerServer]:
+    """One real Moonraker server for this module, in front of a fake klippy."""
+    with running_moonraker(tmp_path_factory.mktemp("moonraker")) as server:
+        yield server
+
+
+class MoonrakerRig(Rig):
+    """A real Moonraker server; the fake klippy behind it (no Klipper here) reads the file at a set rate."""
 
     driver = "moonraker"
     failure_words = (f"Moonraker reports an error: {SHUTDOWN_MESSAGE}",)
-    states = {"running": "printing", "done": "complete", "failed": "error", "paused": "paused",
-              "cancelled": "cancelled"}  # fmt: skip
-    whole = 1.0
+    # bytes a second the print reads: a job of 20 moves is about 400 bytes
+    RATES: ClassVar[dict[str, float]] = {"cancelled": 100.0, "paused": 100.0, "paused_at_end": 400.0,
+                                         "failed": 400.0}  # fmt: skip
 
     def __init__(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-        super().__init__(request, tmp_path, FakeMoonraker(step=0.04), fake_moonraker)
+        super().__init__(request, tmp_path)
+        self.server: MoonrakerServer = request.getfixturevalue("moonraker")
+        self.klippy = self.server.klippy
+        self.klippy.restart()  # ready and idle, whatever the module's last test left
 
     def machine(self, outcome: str) -> dict[str, Any]:
-        self.host.fail_at = 0.5 if outcome == "failed" else None
-        if outcome == "paused_at_end":
-            # half the print at each poll: the poll after the resume finds it complete
-            self.host.step = 0.5
-            return {"driver": "moonraker", **FDM, "url": self.url, "poll_interval": 0.5}
-        return {"driver": "moonraker", **FDM, "url": self.url, "poll_interval": 0.05}
+        self.klippy.fail_at = 0.5 if outcome == "failed" else None
+        self.klippy.bytes_per_s = self.RATES.get(outcome, 1000.0)
+        # after a resume at the end, the print completes between two polls
+        poll = 0.5 if outcome == "paused_at_end" else 0.05
+        return {"driver": "moonraker", **FDM, "url": self.server.url, "poll_interval": poll}
 
-    def pause_call(self) -> str:
-        return "POST /printer/print/pause"
+    def job(self, outcome: str) -> list[str]:
+        return fdm_job(20)
 
-    def cancel_call(self) -> str:
-        return "POST /printer/print/cancel"
+    def _card(self) -> dict[str, Any]:
+        body = self.server.get("/printer/objects/query?virtual_sdcard&print_stats").json()
+        return body["result"]["status"]  # type: ignore[no-any-return]
+
+    def holds_whole_job(self) -> bool:
+        return self.server.print_state() == "printing"  # a host prints from the uploaded file
+
+    def check_done(self, job: list[str]) -> None:
+        status = self._card()
+        assert status["print_stats"]["state"] == "complete" and status["virtual_sdcard"]["progress"] == 1.0
+
+    def check_failed(self, job: list[str]) -> None:
+        assert self.server.print_state() == "error"
+
+    def check_holding(self) -> None:
+        assert self.server.print_state() == "paused" and "pause_resume/pause" in self.klippy.requests
+        unchanged(lambda: self._card()["virtual_sdcard"]["file_position"], "Klipper's file position")
+
+    def check_stopped(self, job: list[str]) -> None:
+        status = self._card()
+        assert status["print_stats"]["state"] == "cancelled" and "pause_resume/cancel" in self.klippy.requests
+        assert status["virtual_sdcard"]["progress"] < 1.0
 
 
 class PrusaLinkRig(FakeHostRig):
@@ -418,7 +449,7 @@ class PrusaLinkRig(FakeHostRig):
 RIGS: dict[str, type[Rig]] = {
     rig.driver: rig for rig in (SimulatedRig, MarlinRig, GrblRig, OctoPrintRig, MoonrakerRig, PrusaLinkRig)
 }
-SLOW = {"marlin", "octoprint"}  # a virtual printer to start, a real server printing in real time
+SLOW = {"marlin", "octoprint", "moonraker"}  # a virtual printer to start, real servers printing in real time
 
 
 def drivers(*names: str) -> list[Any]:
@@ -618,10 +649,12 @@ def test_a_machine_freed_by_a_cancel_takes_the_next_job_at_once(rig: Rig, lab: L
 
 
 class SlicedMoonrakerRig(MoonrakerRig):
-    """Moonraker printing a file with PrusaSlicer's figures: 1,000 mm of filament weigh 3 g."""
+    """Moonraker printing a file with PrusaSlicer's figures (1,000 mm of filament weigh 3 g) whose 20
+    moves feed 62.5 mm each."""
 
     def job(self, outcome: str) -> list[str]:
-        return ["; filament used [mm] = 1000.00", "; filament used [g] = 3.00", *fdm_job(20)]
+        moves = [f"{line} E62.5" for line in fdm_job(20) if line.startswith("G1")]
+        return ["; filament used [mm] = 1000.00", "; filament used [g] = 3.00", "M83", *moves]
 
 
 def test_the_filament_klipper_counted_reaches_the_coordinator_in_grams(

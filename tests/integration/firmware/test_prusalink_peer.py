@@ -27,14 +27,13 @@ from firmware_bridge.drivers import (
 from firmware_bridge.http_host import HostError
 from firmware_bridge.prusalink import PrusaLinkClient
 from tests.conftest import serve_prusalink
+from tests.integration.firmware.conftest import PLUG
 from tests.support.fake_prusa_mk3 import FakePrusaMK3
 from tests.support.prusalink_peer import PrusaLinkServer
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "gcode"
-PRUSASLICER_JOB = FIXTURES / "plug-aligner_prusaslicer-2.5_marlin2.gcode"
 EXEC_TIME = 0.003  # seconds the fake firmware takes per command: the fixture prints in a few seconds
 JOB_TIMEOUT = 60.0
 Peer = tuple[PrusaLinkServer, FakePrusaMK3]
@@ -87,7 +86,7 @@ def test_the_prusaslicer_file_prints_line_by_line_to_done(idle_peer: Peer) -> No
     progress: list = []
     done: list = []
     drv = driver(server)
-    drv.start(PRUSASLICER_JOB, progress.append, done.append)
+    drv.start(PLUG, progress.append, done.append)
     assert drv.wait(JOB_TIMEOUT)
     assert done == [JobDone()]
     fractions = [event.fraction for event in progress if isinstance(event, JobProgress)]
@@ -95,19 +94,19 @@ def test_the_prusaslicer_file_prints_line_by_line_to_done(idle_peer: Peer) -> No
     assert server.printer_state() == "FINISHED"
     # PrusaLink adds its own progress reports (M73) and print timer commands (M75, M77) to the file's
     printed = [command for command in firmware.executed if not command.startswith(("M73", "M75", "M77"))]
-    assert printed == file_commands(PRUSASLICER_JOB)
+    assert printed == file_commands(PLUG)
 
 
 def test_a_second_driver_reattaches_to_the_running_job_and_follows_it_to_done(idle_peer: Peer) -> None:
     server, _ = idle_peer
     first = driver(server, poll_interval=30)
-    first.start(PRUSASLICER_JOB, ignore, ignore)
+    first.start(PLUG, ignore, ignore)
     server.wait_for_state({"PRINTING"}, 10.0)
     first.release()  # the agent restarts: the first driver stops watching, PrusaLink prints on
     second = driver(server)
     assert not second.reattach("other.gcode", ignore, ignore)
     done: list = []
-    assert second.reattach(PRUSASLICER_JOB.name, ignore, done.append)
+    assert second.reattach(PLUG.name, ignore, done.append)
     assert second.wait(JOB_TIMEOUT)
     assert done == [JobDone()]
 
@@ -127,7 +126,7 @@ def test_a_job_after_another_waits_out_finished_and_one_sent_during_a_print_is_r
     firmware.exec_time = 0.05  # the second job lasts over a minute: the cancel below comes mid-print
     try:
         running = driver(server)
-        running.start(PRUSASLICER_JOB, ignore, second.append)  # waits until PrusaLink is IDLE again
+        running.start(PLUG, ignore, second.append)  # waits until PrusaLink is IDLE again
         server.wait_for_state({"PRINTING"}, 30.0)
         third: list = []
         drv = driver(server)
@@ -146,7 +145,7 @@ def test_pause_resume_and_cancel_reach_the_printer(idle_peer: Peer) -> None:
     progress: list = []
     done: list = []
     drv = driver(server)
-    drv.start(PRUSASLICER_JOB, progress.append, done.append)
+    drv.start(PLUG, progress.append, done.append)
     wait_until(lambda: any(isinstance(event, JobProgress) for event in progress))
     drv.pause()
     wait_until(lambda: any(isinstance(event, JobPaused) for event in progress))
@@ -194,7 +193,7 @@ def test_a_firmware_halt_fails_the_job_with_prusalinks_message(own_peer: Peer) -
     firmware.halt_after = 300  # a thermal runaway part-way through the file
     done: list = []
     drv = driver(server)
-    drv.start(PRUSASLICER_JOB, ignore, done.append)
+    drv.start(PLUG, ignore, done.append)
     assert drv.wait(JOB_TIMEOUT)
     assert server.printer_state() == "ERROR"
     assert done == [JobFailed("PrusaLink reports an error: Firmware detected a hardware issue")]
