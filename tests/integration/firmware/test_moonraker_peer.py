@@ -9,6 +9,7 @@ serves the module; the MCU shutdown and the API key get servers of their own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +121,24 @@ def test_a_second_driver_reattaches_to_the_running_print(idle: MoonrakerServer, 
     assert second.wait(JOB_TIMEOUT)
     assert done == [JobDone(filament_mm=pytest.approx(200.0))]
     assert not driver(idle).reattach(job.name, ignore, ignore)  # complete: nothing to follow
+
+
+def test_a_moonraker_restart_mid_print_neither_ends_nor_restarts_the_print(
+    idle: MoonrakerServer, tmp_path: Path
+) -> None:
+    idle.klippy.bytes_per_s = 1500.0  # about 6 s for the whole file
+    job = slow_job(tmp_path, "restarted.gcode")
+    printer = driver(idle)
+    done: list = []
+    printer.start(job, ignore, done.append)
+    idle.wait_for_print_state({"printing"})
+    idle.stop()  # Moonraker goes; Klipper goes on printing
+    time.sleep(1.0)
+    assert not done  # within the driver's offline grace the job goes on
+    idle.start(trusted=True)
+    assert printer.wait(JOB_TIMEOUT)
+    assert done == [JobDone(filament_mm=pytest.approx(200.0))]
+    assert idle.klippy.scripts.count(f'SDCARD_PRINT_FILE FILENAME="{job.name}"') == 1
 
 
 def test_an_mcu_shutdown_fails_the_job_with_klippers_message(moonraker_venv: Path, tmp_path: Path) -> None:
