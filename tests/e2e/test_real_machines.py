@@ -2,9 +2,10 @@
 
 Mosquitto, the coordinator on PostgreSQL (SQLite without it), and one real agent whose printer is a
 real OctoPrint server with its virtual printer (or OctoPrint's virtual Marlin on a pty, with faults
-injected, driven by the serial Marlin driver), whose laser is a Grbl on a pty, and whose assembly
-bench is simulated. The design ships STL and DXF files only: the agent slices the printed parts with
-PrusaSlicer and the stock profile, turns the DXF into laser G-code from its cut table, and runs both.
+injected, driven by the serial Marlin driver, or a real Moonraker in front of a fake klippy), whose
+laser is a Grbl on a pty, and whose assembly bench is simulated. The design ships STL and DXF files
+only: the agent slices the printed parts with PrusaSlicer and the stock profile, turns the DXF into
+laser G-code from its cut table, and runs both.
 Each fabricated job ends `done` exactly once, and the machines' own records show each file made once.
 
 Grbl is the test suite's own simulator (`tests/support/fake_grbl.py`, byte-exact receive buffer):
@@ -27,14 +28,16 @@ from coordinator.demo import DEMO
 from coordinator.jobs.commands import ReceivePurchases, StartBuild, SubmitJobs
 from coordinator.jobs.submission import spec_for_part
 from coordinator.models.builds import Build, BuildState, BuildTask
+from coordinator.models.fablab import JobRun
 from coordinator.models.jobs import Job, Machine
 from coordinator.services.designs import publish_path
 from designs import EXAMPLES_DIR
 from fablab_agents.agent import Agent
 from fablab_agents.config import load_agent_config
-from tests.conftest import POSTGRES_ENV, UNDER_CI, _fresh_postgres_database
+from tests.conftest import POSTGRES_ENV, UNDER_CI, _fresh_postgres_database, running_moonraker
 from tests.e2e.conftest import FABLAB, Site
 from tests.support.fake_grbl import FakeGrbl
+from tests.support.moonraker_peer import MoonrakerServer
 from tests.support.octoprint_peer import OctoPrintServer, OctoPrintUnavailable, virtual_marlin
 from tests.support.waiting import wait_until
 
@@ -100,6 +103,14 @@ def octoprint(octoprint_venv: Path, tmp_path: Path) -> Iterator[OctoPrintServer]
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def moonraker(moonraker_venv: Path, tmp_path: Path) -> Iterator[MoonrakerServer]:
+    """A real Moonraker in front of a fake klippy that reads a sliced part in a second or two."""
+    with running_moonraker(tmp_path / "moonraker") as server:
+        server.klippy.bytes_per_s = 200_000.0
+        yield server
 
 
 @pytest.fixture
@@ -169,6 +180,25 @@ def test_the_spool_holder_is_made_through_octoprint(
         assert job.estimate_source.startswith("PrusaSlicer"), job.estimate_source
         record = files[Path(job.file_name).with_suffix(".gcode").name]
         assert record["prints"]["success"] == 1 and record["prints"]["failure"] == 0, record["prints"]
+    assert_cut_once(laser, agent)
+
+
+def test_the_spool_holder_is_made_through_moonraker(
+    site: Site, moonraker: MoonrakerServer, laser: FakeGrbl, start_workshop: Callable[..., Agent]
+) -> None:
+    agent = start_workshop({"driver": "moonraker", "url": moonraker.url, "poll_interval": 0.3})
+    jobs = build_to_the_end(site, agent)
+
+    for job in (job for job in jobs if job.part_id in PRINTED):
+        assert job.estimate_source.startswith("PrusaSlicer"), job.estimate_source
+        # each part printed once, Klipper's filament count in the coordinator's record of it
+        name = Path(job.file_name).with_suffix(".gcode").name
+        assert moonraker.klippy.scripts.count(f'SDCARD_PRINT_FILE FILENAME="{name}"') == 1
+        [attempt] = site.attempts(job.id)
+        with Session(site.runtime.engine) as session:
+            [run] = session.exec(select(JobRun).where(JobRun.job_id == job.id)).all()
+        assert attempt.state == "done" and run.filament_source == "measured by the host"
+        assert run.filament_used_g is not None and run.filament_used_g > 0
     assert_cut_once(laser, agent)
 
 
