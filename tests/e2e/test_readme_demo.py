@@ -13,7 +13,6 @@ import queue
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,20 +22,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import UNDER_CI
+from tests.support.ports import port_is_free
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PORT = 8400
-
-
-def _port_free() -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", PORT))
-        except OSError:
-            return False
-    return True
 
 
 def readme_commands() -> list[str]:
@@ -71,7 +62,7 @@ class RunningDemo:
 
 @pytest.fixture
 def demo() -> Iterator[RunningDemo]:
-    if not _port_free():
+    if not port_is_free(PORT):
         if UNDER_CI:
             pytest.fail(f"port {PORT} is taken: the README's flow needs the demo's default port")
         pytest.skip(f"port {PORT} is taken on this machine")

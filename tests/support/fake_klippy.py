@@ -21,6 +21,8 @@ import socket
 import sys
 import threading
 import time
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -247,12 +249,10 @@ class _Job:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.lines = path.read_bytes().splitlines(keepends=True)
-        self.ends = [0]
-        for line in self.lines:
-            self.ends.append(self.ends[-1] + len(line))
-        self.size = self.ends[-1]
-        self.fed_by_line = extruded_mm(self.lines)
+        lines = path.read_bytes().splitlines(keepends=True)
+        self.ends = list(accumulate(len(line) for line in lines))  # where each line ends in the file
+        self.size = self.ends[-1] if self.ends else 0
+        self.fed_by_line = extruded_mm(lines)
         self.position = 0
 
     def read(self, amount: int) -> None:
@@ -260,7 +260,7 @@ class _Job:
 
     def fed(self) -> float:
         """Filament fed by the lines read so far."""
-        done = sum(1 for end in self.ends[1:] if end <= self.position)
+        done = bisect_right(self.ends, self.position)  # lines read whole
         return self.fed_by_line[done - 1] if done else 0.0
 
 

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -39,11 +40,11 @@ def moonraker_python() -> Path:
 class MoonrakerServer:
     """Moonraker on a free loopback port with its data in `workdir`, and the fake klippy it talks to.
 
-    `trusted` lets loopback clients in without a key (a LAN setup); otherwise every request needs
-    `api_key`, which a trusted start reads and keeps in the database for the next one.
+    It starts trusting loopback clients (a LAN setup) and reads the API key; `start(trusted=False)`
+    after a `stop()` makes every request need that key, which the database keeps.
     """
 
-    def __init__(self, workdir: Path, trusted: bool = True, bytes_per_s: float = 2000.0) -> None:
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,11 +52,11 @@ class MoonrakerServer:
         self._sockets = Path(tempfile.mkdtemp(prefix="pf-klippy-"))
         self.gcodes = workdir / "gcodes"
         self.gcodes.mkdir(parents=True, exist_ok=True)
-        self.klippy = FakeKlippy(self._sockets / "klippy.sock", self.gcodes, bytes_per_s).start()
+        self.klippy = FakeKlippy(self._sockets / "klippy.sock", self.gcodes).start()
         self.log_path = workdir / "moonraker.log"
         self.api_key = ""
         self._process: subprocess.Popen[bytes] | None = None
-        self.start(trusted)
+        self.start(trusted=True)
 
     def start(self, trusted: bool) -> None:
         """Start Moonraker (again) with or without trusting loopback clients; wait until klippy is ready."""
@@ -107,10 +108,14 @@ class MoonrakerServer:
         headers = {"X-Api-Key": self.api_key} if self.api_key else {}
         return requests.get(self.url + path, headers=headers, timeout=10)
 
+    def status(self, *objects: str) -> dict[str, Any]:
+        """Klipper's printer objects (all their fields) as Moonraker's objects query reports them."""
+        body = self.get(f"/printer/objects/query?{'&'.join(objects)}").json()
+        return body["result"]["status"]  # type: ignore[no-any-return]
+
     def print_state(self) -> str:
         """print_stats.state as Moonraker reports it."""
-        body = self.get("/printer/objects/query?print_stats").json()
-        return str(body["result"]["status"]["print_stats"]["state"])
+        return str(self.status("print_stats")["print_stats"]["state"])
 
     def wait_for_print_state(self, states: set[str], timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout

@@ -25,7 +25,7 @@ def free_port() -> int:
     draw = random.SystemRandom()
     for _ in range(ATTEMPTS):
         port = draw.randrange(max(1024, low - SPAN), low)
-        if _bindable(port):
+        if port_is_free(port):
             return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,7 +39,8 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default
 
 
-def _bindable(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether nothing is bound to `port` on the loopback interface at the moment."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))

@@ -400,8 +400,7 @@ class MoonrakerRig(Rig):
         return fdm_job(20)
 
     def _card(self) -> dict[str, Any]:
-        body = self.server.get("/printer/objects/query?virtual_sdcard&print_stats").json()
-        return body["result"]["status"]  # type: ignore[no-any-return]
+        return self.server.status("virtual_sdcard", "print_stats")
 
     def holds_whole_job(self) -> bool:
         return self.server.print_state() == "printing"  # a host prints from the uploaded file
